@@ -1,0 +1,5 @@
+//! The `quorate` binary: see `quorate --help`.
+
+fn main() {
+    std::process::exit(quorate::cli::main());
+}

@@ -1,0 +1,1 @@
+//! The check suite (to be written).

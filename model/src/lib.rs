@@ -1,0 +1,9 @@
+//! Quorate's protocol models: pure state machines of an Aurora-style cloud database, the
+//! invariants they must keep, and stateright models that explore them.
+//!
+//! * [`checkable`]: what the Quorate checker needs from a model beyond stateright's `Model`.
+//! * [`quorum`]: the storage quorum of one protection group (6 segments over 3 AZs, write 4/6,
+//!   read 3/6, consistency points, gossip repair, membership change with epochs, AZ+1 faults).
+
+pub mod checkable;
+pub mod quorum;

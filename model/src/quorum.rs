@@ -1,0 +1,1 @@
+//! Storage quorum (work in progress).
