@@ -1,20 +1,67 @@
 //! Quorate's own exhaustive search over stateright's `Model` trait.
 //!
-//! API CONTRACT (the bodies are to be written; signatures are fixed, other modules use them).
+//! # Why not stateright's checkers
 //!
-//! Why not stateright's checkers: in 0.31 breadth-first search keeps the *last* matching state,
-//! not the first (so counterexamples are not shortest), applies symmetry only under DFS, and a
-//! depth bound with several threads is not exhaustive. This engine is a level-synchronous BFS:
-//! level `d` is finished before level `d+1` starts, so the first level at which a property is
-//! violated gives a shortest counterexample, with symmetry (canonical representatives are
-//! fingerprinted) and with any number of threads.
+//! In stateright 0.31 breadth-first search keeps the *last* matching state, not the first (so
+//! counterexamples are not shortest), applies symmetry only under DFS, and a depth bound with
+//! several threads is not exhaustive. Quorate needs all three at once: reports must show a
+//! *shortest* trace, found *with* symmetry reduction and *with* several threads, and the same run
+//! must give the same answer whatever the thread count.
+//!
+//! # The algorithm: level-synchronous BFS over fingerprints
+//!
+//! * **Fingerprints.** Every state is canonicalised ([`Checkable::representative`] when
+//!   [`Checkable::symmetry`] is on) and hashed with a fixed-seed 64-bit hash, so fingerprints
+//!   are stable from run to run. The visited set maps fingerprint -> parent fingerprint and holds
+//!   nothing else (16 bytes plus table overhead per state); only the current and the next
+//!   frontier hold full states. It is split into 64 mutex-guarded shards, and every worker
+//!   buffers a few thousand successors and inserts them shard by shard, so a lock is taken per
+//!   batch rather than per state.
+//! * **Levels.** Level `d` (the states `d` steps from an initial state) is expanded completely,
+//!   by all workers, before level `d + 1` starts. A state's first insertion therefore happens at
+//!   its true distance, and following parent pointers from it gives a shortest path.
+//! * **Determinism.** Among the parents at level `d` of a new state, the smallest fingerprint
+//!   wins (an entry inserted in the current level is marked *fresh* and its parent may still be
+//!   lowered; the marks are cleared between levels), and among several discoveries of a property
+//!   at its smallest level the smallest fingerprint wins. So counts, verdicts and traces do not
+//!   depend on thread scheduling.
+//! * **Properties.** `Always` and `Sometimes` are judged when a state is first inserted;
+//!   `Eventually` is judged when a state is expanded, because only then is it known whether the
+//!   state is *quiescent* (no non-fault action yields a different state). Successors outside
+//!   [`stateright::Model::within_boundary`] are skipped exactly as stateright skips them (not
+//!   counted, not visited), but they still count as a change for quiescence: the boundary cuts
+//!   the search short, it does not stop the protocol, so judging liveness there would report a
+//!   false violation. The search does not stop at a discovery: every property gets a verdict.
+//! * **Traces.** The discovered fingerprint is walked back to an initial one through the parent
+//!   pointers, then *replayed* forwards from the concrete initial state: at each step the first
+//!   action whose successor has the next fingerprint is taken. The result is a real, concrete
+//!   trace even when fingerprints are of representatives.
+//! * **DFS.** [`Strategy::Dfs`] explores with a stack per worker (work is shared by handing the
+//!   bottom half of a stack to an idle worker) over the same visited set, which keeps the
+//!   frontier small. Its discoveries are not shortest, so for the properties it discovered a BFS
+//!   bounded by the DFS trace length runs afterwards and supplies shortest traces; it stops as
+//!   soon as every one of them is found again. If that BFS is cut short by a limit, the DFS
+//!   trace is reported instead. Counts and verdicts always come from the DFS itself.
+//!
+//! Limits (`max_states`, `max_seconds`, `stop`) are checked by every worker after each chunk of
+//! at most 1,024 frontier states (BFS) or every 64 expansions (DFS), so a search ends promptly
+//! with `complete == false`. Progress is reported by worker 0, which runs on the calling thread.
+
+mod bfs;
+mod dfs;
+mod search;
+#[cfg(test)]
+mod tests;
+mod trace;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use quorate_model::checkable::Checkable;
+use quorate_model::checkable::{Checkable, Kind};
 
-use crate::report::Report;
+use crate::report::{PropertyReport, Report, Status, Step};
+
+use search::{Control, Search, Visited};
 
 /// Search order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -54,6 +101,8 @@ pub struct Options {
     /// Stop (incomplete) after this many seconds.
     pub max_seconds: Option<f64>,
     /// Called about every `progress_every` seconds from one thread.
+    // The type is part of the fixed API that other modules use.
+    #[allow(clippy::type_complexity)]
     pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
     /// Seconds between progress calls (default 2 when 0).
     pub progress_every: f64,
@@ -72,6 +121,17 @@ where
     pub init: M::State,
     /// Each step's action and the state it leads to (concrete states, not representatives).
     pub steps: Vec<(M::Action, M::State)>,
+}
+
+impl<M: Checkable> Trace<M>
+where
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync,
+    M::Action: Clone + std::fmt::Debug + Send + Sync,
+{
+    /// The state the trace ends in.
+    pub fn last_state(&self) -> &M::State {
+        self.steps.last().map_or(&self.init, |(_, s)| s)
+    }
 }
 
 /// The verdict on one property.
@@ -109,13 +169,75 @@ where
 }
 
 /// Search `model` exhaustively (unless stopped) and judge every property.
+///
+/// Under [`Strategy::Dfs`], `max_depth` is the depth of the deepest state on a DFS path (not a
+/// shortest-path depth, and with several threads it varies from run to run), as in stateright.
 pub fn check<M: Checkable>(model: &M, options: &Options) -> Outcome<M>
 where
     M::State: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync,
     M::Action: Clone + std::fmt::Debug + Send + Sync,
 {
-    let _ = (model, options);
-    todo!("engine")
+    let search = Search::new(model, options.threads.max(1));
+    let control = Control::new(options);
+    let every_prop = vec![true; search.props.len()];
+
+    let (run, traces) = match options.strategy {
+        Strategy::Bfs => {
+            let mut visited = Visited::new();
+            let run = bfs::run(&search, &control, &mut visited, &every_prop, None);
+            let traces = trace::rebuild_all(&search, &visited, &run.found);
+            (run, traces)
+        }
+        Strategy::Dfs => {
+            let visited = Visited::new();
+            let run = dfs::run(&search, &control, &visited);
+            // The DFS traces are the fallback should the shortening BFS be cut short.
+            let mut traces = trace::rebuild_all(&search, &visited, &run.found);
+            // Free the DFS's visited set before the BFS builds its own.
+            drop(visited);
+            let targets: Vec<bool> = run.found.iter().map(Option::is_some).collect();
+            if let Some(bound) = run.found.iter().flatten().map(|d| d.level).max() {
+                let rerun_control = control.rerun();
+                let mut visited = Visited::new();
+                let short = bfs::run(&search, &rerun_control, &mut visited, &targets, Some(bound));
+                for (slot, shorter) in
+                    traces
+                        .iter_mut()
+                        .zip(trace::rebuild_all(&search, &visited, &short.found))
+                {
+                    if shorter.is_some() {
+                        *slot = shorter;
+                    }
+                }
+            }
+            (run, traces)
+        }
+    };
+
+    let properties = search
+        .props
+        .iter()
+        .zip(traces)
+        .map(|(prop, trace)| {
+            let status = match (prop.kind, trace.is_some(), run.complete) {
+                (Kind::Sometimes, true, _) => Status::Witnessed,
+                (Kind::Sometimes, false, true) => Status::Unwitnessed,
+                (_, true, _) => Status::Violated,
+                (_, false, true) => Status::Holds,
+                (_, false, false) => Status::Unknown,
+            };
+            PropertyOutcome { status, trace }
+        })
+        .collect();
+
+    Outcome {
+        complete: run.complete,
+        states_unique: run.unique,
+        states_total: run.total,
+        max_depth: run.max_depth,
+        seconds: control.seconds(),
+        properties,
+    }
 }
 
 /// Turn an outcome into the protocol-independent report, rendering traces with the model's
@@ -133,6 +255,58 @@ where
     M::State: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync,
     M::Action: Clone + std::fmt::Debug + Send + Sync,
 {
-    let _ = (model, outcome, protocol, config, mutant, parameters, options);
-    todo!("engine report")
+    let properties = model
+        .props()
+        .iter()
+        .zip(&outcome.properties)
+        .map(|(prop, result)| {
+            let mut steps = Vec::new();
+            let mut explanation = None;
+            if let Some(trace) = &result.trace {
+                let mut before = &trace.init;
+                for (action, after) in &trace.steps {
+                    steps.push(Step {
+                        action: model.describe_action(before, action),
+                        changes: model.describe_change(before, after),
+                    });
+                    before = after;
+                }
+                explanation = Some((prop.explain)(model, trace.last_state()));
+            }
+            PropertyReport {
+                name: prop.name.to_string(),
+                spec_id: prop.spec_id.to_string(),
+                kind: prop.kind.as_str().to_string(),
+                status: result.status,
+                trace: steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, step)| format!("{}. {}", i + 1, step.action))
+                    .collect(),
+                steps,
+                explanation,
+            }
+        })
+        .collect();
+
+    Report {
+        protocol: protocol.to_string(),
+        config: config.to_string(),
+        mutant: mutant.map(str::to_string),
+        parameters,
+        strategy: match options.strategy {
+            Strategy::Bfs => "bfs",
+            Strategy::Dfs => "dfs",
+        }
+        .to_string(),
+        threads: options.threads.max(1),
+        symmetry: model.symmetry(),
+        complete: outcome.complete,
+        states_unique: outcome.states_unique,
+        states_total: outcome.states_total,
+        max_depth: outcome.max_depth,
+        seconds: outcome.seconds,
+        peak_memory_bytes: search::proc_status_bytes("VmHWM:"),
+        properties,
+    }
 }

@@ -1,0 +1,349 @@
+//! The command-line grammar (clap derive) and the help texts that teach it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Exhaustively model-check Aurora-style database protocols";
+
+const LONG_ABOUT: &str = "\
+Quorate explores every reachable state of a protocol model (storage quorums,
+consistency points, gossip repair, membership changes, AZ+1 faults) and judges
+each property of the protocol's spec: `always` properties must hold in every
+state, `eventually` properties in every quiescent state, and `sometimes`
+properties must be witnessed somewhere, so that a pass is not vacuous. Every
+violation comes with a shortest counterexample.";
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  complete search, every property holds or is witnessed
+     (suite: every entry matches)
+  1  a property is violated, a sometimes-property is unwitnessed, or the
+     search stopped early (suite: some entry or suite-wide check fails)
+  2  bad usage or configuration; one line on stderr says what is wrong
+
+Examples:
+  quorate list                              what can be checked
+  quorate check quorum --config ci          a quick exhaustive check
+  quorate check quorum --mutant w3r3        watch a planted bug get caught
+  quorate check quorum --format json        the report as JSON on stdout
+  quorate suite --junit target/quorate.xml  the CI suite (checks/suite.toml)";
+
+const CHECK_LONG_ABOUT: &str = "\
+Check one protocol exhaustively: every reachable state of the chosen config is
+explored, unless --max-states or --max-seconds stops the search early (the
+result is then incomplete, exit code 1). For every violated property the
+counterexample shown is a shortest one: no shorter sequence of steps from an
+initial state reaches a violating state.";
+
+const CHECK_AFTER_HELP: &str = "\
+Examples:
+  quorate check quorum --config ci
+  quorate check quorum --mutant w3r3 --witnesses
+  quorate check quorum --max-seconds 60 --format json > report.json
+
+Your own quorum geometry: override the config's parameters with --set, e.g.
+  quorate check quorum --set write_quorum=3 --set read_quorum=3
+(3 + 3 is not more than 6 segments, so a read can miss an acknowledged write:
+expect a counterexample). `quorate list` shows every parameter and its range.
+
+Exit codes: 0 all properties hold/witnessed on a complete search; 1 violation,
+unwitnessed or incomplete; 2 bad usage or config.";
+
+const SUITE_LONG_ABOUT: &str = "\
+Run the check suite: every [[check]] entry of the TOML file names a protocol,
+a config, an optional mutant and the expected outcome (`pass`, or `violation`
+of a named property), with optional pins of the unique state count and of the
+shortest counterexample's length. The suite also fails when some
+always-property is violated by no mutant entry, or when a mutant the protocol
+declares has no entry.";
+
+const SUITE_AFTER_HELP: &str = "\
+Entry format:
+  [[check]]
+  protocol = \"quorum\"
+  config = \"ci\"
+  mutant = \"w3r3\"                 # optional
+  expect = \"violation\"            # or \"pass\"
+  property = \"a1_acked_readable\"  # required with expect = \"violation\"
+  trace_len = 8                   # optional pin: shortest counterexample length
+  states_unique = 123456          # optional pin: unique states
+  set = [\"write_quorum=3\"]        # optional --set overrides
+
+Examples:
+  quorate suite
+  quorate suite --only quorum --threads 8
+  quorate suite checks/suite.toml --junit target/quorate-junit.xml
+
+Exit codes: 0 every entry matches; 1 some entry or suite-wide check fails;
+2 bad usage or a bad suite file.";
+
+const PROTOCOL_HELP: &str = "\
+The protocol to check, e.g. quorum (`quorate list` shows them all).";
+
+const CONFIG_HELP: &str = "\
+Config preset, e.g. ci, default or deep (see quorate list).
+[default: `default` if the protocol has one, else its first config]";
+
+const SET_HELP: &str = "\
+Override one parameter of the config; repeatable, and a later --set of
+the same key wins. `quorate list` shows each parameter and its range.";
+
+const MUTANT_HELP: &str = "\
+Plant a deliberate bug (see quorate list); the check should then fail
+with a counterexample for the property that catches it.";
+
+const THREADS_HELP: &str = "\
+Worker threads. The verdict, the state counts and the counterexample
+lengths do not depend on it, only the speed. [default: all cores]";
+
+const STRATEGY_HELP: &str = "\
+Search order: bfs (breadth-first, level by level) or dfs (depth-first,
+less memory for the frontier). Both report shortest counterexamples.
+[default: bfs]";
+
+const FORMAT_HELP: &str = "\
+Output: text (summary, property table and numbered counterexamples,
+coloured on a terminal unless NO_COLOR is set) or json (exactly the
+report object on stdout, nothing else; progress only on a terminal's
+stderr). [default: text]";
+
+const MAX_STATES_HELP: &str = "\
+Stop after N unique states. The result is then incomplete (exit 1):
+properties not violated so far are reported as unknown.";
+
+const MAX_SECONDS_HELP: &str = "\
+Stop after S seconds, e.g. 90 or 0.5. The result is then incomplete
+(exit 1): properties not violated so far are reported as unknown.";
+
+const WITNESSES_HELP: &str = "\
+Also print, for every witnessed sometimes-property, a shortest trace
+to a witnessing state (text output).";
+
+const FILE_HELP: &str = "\
+The suite file. A relative path missing from the current directory is
+also looked up in the quorate source tree.
+[default: checks/suite.toml]";
+
+/// `quorate`'s arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "quorate",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List protocols, configs, parameters, properties and mutants.
+    #[command(after_help = "Examples:\n  quorate list\n  quorate list --format json")]
+    List(ListArgs),
+    /// Check a protocol exhaustively; shows shortest counterexamples.
+    #[command(long_about = CHECK_LONG_ABOUT, after_help = CHECK_AFTER_HELP)]
+    Check(CheckArgs),
+    /// Run the check suite and compare with the expected outcomes.
+    #[command(long_about = SUITE_LONG_ABOUT, after_help = SUITE_AFTER_HELP)]
+    Suite(SuiteArgs),
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: tables and numbered traces.
+    #[default]
+    Text,
+    /// For tools: one JSON object on stdout and nothing else.
+    Json,
+}
+
+/// Search order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// Breadth-first, level by level.
+    #[default]
+    Bfs,
+    /// Depth-first, with counterexamples shortened afterwards.
+    Dfs,
+}
+
+/// `quorate list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output: text or json [default: text].
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = Format::Text,
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
+    pub format: Format,
+}
+
+/// `quorate check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The protocol to check, e.g. quorum.
+    #[arg(
+        value_name = "PROTOCOL",
+        long_help = PROTOCOL_HELP
+    )]
+    pub protocol: String,
+
+    /// Config preset (see quorate list).
+    #[arg(
+        long,
+        value_name = "NAME",
+        long_help = CONFIG_HELP
+    )]
+    pub config: Option<String>,
+
+    /// Override a parameter, e.g. write_quorum=3.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set, long_help = SET_HELP)]
+    pub sets: Vec<(String, String)>,
+
+    /// Plant a deliberate bug (see quorate list).
+    #[arg(
+        long,
+        value_name = "NAME",
+        long_help = MUTANT_HELP
+    )]
+    pub mutant: Option<String>,
+
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N", value_parser = parse_threads,
+        allow_negative_numbers = true, long_help = THREADS_HELP)]
+    pub threads: Option<u32>,
+
+    /// Search order: bfs or dfs [default: bfs].
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = StrategyArg::Bfs,
+        hide_default_value = true,
+        hide_possible_values = true,
+        long_help = STRATEGY_HELP
+    )]
+    pub strategy: StrategyArg,
+
+    /// Output: text or json [default: text].
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = Format::Text,
+        hide_default_value = true,
+        hide_possible_values = true,
+        long_help = FORMAT_HELP
+    )]
+    pub format: Format,
+
+    /// Stop (incomplete) after N unique states.
+    #[arg(long, value_name = "N", value_parser = parse_max_states,
+        allow_negative_numbers = true, long_help = MAX_STATES_HELP)]
+    pub max_states: Option<u64>,
+
+    /// Stop (incomplete) after S seconds.
+    #[arg(long, value_name = "S", value_parser = parse_seconds,
+        allow_negative_numbers = true, long_help = MAX_SECONDS_HELP)]
+    pub max_seconds: Option<f64>,
+
+    /// Also print the witness traces.
+    #[arg(
+        long,
+        long_help = WITNESSES_HELP
+    )]
+    pub witnesses: bool,
+}
+
+/// `quorate suite`.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// Suite file [default: checks/suite.toml].
+    #[arg(
+        value_name = "FILE",
+        default_value = "checks/suite.toml",
+        hide_default_value = true,
+        long_help = FILE_HELP
+    )]
+    pub file: PathBuf,
+
+    /// Worker threads per check [default: all cores].
+    #[arg(long, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
+    pub threads: Option<u32>,
+
+    /// Run only this protocol's entries.
+    #[arg(long, value_name = "PROTOCOL")]
+    pub only: Option<String>,
+
+    /// Also write JUnit XML (one testcase per entry).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// `KEY=VALUE` with a non-empty key; the protocol judges whether the key and value make sense.
+pub fn parse_set(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err("expected KEY=VALUE, e.g. --set write_quorum=3".to_string()),
+    }
+}
+
+fn parse_threads(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number of threads, at least 1".to_string()),
+    }
+}
+
+fn parse_max_states(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number of states, at least 1, e.g. 1000000".to_string()),
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("expected a positive number of seconds, e.g. 90 or 0.5".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn set_syntax() {
+        assert_eq!(parse_set("a=1"), Ok(("a".into(), "1".into())));
+        assert_eq!(parse_set("a="), Ok(("a".into(), "".into())));
+        assert!(parse_set("a").is_err());
+        assert!(parse_set("=1").is_err());
+    }
+
+    #[test]
+    fn seconds_syntax() {
+        assert_eq!(parse_seconds("0.5"), Ok(0.5));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("inf").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+}

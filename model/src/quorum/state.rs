@@ -1,0 +1,370 @@
+//! The state of one protection group, its writer and the network, as the checker explores it.
+//!
+//! Segment sets are bit sets (`SegSet`, bit `i` = segment slot `i`), LSNs are small integers
+//! (`1..=MAX_LSN`), and a segment's records are one byte per LSN holding the volume epoch of the
+//! writer incarnation that wrote it (0 = absent). Everything is a plain value with a derived,
+//! deterministic `Hash`, so fingerprints are stable across runs.
+
+use serde::Serialize;
+
+use super::config::MAX_LSN;
+
+/// A set of segment slots.
+pub type SegSet = u16;
+/// A log sequence number; 0 means "none".
+pub type Lsn = u8;
+/// A membership or volume epoch.
+pub type Epoch = u8;
+
+/// Iterate the slots in a set, lowest first.
+pub fn slots_of(set: SegSet) -> impl Iterator<Item = usize> {
+    (0..16).filter(move |i| set & (1 << i) != 0)
+}
+
+/// Number of slots in a set.
+pub fn count(set: SegSet) -> usize {
+    set.count_ones() as usize
+}
+
+/// A quorum configuration: one quorum set, or two during a membership change (write = W of
+/// each, read = R of either).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Cfg {
+    /// The quorum sets; `sets[1]` is meaningful only when `dual`.
+    pub sets: [SegSet; 2],
+    /// Whether two quorum sets are in force.
+    pub dual: bool,
+}
+
+impl Cfg {
+    /// A single-set configuration.
+    pub fn single(set: SegSet) -> Self {
+        Cfg { sets: [set, 0], dual: false }
+    }
+
+    /// The quorum sets in force.
+    pub fn sets(&self) -> &[SegSet] {
+        if self.dual { &self.sets[..] } else { &self.sets[..1] }
+    }
+
+    /// Every member of any set.
+    pub fn members(&self) -> SegSet {
+        self.sets().iter().fold(0, |a, s| a | s)
+    }
+
+    /// `x` holds at least `w` members of every set (counting only `counted`).
+    pub fn is_write_quorum(&self, x: SegSet, w: u8, counted: SegSet) -> bool {
+        self.sets().iter().all(|q| count(q & x & counted) >= usize::from(w))
+    }
+
+    /// `y` holds at least `r` members of some set (counting only `counted`).
+    pub fn is_read_quorum(&self, y: SegSet, r: u8, counted: SegSet) -> bool {
+        self.sets().iter().any(|q| count(q & y & counted) >= usize::from(r))
+    }
+
+    /// Apply a slot permutation (`perm[old] = new`).
+    pub fn permute(&self, perm: &[usize]) -> Self {
+        let mut c = *self;
+        for s in c.sets.iter_mut() {
+            *s = permute_set(*s, perm);
+        }
+        c
+    }
+}
+
+/// Apply a slot permutation to a set.
+pub fn permute_set(set: SegSet, perm: &[usize]) -> SegSet {
+    slots_of(set).fold(0, |a, i| a | (1 << perm[i]))
+}
+
+/// One storage segment (a copy of the protection group's log on one storage node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Segment {
+    /// Reachable and serving (false while crashed, in an AZ outage, or after disk loss).
+    pub up: bool,
+    /// The disk is gone for good; the segment never returns.
+    pub lost: bool,
+    /// Never used yet (a spare waiting to replace a member).
+    pub spare: bool,
+    /// The AZ it lives in (spares take the AZ of the member they replace).
+    pub az: u8,
+    /// Membership epoch this segment has seen (durable).
+    pub mem_epoch: Epoch,
+    /// Volume epoch this segment has seen, i.e. truncation ranges it has installed (durable).
+    pub vol_epoch: Epoch,
+    /// Segment complete LSN: the inclusive top of its gap-free chain (durable).
+    pub scl: Lsn,
+    /// `recs[l-1]` = volume epoch of the writer that wrote LSN `l`, 0 if absent (durable).
+    pub recs: [Epoch; MAX_LSN],
+}
+
+impl Segment {
+    /// Whether LSN `l` is held (in any epoch).
+    pub fn holds(&self, l: Lsn) -> bool {
+        self.recs[usize::from(l) - 1] != 0
+    }
+
+    /// The writer epoch of LSN `l`, 0 if absent.
+    pub fn rec(&self, l: Lsn) -> Epoch {
+        self.recs[usize::from(l) - 1]
+    }
+}
+
+/// A truncation range written by a recovery: records of LSN `lo..=hi` written by an
+/// incarnation older than `epoch` are annulled. Durable in the metadata service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Trunc {
+    /// The volume epoch of the recovery that wrote it.
+    pub epoch: Epoch,
+    /// First annulled LSN (the recovered VDL + 1).
+    pub lo: Lsn,
+    /// Last annulled LSN (the recovered VDL + LAL).
+    pub hi: Lsn,
+}
+
+impl Trunc {
+    /// Whether a record of LSN `l` written at volume epoch `wepoch` is annulled by this range.
+    pub fn annuls(&self, l: Lsn, wepoch: Epoch) -> bool {
+        self.lo <= l && l <= self.hi && wepoch < self.epoch
+    }
+}
+
+/// A membership change in progress: `f` is being replaced by the spare `g`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Change {
+    /// The member being replaced.
+    pub f: u8,
+    /// The joining spare.
+    pub g: u8,
+    /// G is hydrated once its SCL reaches this: the PGCL when G was added.
+    pub target: Lsn,
+    /// G's SCL has reached `target` (sticky).
+    pub hydrated: bool,
+}
+
+/// The protection group's membership, kept by the control plane and the segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Membership {
+    /// The configuration in force.
+    pub cfg: Cfg,
+    /// Its epoch; every request carries the epoch its sender knows.
+    pub epoch: Epoch,
+    /// The configuration before the last epoch bump (for A9).
+    pub prev: Cfg,
+    /// A change in progress, if any.
+    pub change: Option<Change>,
+}
+
+/// Where the writer instance is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum WriterMode {
+    /// Accepting commits.
+    Open,
+    /// Crashed; a new incarnation has not yet read a read quorum.
+    Crashed,
+    /// Recovering: it read SCLs and computed `vdl`; it installs truncation and repairs.
+    Recovering {
+        /// The recovered VDL.
+        vdl: Lsn,
+    },
+}
+
+/// The writer (database instance): allocates LSNs, tracks durability, acknowledges commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Writer {
+    /// Life cycle.
+    pub mode: WriterMode,
+    /// Volume epoch of this incarnation.
+    pub vol_epoch: Epoch,
+    /// Membership epoch the writer knows.
+    pub mem_epoch: Epoch,
+    /// The configuration the writer knows.
+    pub cfg: Cfg,
+    /// Next LSN to allocate.
+    pub next_lsn: Lsn,
+    /// Protection-group complete LSN: highest LSN whose chain reached a write quorum.
+    pub pgcl: Lsn,
+    /// Volume complete LSN (one protection group: equal to PGCL).
+    pub vcl: Lsn,
+    /// Volume durable LSN: highest consistency point at or below VCL.
+    pub vdl: Lsn,
+}
+
+/// Records in flight from writer to segments.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Net {
+    /// Instant mode: `sent[l-1]` = the volume epoch of the newest incarnation that sent LSN `l`
+    /// (0 = never sent). Such a record may land on any member at any later time.
+    Instant {
+        /// Per LSN, the sender's volume epoch.
+        sent: [Epoch; MAX_LSN],
+    },
+    /// Explicit mode: a sorted multiset of write messages.
+    Explicit {
+        /// Sorted messages (duplicates allowed).
+        msgs: Vec<WriteMsg>,
+    },
+}
+
+/// One write message: LSN `lsn`, written by incarnation `vol_epoch`, sent with membership
+/// epoch `mem_epoch`, to segment `dst`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct WriteMsg {
+    /// Destination slot.
+    pub dst: u8,
+    /// The record's LSN.
+    pub lsn: Lsn,
+    /// The writer incarnation's volume epoch.
+    pub vol_epoch: Epoch,
+    /// The membership epoch the writer knew when sending.
+    pub mem_epoch: Epoch,
+}
+
+/// Remaining fault budgets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Budget {
+    /// Transient segment crashes left.
+    pub crashes: u8,
+    /// Disk losses left.
+    pub disk_losses: u8,
+    /// AZ outages left.
+    pub az_outages: u8,
+    /// Membership changes left.
+    pub member_changes: u8,
+    /// Writer crashes left.
+    pub writer_crashes: u8,
+    /// Message losses left.
+    pub loss: u8,
+    /// Message duplications left.
+    pub duplicate: u8,
+}
+
+/// Client reads and garbage collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Reads {
+    /// The read point of the client's open read view, if one is open.
+    pub view: Option<Lsn>,
+    /// Protection-group GC point: records at or below it are coalesced into pages and no
+    /// longer served as log versions.
+    pub gc_point: Lsn,
+}
+
+/// Ghost (history) variables: never read by the protocol, only by properties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
+pub struct Ghost {
+    /// Commit (CPL) LSNs acknowledged to the client, bit `l-1` for LSN `l`.
+    pub acked: u16,
+    /// LSNs that have at some point been held by a write quorum of the writer's configuration.
+    pub wq_reached: u16,
+    /// Event flags, see the `F_*` constants.
+    pub flags: u16,
+}
+
+/// A commit was acknowledged while every segment of some AZ was down.
+pub const F_ACKED_AZ_DOWN: u16 = 1 << 0;
+/// A membership change was finalized.
+pub const F_FINALIZED: u16 = 1 << 2;
+/// A membership change was reverted.
+pub const F_REVERTED: u16 = 1 << 3;
+/// A4 broken: a monotone value moved backwards.
+pub const F_A4_BROKEN: u16 = 1 << 5;
+/// A5 broken: a segment accepted a request with a stale epoch.
+pub const F_A5_BROKEN: u16 = 1 << 6;
+/// A writer recovery completed and reopened the volume.
+pub const F_RECOVERED: u16 = 1 << 8;
+
+/// The whole system state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct QuorumState {
+    /// Segment slots: members first, then spares.
+    pub segs: Vec<Segment>,
+    /// Membership.
+    pub mem: Membership,
+    /// The writer.
+    pub writer: Writer,
+    /// Records in flight.
+    pub net: Net,
+    /// Truncation ranges (volume metadata, durable), oldest first.
+    pub truncs: Vec<Trunc>,
+    /// Bit `l-1` set: LSN `l` is a consistency point (the last record of its MTR).
+    pub cpls: u16,
+    /// Client reads and GC.
+    pub reads: Reads,
+    /// Remaining fault budgets.
+    pub budget: Budget,
+    /// History variables.
+    pub ghost: Ghost,
+}
+
+impl QuorumState {
+    /// Whether LSN `l` is a consistency point.
+    pub fn is_cpl(&self, l: Lsn) -> bool {
+        l > 0 && self.cpls & (1 << (l - 1)) != 0
+    }
+
+    /// Highest live CPL at or below `l` (0 if none). A consistency point inside a truncation
+    /// range was annulled with its mini-transaction and no longer counts.
+    pub fn cpl_at_or_below(&self, l: Lsn) -> Lsn {
+        (1..=l)
+            .rev()
+            .find(|&k| self.is_cpl(k) && !self.in_trunc(k))
+            .unwrap_or(0)
+    }
+
+    /// Highest commit LSN acknowledged to the client (0 if none).
+    pub fn max_acked(&self) -> Lsn {
+        (16 - self.ghost.acked.leading_zeros()) as Lsn
+    }
+
+    /// Highest LSN ever allocated.
+    pub fn max_allocated(&self) -> Lsn {
+        self.writer.next_lsn.saturating_sub(1)
+    }
+
+    /// Whether a record of LSN `l` written at `wepoch` is annulled by any truncation range.
+    pub fn annulled(&self, l: Lsn, wepoch: Epoch) -> bool {
+        self.truncs.iter().any(|t| t.annuls(l, wepoch))
+    }
+
+    /// Whether LSN `l` lies inside any truncation range (whatever wrote it).
+    pub fn in_trunc(&self, l: Lsn) -> bool {
+        self.truncs.iter().any(|t| t.lo <= l && l <= t.hi)
+    }
+
+    /// Slots that are up.
+    pub fn up_set(&self) -> SegSet {
+        self.segs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.up)
+            .fold(0, |a, (i, _)| a | (1 << i))
+    }
+
+    /// Slots whose disk is not lost (their durable records still exist somewhere).
+    pub fn durable_set(&self) -> SegSet {
+        self.segs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.lost && !s.spare)
+            .fold(0, |a, (i, _)| a | (1 << i))
+    }
+
+    /// Slots holding a live (not annulled) copy of LSN `l`, lost disks excluded.
+    pub fn holders(&self, l: Lsn) -> SegSet {
+        self.segs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.lost && s.holds(l) && !self.annulled(l, s.rec(l)))
+            .fold(0, |a, (i, _)| a | (1 << i))
+    }
+
+    /// Members that count toward a read quorum: every member but a joining spare that has not
+    /// hydrated (the correct rule; `literal` counts it too).
+    pub fn read_counted(&self, literal: bool) -> SegSet {
+        let all = self.mem.cfg.members();
+        match self.mem.change {
+            Some(c) if !c.hydrated && !literal => all & !(1 << c.g),
+            _ => all,
+        }
+    }
+}
