@@ -108,6 +108,22 @@ pub struct Options {
     pub progress_every: f64,
     /// Set to true (e.g. by a Ctrl-C handler) to stop early with a partial, incomplete result.
     pub stop: Option<Arc<AtomicBool>>,
+    /// When to stop once something is violated (BFS only; DFS always exhausts).
+    pub stop_after: StopAfter,
+}
+
+/// Whether the search goes on after a violation. The breadth-first search only ever stops at
+/// the end of a level, so every violation found is still reported with a shortest trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StopAfter {
+    /// Explore everything, so every property gets a final verdict.
+    #[default]
+    Exhaustive,
+    /// Stop at the end of the first level in which an always/eventually property is violated
+    /// (what TLC and SPIN do); other properties may stay unknown.
+    FirstViolation,
+    /// Stop at the end of the level in which the named property is violated.
+    Violation(String),
 }
 
 /// A path from an initial state: `init`, then `(action, state after it)` per step.
@@ -278,10 +294,18 @@ where
                 spec_id: prop.spec_id.to_string(),
                 kind: prop.kind.as_str().to_string(),
                 status: result.status,
-                trace: steps
+                // Step 0 names the initial state, so a violation in an initial state still has
+                // a (one-line) trace.
+                trace: result
+                    .trace
                     .iter()
-                    .enumerate()
-                    .map(|(i, step)| format!("{}. {}", i + 1, step.action))
+                    .map(|_| "0. initial state".to_string())
+                    .chain(
+                        steps
+                            .iter()
+                            .enumerate()
+                            .map(|(i, step)| format!("{}. {}", i + 1, step.action)),
+                    )
                     .collect(),
                 steps,
                 explanation,

@@ -39,8 +39,8 @@ pub struct PropertyReport {
     pub kind: String,
     /// The verdict.
     pub status: Status,
-    /// For a violation or witness: a shortest path from an initial state, one entry per step,
-    /// each `"<n>. <actor>: <action>"`. Empty otherwise.
+    /// For a violation or witness: a shortest path from an initial state: `"0. initial state"`,
+    /// then one entry per step, each `"<n>. <actor>: <action>"`. Empty otherwise.
     pub trace: Vec<String>,
     /// The same steps with their state changes (text output uses these).
     #[serde(skip)]

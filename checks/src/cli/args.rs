@@ -120,6 +120,14 @@ const WITNESSES_HELP: &str = "\
 Also print, for every witnessed sometimes-property, a shortest trace
 to a witnessing state (text output).";
 
+const KEEP_GOING_HELP: &str = "\
+By default the search stops at the end of the first breadth-first
+level in which an always or eventually property is violated (as TLC
+and SPIN do): every violation found there is reported with a shortest
+trace, the rest stay unknown, and the report says complete: false.
+With --keep-going every reachable state is explored, so every
+property gets a verdict.";
+
 const FILE_HELP: &str = "\
 The suite file. A relative path missing from the current directory is
 also looked up in the quorate source tree.
@@ -262,6 +270,10 @@ pub struct CheckArgs {
         long_help = WITNESSES_HELP
     )]
     pub witnesses: bool,
+
+    /// Explore everything even after a violation.
+    #[arg(long, long_help = KEEP_GOING_HELP)]
+    pub keep_going: bool,
 }
 
 /// `quorate suite`.

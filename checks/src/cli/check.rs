@@ -2,6 +2,7 @@
 //! one-line fix-it message before any search starts), run the search with progress on stderr,
 //! then print the report as text or JSON.
 
+use crate::engine::StopAfter;
 use crate::engine::{Options, Strategy};
 use crate::registry::{Protocol, UsageError};
 use crate::report::Report;
@@ -151,6 +152,11 @@ pub fn run(
         progress: show_progress.then(|| line.callback()),
         progress_every: progress::EVERY_SECONDS,
         stop: None,
+        stop_after: if args.keep_going {
+            StopAfter::Exhaustive
+        } else {
+            StopAfter::FirstViolation
+        },
     };
 
     let result = req

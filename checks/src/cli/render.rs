@@ -175,7 +175,12 @@ fn property_table(props: &[PropertyReport], style: Style) -> String {
 /// A numbered trace: heading, steps with their changes indented beneath, then the closing
 /// `violates name (spec)` (or `witnesses`) line and the explanation.
 fn trace_block(title: &str, n: usize, prop: &PropertyReport, verb: &str, style: Style) -> String {
-    let steps = prop.steps.len().max(prop.trace.len());
+    // `trace` starts with the initial state (step 0); `steps` holds steps 1.. only.
+    let steps = if prop.steps.is_empty() {
+        prop.trace.len().saturating_sub(1)
+    } else {
+        prop.steps.len()
+    };
     let colour = if verb == "violates" {
         Colour::Red
     } else {
@@ -197,7 +202,7 @@ fn trace_block(title: &str, n: usize, prop: &PropertyReport, verb: &str, style: 
     let num_w = steps.to_string().len();
     if prop.steps.is_empty() {
         // No structured steps: the JSON trace strings are already numbered.
-        for line in &prop.trace {
+        for line in prop.trace.iter().skip(1) {
             out.push_str(&wrap(line, "  ", &" ".repeat(num_w + 4)));
         }
     } else {

@@ -88,6 +88,14 @@ pub(super) fn run<M: Explore>(
         if control.halted() {
             break;
         }
+        if max_level.is_none() && control.stop_rule_met(search, &found) {
+            // Not complete: the levels below were never explored.
+            complete = next_is_empty;
+            max_depth = level;
+            frontier = next;
+            let _ = &frontier;
+            break;
+        }
         if !next_is_empty {
             visited.settle(&next, search.threads);
         }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use quorate_model::checkable::{Checkable, Kind, Property};
 
-use super::{Options, Progress};
+use super::{Options, Progress, StopAfter};
 
 /// [`Checkable`] with the bounds its `where` clause spells out, in a form the compiler implies
 /// wherever `M: Explore` is assumed (so the engine's internals need not repeat them).
@@ -410,6 +410,8 @@ pub(super) struct Control<'o> {
     progress_every: f64,
     /// Seconds (as f64 bits) of the last progress call.
     last_progress: AtomicU64,
+    /// When to stop after a violation.
+    stop_after: StopAfter,
     /// Set once any limit is hit; every worker then winds down.
     halted: AtomicBool,
     /// Distinct states so far.
@@ -426,6 +428,7 @@ impl<'o> Control<'o> {
             max_states: options.max_states,
             max_seconds: options.max_seconds,
             stop: options.stop.as_deref(),
+            stop_after: options.stop_after.clone(),
             progress: options.progress.as_deref(),
             progress_every: if options.progress_every > 0.0 {
                 options.progress_every
@@ -447,6 +450,7 @@ impl<'o> Control<'o> {
             max_states: self.max_states,
             max_seconds: self.max_seconds,
             stop: self.stop,
+            stop_after: self.stop_after.clone(),
             progress: self.progress,
             progress_every: self.progress_every,
             last_progress: AtomicU64::new(self.last_progress.load(Ordering::Relaxed)),
@@ -475,6 +479,16 @@ impl<'o> Control<'o> {
             self.halted.store(true, Ordering::Relaxed);
         }
         hit
+    }
+
+    /// Whether the options' [`StopAfter`] rule is met by the discoveries so far.
+    pub(super) fn stop_rule_met<M: Explore>(&self, search: &Search<'_, M>, found: &Found) -> bool {
+        let violated = |p: usize| found[p].is_some() && search.props[p].kind != Kind::Sometimes;
+        match &self.stop_after {
+            StopAfter::Exhaustive => false,
+            StopAfter::FirstViolation => (0..found.len()).any(violated),
+            StopAfter::Violation(name) => (0..found.len()).any(|p| violated(p) && search.props[p].name == name),
+        }
     }
 
     /// Whether a limit stopped the search.

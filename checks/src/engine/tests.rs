@@ -833,7 +833,10 @@ fn report_renders_traces() {
     assert_eq!(delivered.kind, "eventually");
     assert_eq!(delivered.spec_id, "D1");
     assert_eq!(delivered.status, Status::Violated);
-    assert_eq!(delivered.trace, ["1. sender: send", "2. sender: lose"]);
+    assert_eq!(
+        delivered.trace,
+        ["0. initial state", "1. sender: send", "2. sender: lose"]
+    );
     assert_eq!(
         delivered.steps[1].changes,
         ["in_flight: true -> false", "lost: 0 -> 1"]
@@ -849,7 +852,7 @@ fn report_renders_traces() {
     let json = serde_json::to_value(&report).expect("serialises");
     assert_eq!(json["strategy"], "bfs");
     assert_eq!(json["properties"][0]["status"], "violated");
-    assert_eq!(json["properties"][0]["trace"][1], "2. sender: lose");
+    assert_eq!(json["properties"][0]["trace"][2], "2. sender: lose");
     assert!(json["properties"][0].get("steps").is_none());
     if cfg!(target_os = "linux") {
         assert!(report.peak_memory_bytes.unwrap_or(0) > 0);

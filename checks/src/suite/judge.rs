@@ -263,7 +263,8 @@ fn judge_entry(e: &Entry, result: &RunResult, infos: &[ProtocolInfo]) -> EntryVe
                 )),
                 Some(p) => {
                     if let Some(pin) = e.trace_len {
-                        let len = p.trace.len() as u64;
+                        // Steps, not counting step 0 (the initial state).
+                        let len = p.trace.len().saturating_sub(1) as u64;
                         if len != pin {
                             reasons.push(format!(
                                 "trace_len pin: expected {pin}, got {len} (shortest counterexample of {name})"

@@ -1,7 +1,7 @@
 //! Running suite entries through the [`Protocol`] trait: a pre-flight that resolves every entry
 //! (so a bad parameter stops the suite before hours of checking), then one check per entry.
 
-use crate::engine::Options;
+use crate::engine::{Options, StopAfter};
 use crate::registry::{Protocol, UsageError};
 
 use super::file::Entry;
@@ -26,7 +26,16 @@ pub fn preflight(
 /// Check one entry.
 pub fn run_entry(e: &Entry, protocols: &[&dyn Protocol], options: &Options) -> RunResult {
     let p = lookup(protocols, &e.protocol)?;
-    p.check(&e.config, &e.sets, e.mutant.as_deref(), options)
+    // A mutant entry needs only its named violation (found at the end of its shortest level);
+    // a pass entry must explore everything.
+    let options = Options {
+        stop_after: match &e.property {
+            Some(name) if e.mutant.is_some() => StopAfter::Violation(name.clone()),
+            _ => StopAfter::Exhaustive,
+        },
+        ..options.clone()
+    };
+    p.check(&e.config, &e.sets, e.mutant.as_deref(), &options)
         .map_err(|err| err.0)
 }
 

@@ -69,10 +69,13 @@ fn with_trace(
             changes: changes.iter().map(|c| c.to_string()).collect(),
         })
         .collect();
-    p.trace = steps
-        .iter()
-        .enumerate()
-        .map(|(i, (action, _))| format!("{}. {action}", i + 1))
+    p.trace = std::iter::once("0. initial state".to_string())
+        .chain(
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, (action, _))| format!("{}. {action}", i + 1)),
+        )
         .collect();
     p.explanation = Some(explanation.into());
     p

@@ -122,7 +122,7 @@ impl Mutant {
             Mutant::IgnoreMembershipEpoch => (
                 "ignore-membership-epoch",
                 "Ma5",
-                "a1_acked_readable",
+                "a5_epochs_checked",
                 "segments accept writes with a stale membership epoch, so a writer with an old \
                  configuration reaches a false quorum",
             ),

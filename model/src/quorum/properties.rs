@@ -76,7 +76,7 @@ pub fn a2_vdl_sound(_cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     if w.vdl > w.vcl {
         return Err(format!("VDL {} is above VCL {}", w.vdl, w.vcl));
     }
-    if w.vdl != 0 && !s.is_cpl(w.vdl) {
+    if s.cpl_at_or_below(w.vdl) != w.vdl {
         return Err(format!(
             "VDL {} is not a consistency point (CPLs: {:?}): a commit could be acknowledged \
              with part of its mini-transaction missing",
@@ -288,10 +288,7 @@ pub fn l1_writes_complete(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     {
         return Ok(());
     }
-    let last_cpl = (1..=s.max_allocated())
-        .rev()
-        .find(|&l| s.is_cpl(l) && !s.in_trunc(l))
-        .unwrap_or(0);
+    let last_cpl = s.cpl_at_or_below(s.max_allocated());
     if w.next_lsn <= cfg.lsns || w.vdl < last_cpl {
         return Err(format!(
             "nothing more happens, a write quorum {} is up, yet next LSN {} (of {}) and VDL {} \

@@ -302,12 +302,14 @@ impl QuorumState {
         l > 0 && self.cpls & (1 << (l - 1)) != 0
     }
 
-    /// Highest live CPL at or below `l` (0 if none). A consistency point inside a truncation
-    /// range was annulled with its mini-transaction and no longer counts.
+    /// Highest consistency point at or below `l` (0 if none). A CPL inside a truncation range
+    /// was annulled with its mini-transaction and no longer counts; the top of a truncation
+    /// range does (MC): the annulled range is a complete, empty unit, so VDL may pass it and
+    /// the first LSN after recovery (range top + 1) respects the LAL bound.
     pub fn cpl_at_or_below(&self, l: Lsn) -> Lsn {
         (1..=l)
             .rev()
-            .find(|&k| self.is_cpl(k) && !self.in_trunc(k))
+            .find(|&k| (self.is_cpl(k) && !self.in_trunc(k)) || self.truncs.iter().any(|t| t.hi == k))
             .unwrap_or(0)
     }
 

@@ -530,7 +530,7 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             true
         }
         Action::OpenView => {
-            if s.reads.view.is_some() || s.writer.mode != WriterMode::Open || s.writer.vdl == 0 {
+            if s.reads.view.is_some() || s.writer.mode != WriterMode::Open {
                 return false;
             }
             s.reads.view = Some(s.writer.vdl);
