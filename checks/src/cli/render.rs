@@ -256,10 +256,13 @@ fn verdict(report: &Report, style: Style) -> String {
         ));
     }
     if !report.complete {
-        reasons.push(
+        reasons.push(if violated.is_empty() {
             "the search stopped early; raise --max-states or --max-seconds for a complete one"
-                .to_string(),
-        );
+                .to_string()
+        } else {
+            "the search stopped after the first violating level; --keep-going explores the rest"
+                .to_string()
+        });
     }
     if reasons.is_empty() {
         let text = "complete search; every property holds or is witnessed (exit 0)";

@@ -249,42 +249,42 @@ pub struct Preset {
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "default",
-        doc: "3 LSNs in 2 MTRs, AZ outage + crash (AZ+1), gossip, one membership change, writer crash with truncation",
-        sets: &[],
+        doc: "3 LSNs in 2 MTRs under AZ+1 (AZ outage + crash), writer crash with truncation, gossip, read views and GC",
+        sets: &["reads=true", "member_changes=0"],
     },
     Preset {
         name: "ci",
-        doc: "every feature at 2 LSNs (one writer crash, one membership change, AZ outage, reads and GC); catches every mutant",
-        sets: &["lsns=2", "crashes=0", "az_outages=0", "reads=true"],
+        doc: "every feature at 2 LSNs in 1 MTR: crash, writer crash, membership change, read views and GC; catches every mutant",
+        sets: &["lsns=2", "az_outages=0", "reads=true"],
+    },
+    Preset {
+        name: "membership",
+        doc: "membership change, finalize or revert, during an AZ outage, 3 LSNs in 2 MTRs",
+        sets: &["crashes=0", "writer_crashes=0"],
+    },
+    Preset {
+        name: "disk",
+        doc: "a permanent disk loss replaced by a membership change, with a crash, 2 LSNs",
+        sets: &["lsns=2", "disk_losses=1", "az_outages=0", "writer_crashes=0"],
     },
     Preset {
         name: "messages",
-        doc: "explicit write messages with loss 2 and duplication 1, 2 LSNs, AZ outage",
+        doc: "explicit write messages with loss 2 and duplication 1 (reordering is free), 2 LSNs in 1 MTR",
         sets: &[
             "lsns=2",
-            "mtr_len=2",
             "messages=explicit",
             "loss=2",
             "duplicate=1",
             "member_changes=0",
             "writer_crashes=0",
             "crashes=0",
+            "az_outages=0",
         ],
     },
     Preset {
-        name: "membership",
-        doc: "membership change and revert with a disk loss, 3 LSNs, no writer crash",
-        sets: &["writer_crashes=0", "az_outages=0", "disk_losses=1", "crashes=1"],
-    },
-    Preset {
-        name: "reads",
-        doc: "read views, segment reads and GC under AZ+1, 3 LSNs",
-        sets: &["reads=true", "member_changes=0", "writer_crashes=0"],
-    },
-    Preset {
         name: "deep",
-        doc: "4 LSNs in 2 MTRs with every feature (long local run)",
-        sets: &["lsns=4", "mtr_len=2", "lal=2", "reads=true", "loss=0"],
+        doc: "every feature at 3 LSNs (AZ+1, membership, writer crash, reads): a long local run, hours",
+        sets: &["reads=true"],
     },
 ];
 

@@ -409,7 +409,9 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             }
             let old = s.mem.cfg.sets[0];
             let new = (old & !(1 << fi)) | (1 << gi);
-            let target = writer::true_pgcl(cfg, s);
+            // G must hydrate to everything the PG made durable: the PGCL the writer proved (a
+            // disk loss can lower the PGCL visible in the segments now, but not what was acked).
+            let target = writer::true_pgcl(cfg, s).max(s.writer.pgcl).max(s.max_acked());
             // The epoch bump must reach a write quorum of the configuration it installs.
             let dual = Cfg { sets: [old, new], dual: true };
             let up = s.up_set() | (1 << gi);
