@@ -100,11 +100,14 @@ pub fn protocols() -> Vec<&'static dyn Protocol> {
 
 /// Look a protocol up by name.
 pub fn find(name: &str) -> Result<&'static dyn Protocol, UsageError> {
-    protocols().into_iter().find(|p| p.name() == name).ok_or_else(|| {
-        let names: Vec<_> = protocols().iter().map(|p| p.name()).collect();
-        UsageError(format!(
-            "unknown protocol '{name}'; choose one of: {} (see `quorate list`)",
-            names.join(", ")
-        ))
-    })
+    protocols()
+        .into_iter()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<_> = protocols().iter().map(|p| p.name()).collect();
+            UsageError(format!(
+                "unknown protocol '{name}'; choose one of: {} (see `quorate list`)",
+                names.join(", ")
+            ))
+        })
 }

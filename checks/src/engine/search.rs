@@ -487,7 +487,9 @@ impl<'o> Control<'o> {
         match &self.stop_after {
             StopAfter::Exhaustive => false,
             StopAfter::FirstViolation => (0..found.len()).any(violated),
-            StopAfter::Violation(name) => (0..found.len()).any(|p| violated(p) && search.props[p].name == name),
+            StopAfter::Violation(name) => {
+                (0..found.len()).any(|p| violated(p) && search.props[p].name == name)
+            }
         }
     }
 

@@ -175,13 +175,16 @@ impl Mutant {
 impl FromStr for Mutant {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Mutant::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
-            format!(
-                "unknown mutant '{s}' for protocol quorum; choose one of: {}",
-                names.join(", ")
-            )
-        })
+        Mutant::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
+                format!(
+                    "unknown mutant '{s}' for protocol quorum; choose one of: {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -265,7 +268,12 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "disk",
         doc: "a permanent disk loss replaced by a membership change, with a crash, 2 LSNs",
-        sets: &["lsns=2", "disk_losses=1", "az_outages=0", "writer_crashes=0"],
+        sets: &[
+            "lsns=2",
+            "disk_losses=1",
+            "az_outages=0",
+            "writer_crashes=0",
+        ],
     },
     Preset {
         name: "messages",
@@ -340,37 +348,78 @@ impl QuorumConfig {
     /// Every settable key with its meaning.
     pub const PARAMS: &'static [(&'static str, &'static str)] = &[
         ("azs", "availability zones (1-4)"),
-        ("segments_per_az", "segments per AZ; members = azs x segments_per_az (<= 8)"),
-        ("write_quorum", "segments per quorum set whose SCL must reach an LSN (1..members)"),
-        ("read_quorum", "segments per quorum set a read or recovery must reach (1..members)"),
+        (
+            "segments_per_az",
+            "segments per AZ; members = azs x segments_per_az (<= 8)",
+        ),
+        (
+            "write_quorum",
+            "segments per quorum set whose SCL must reach an LSN (1..members)",
+        ),
+        (
+            "read_quorum",
+            "segments per quorum set a read or recovery must reach (1..members)",
+        ),
         ("lsns", "highest LSN the writer allocates (1-8)"),
-        ("mtr_len", "records per mini-transaction; the last is a consistency point (>= 1)"),
-        ("lal", "LSN allocation limit: no LSN above VDL + lal (>= mtr_len)"),
-        ("messages", "instant (implicit loss/dup/reorder) or explicit (bounded multiset)"),
-        ("loss", "explicit messages: how many write messages may be lost"),
-        ("duplicate", "explicit messages: how many write messages may be duplicated"),
+        (
+            "mtr_len",
+            "records per mini-transaction; the last is a consistency point (>= 1)",
+        ),
+        (
+            "lal",
+            "LSN allocation limit: no LSN above VDL + lal (>= mtr_len)",
+        ),
+        (
+            "messages",
+            "instant (implicit loss/dup/reorder) or explicit (bounded multiset)",
+        ),
+        (
+            "loss",
+            "explicit messages: how many write messages may be lost",
+        ),
+        (
+            "duplicate",
+            "explicit messages: how many write messages may be duplicated",
+        ),
         ("crashes", "transient segment crashes (records survive)"),
         ("disk_losses", "permanent segment disk losses"),
-        ("az_outages", "whole-AZ outages (all of one AZ's segments down at once)"),
-        ("member_changes", "membership changes (replace a member by a spare, dual quorum)"),
-        ("writer_crashes", "writer crashes, each followed by recovery with truncation"),
+        (
+            "az_outages",
+            "whole-AZ outages (all of one AZ's segments down at once)",
+        ),
+        (
+            "member_changes",
+            "membership changes (replace a member by a spare, dual quorum)",
+        ),
+        (
+            "writer_crashes",
+            "writer crashes, each followed by recovery with truncation",
+        ),
         ("gossip", "segments fill gaps from peers (true/false)"),
-        ("reads", "client read views, segment reads and GC (true/false)"),
-        ("symmetry", "symmetry reduction over segments in an AZ and over AZs (true/false)"),
+        (
+            "reads",
+            "client read views, segment reads and GC (true/false)",
+        ),
+        (
+            "symmetry",
+            "symmetry reduction over segments in an AZ and over AZs (true/false)",
+        ),
     ];
 
     /// Apply one `key=value` override.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         fn num(key: &str, value: &str) -> Result<u8, String> {
-            value.parse::<u8>().map_err(|_| {
-                format!("parameter '{key}' takes a whole number 0-255, got '{value}'")
-            })
+            value
+                .parse::<u8>()
+                .map_err(|_| format!("parameter '{key}' takes a whole number 0-255, got '{value}'"))
         }
         fn flag(key: &str, value: &str) -> Result<bool, String> {
             match value {
                 "true" | "on" | "yes" | "1" => Ok(true),
                 "false" | "off" | "no" | "0" => Ok(false),
-                _ => Err(format!("parameter '{key}' takes true or false, got '{value}'")),
+                _ => Err(format!(
+                    "parameter '{key}' takes true or false, got '{value}'"
+                )),
             }
         }
         match key {
@@ -454,7 +503,10 @@ impl QuorumConfig {
             ));
         }
         if self.lsns == 0 || usize::from(self.lsns) > MAX_LSN {
-            return Err(format!("lsns={} is out of range; use 1-{MAX_LSN}", self.lsns));
+            return Err(format!(
+                "lsns={} is out of range; use 1-{MAX_LSN}",
+                self.lsns
+            ));
         }
         if self.mtr_len == 0 {
             return Err("mtr_len must be at least 1".into());
@@ -545,7 +597,11 @@ mod tests {
     #[test]
     fn bad_values_say_how_to_fix() {
         let mut cfg = QuorumConfig::base();
-        assert!(cfg.set("write_quorum", "banana").unwrap_err().contains("whole number"));
+        assert!(
+            cfg.set("write_quorum", "banana")
+                .unwrap_err()
+                .contains("whole number")
+        );
         assert!(cfg.set("no_such_key", "1").unwrap_err().contains("known:"));
         cfg.set("lal", "1").unwrap();
         assert!(cfg.validate().unwrap_err().contains("lal >= mtr_len"));

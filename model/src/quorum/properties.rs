@@ -81,12 +81,17 @@ pub fn a2_vdl_sound(_cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
             "VDL {} is not a consistency point (CPLs: {:?}): a commit could be acknowledged \
              with part of its mini-transaction missing",
             w.vdl,
-            (1..=s.max_allocated()).filter(|&l| s.is_cpl(l)).collect::<Vec<_>>()
+            (1..=s.max_allocated())
+                .filter(|&l| s.is_cpl(l))
+                .collect::<Vec<_>>()
         ));
     }
     for l in (1..=w.vcl.min(s.max_allocated())).filter(|&l| !s.in_trunc(l)) {
         if s.ghost.wq_reached & (1 << (l - 1)) == 0 {
-            return Err(format!("VCL {} but LSN {l} never reached a write quorum", w.vcl));
+            return Err(format!(
+                "VCL {} but LSN {l} never reached a write quorum",
+                w.vcl
+            ));
         }
     }
     Ok(())
@@ -95,7 +100,12 @@ pub fn a2_vdl_sound(_cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
 /// A3 SCL sound: every live LSN at or below a segment's SCL is in its records (or inside a
 /// truncation range it has installed).
 pub fn a3_scl_sound(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
-    for (i, x) in s.segs.iter().enumerate().filter(|(_, x)| !x.lost && !x.spare) {
+    for (i, x) in s
+        .segs
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| !x.lost && !x.spare)
+    {
         for l in 1..=x.scl.min(super::config::MAX_LSN as Lsn) {
             let covered = segment::known(&s.truncs, x.vol_epoch).any(|t| t.lo <= l && l <= t.hi);
             if !x.holds(l) && !covered {
@@ -187,7 +197,9 @@ pub fn servable_reads(cfg: &QuorumConfig, s: &QuorumState) -> Vec<ServedRead> {
         points.push(v);
     }
     for rp in points.into_iter().filter(|&rp| rp > 0) {
-        let want = (1..=rp).filter(|&l| !s.in_trunc(l)).fold(0u16, |a, l| a | (1 << (l - 1)));
+        let want = (1..=rp)
+            .filter(|&l| !s.in_trunc(l))
+            .fold(0u16, |a, l| a | (1 << (l - 1)));
         for (i, x) in s.segs.iter().enumerate() {
             let eligible = x.up
                 && counted & (1 << i) != 0
@@ -197,7 +209,12 @@ pub fn servable_reads(cfg: &QuorumConfig, s: &QuorumState) -> Vec<ServedRead> {
                 continue;
             }
             if let Ok(got) = segment::serve_read(cfg, x, rp, s.reads.gc_point) {
-                out.push(ServedRead { rp, seg: i, got, want });
+                out.push(ServedRead {
+                    rp,
+                    seg: i,
+                    got,
+                    want,
+                });
             }
         }
     }
@@ -210,7 +227,11 @@ pub fn a7_read_sound(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     for r in servable_reads(cfg, s) {
         let x = &s.segs[r.seg];
         if r.got != r.want || x.scl < r.rp || r.rp < s.reads.gc_point {
-            let lsns = |bits: u16| (1..=16u8).filter(|l| bits & (1 << (l - 1)) != 0).collect::<Vec<_>>();
+            let lsns = |bits: u16| {
+                (1..=16u8)
+                    .filter(|l| bits & (1 << (l - 1)) != 0)
+                    .collect::<Vec<_>>()
+            };
             return Err(format!(
                 "{} (SCL {}) serves a read at read point {} and returns LSNs {:?}; the live \
                  records at or below {} are {:?}",
@@ -257,13 +278,18 @@ pub fn a9_quorums_intersect(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
         let mut y: u32 = 0;
         loop {
             let ys = y as SegSet;
-            if ys & !pool == 0 && count(ys) == r && prev.sets().iter().all(|&p| count(p & !ys) >= w) {
+            if ys & !pool == 0 && count(ys) == r && prev.sets().iter().all(|&p| count(p & !ys) >= w)
+            {
                 return Err(format!(
                     "read quorum {} of {} shares no member with some write quorum of the \
                      previous configuration {}",
                     set_name(cfg, ys),
                     set_name(cfg, q),
-                    prev.sets().iter().map(|&p| set_name(cfg, p)).collect::<Vec<_>>().join(" + ")
+                    prev.sets()
+                        .iter()
+                        .map(|&p| set_name(cfg, p))
+                        .collect::<Vec<_>>()
+                        .join(" + ")
                 ));
             }
             // The next submask of `pool`, in increasing order; back to 0 after the last.
@@ -284,7 +310,9 @@ pub fn l1_writes_complete(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     if w.mode != WriterMode::Open
         || w.mem_epoch != s.mem.epoch
         || s.mem.change.is_some()
-        || !w.cfg.is_write_quorum(reachable, cfg.write_quorum, SegSet::MAX)
+        || !w
+            .cfg
+            .is_write_quorum(reachable, cfg.write_quorum, SegSet::MAX)
     {
         return Ok(());
     }
@@ -339,7 +367,11 @@ pub fn l3_membership_settles(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
 pub fn l4_scl_converges(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     let w = &s.writer;
     let reachable = writer::ack_senders(cfg, s) & w.cfg.members();
-    if w.mode != WriterMode::Open || !w.cfg.is_write_quorum(reachable, cfg.write_quorum, SegSet::MAX) {
+    if w.mode != WriterMode::Open
+        || !w
+            .cfg
+            .is_write_quorum(reachable, cfg.write_quorum, SegSet::MAX)
+    {
         return Ok(());
     }
     for i in slots_of(reachable) {

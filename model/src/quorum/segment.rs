@@ -53,11 +53,17 @@ pub fn known(truncs: &[Trunc], vol_epoch: Epoch) -> impl Iterator<Item = &Trunc>
 }
 
 /// The top of the gap-free chain of `recs`, treating LSNs inside `ranges` as present.
-pub fn chain_top<'a>(recs: &[Epoch; MAX_LSN], ranges: impl Iterator<Item = &'a Trunc> + Clone) -> Lsn {
+pub fn chain_top<'a>(
+    recs: &[Epoch; MAX_LSN],
+    ranges: impl Iterator<Item = &'a Trunc> + Clone,
+) -> Lsn {
     let mut top = 0;
     for l in 1..=MAX_LSN as Lsn {
         let annulled_slot = ranges.clone().any(|t| t.lo <= l && l <= t.hi);
-        let held = recs[usize::from(l) - 1] != 0 && !ranges.clone().any(|t| t.annuls(l, recs[usize::from(l) - 1]));
+        let held = recs[usize::from(l) - 1] != 0
+            && !ranges
+                .clone()
+                .any(|t| t.annuls(l, recs[usize::from(l) - 1]));
         if held || annulled_slot {
             top = l;
         } else {
@@ -71,7 +77,10 @@ pub fn chain_top<'a>(recs: &[Epoch; MAX_LSN], ranges: impl Iterator<Item = &'a T
 fn recompute_scl(cfg: &QuorumConfig, seg: &Segment, truncs: &[Trunc]) -> Lsn {
     if cfg.has(Mutant::SclSkipsGaps) {
         // Ma9: the highest record held, across any gap.
-        let top = (1..=MAX_LSN as Lsn).rev().find(|&l| seg.holds(l)).unwrap_or(0);
+        let top = (1..=MAX_LSN as Lsn)
+            .rev()
+            .find(|&l| seg.holds(l))
+            .unwrap_or(0);
         return top.max(seg.scl);
     }
     chain_top(&seg.recs, known(truncs, seg.vol_epoch))
@@ -99,7 +108,10 @@ pub fn on_write(
     let mut next = *seg;
     next.recs[usize::from(lsn) - 1] = epochs.vol;
     next.scl = recompute_scl(cfg, &next, truncs);
-    Ok(Accepted { seg: next, a5_broken })
+    Ok(Accepted {
+        seg: next,
+        a5_broken,
+    })
 }
 
 /// Store a record gossiped by a peer (repair, or hydration of a joining member).
@@ -120,11 +132,19 @@ pub fn on_gossip(
     let mut next = *seg;
     next.recs[usize::from(lsn) - 1] = epochs.vol;
     next.scl = recompute_scl(cfg, &next, truncs);
-    Ok(Accepted { seg: next, a5_broken: epochs.mem != seg.mem_epoch })
+    Ok(Accepted {
+        seg: next,
+        a5_broken: epochs.mem != seg.mem_epoch,
+    })
 }
 
 /// Install the truncation ranges of a newer volume epoch: drop every record they annul.
-pub fn install_truncation(cfg: &QuorumConfig, seg: &Segment, truncs: &[Trunc], vol_epoch: Epoch) -> Segment {
+pub fn install_truncation(
+    cfg: &QuorumConfig,
+    seg: &Segment,
+    truncs: &[Trunc],
+    vol_epoch: Epoch,
+) -> Segment {
     let mut next = *seg;
     next.vol_epoch = vol_epoch;
     for l in 1..=MAX_LSN as Lsn {
@@ -139,14 +159,21 @@ pub fn install_truncation(cfg: &QuorumConfig, seg: &Segment, truncs: &[Trunc], v
 
 /// Serve a read at read point `rp`: the live LSNs at or below `rp` the segment holds, as a bit
 /// set (bit `l-1`).
-pub fn serve_read(cfg: &QuorumConfig, seg: &Segment, rp: Lsn, gc_point: Lsn) -> Result<u16, Reject> {
+pub fn serve_read(
+    cfg: &QuorumConfig,
+    seg: &Segment,
+    rp: Lsn,
+    gc_point: Lsn,
+) -> Result<u16, Reject> {
     if seg.scl < rp && !cfg.has(Mutant::ReadBelowScl) {
         return Err(Reject::BelowReadPoint);
     }
     if rp < gc_point {
         return Err(Reject::Collected);
     }
-    Ok((1..=rp).filter(|&l| seg.holds(l)).fold(0, |a, l| a | (1 << (l - 1))))
+    Ok((1..=rp)
+        .filter(|&l| seg.holds(l))
+        .fold(0, |a, l| a | (1 << (l - 1))))
 }
 
 #[cfg(test)]
@@ -182,9 +209,18 @@ mod tests {
         let mut s = seg();
         s.mem_epoch = 2;
         s.vol_epoch = 2;
-        assert_eq!(on_write(&cfg, &s, 1, Epochs { mem: 1, vol: 2 }, &[]).err(), Some(Reject::StaleMembership));
-        assert_eq!(on_write(&cfg, &s, 1, Epochs { mem: 2, vol: 1 }, &[]).err(), Some(Reject::StaleVolume));
-        assert_eq!(on_write(&cfg, &s, 1, Epochs { mem: 2, vol: 3 }, &[]).err(), Some(Reject::NeedsTruncation));
+        assert_eq!(
+            on_write(&cfg, &s, 1, Epochs { mem: 1, vol: 2 }, &[]).err(),
+            Some(Reject::StaleMembership)
+        );
+        assert_eq!(
+            on_write(&cfg, &s, 1, Epochs { mem: 2, vol: 1 }, &[]).err(),
+            Some(Reject::StaleVolume)
+        );
+        assert_eq!(
+            on_write(&cfg, &s, 1, Epochs { mem: 2, vol: 3 }, &[]).err(),
+            Some(Reject::NeedsTruncation)
+        );
     }
 
     #[test]
@@ -193,11 +229,17 @@ mod tests {
         let e = Epochs { mem: 1, vol: 1 };
         let s = on_write(&cfg, &seg(), 1, e, &[]).unwrap().seg;
         let s = on_write(&cfg, &s, 3, e, &[]).unwrap().seg;
-        let truncs = [Trunc { epoch: 2, lo: 2, hi: 3 }];
+        let truncs = [Trunc {
+            epoch: 2,
+            lo: 2,
+            hi: 3,
+        }];
         let s = install_truncation(&cfg, &s, &truncs, 2);
         assert!(!s.holds(3), "annulled record dropped");
         assert_eq!(s.scl, 3, "the annulled range counts as present");
-        let s = on_write(&cfg, &s, 4, Epochs { mem: 1, vol: 2 }, &truncs).unwrap().seg;
+        let s = on_write(&cfg, &s, 4, Epochs { mem: 1, vol: 2 }, &truncs)
+            .unwrap()
+            .seg;
         assert_eq!(s.scl, 4);
         assert_eq!(
             on_gossip(&cfg, &s, 3, e, &truncs).err(),
@@ -209,7 +251,9 @@ mod tests {
     #[test]
     fn reads_need_scl_at_the_read_point() {
         let cfg = QuorumConfig::base();
-        let s = on_write(&cfg, &seg(), 1, Epochs { mem: 1, vol: 1 }, &[]).unwrap().seg;
+        let s = on_write(&cfg, &seg(), 1, Epochs { mem: 1, vol: 1 }, &[])
+            .unwrap()
+            .seg;
         assert_eq!(serve_read(&cfg, &s, 1, 0), Ok(0b1));
         assert_eq!(serve_read(&cfg, &s, 2, 0), Err(Reject::BelowReadPoint));
         assert_eq!(serve_read(&cfg, &s, 1, 2), Err(Reject::Collected));

@@ -39,12 +39,19 @@ pub struct Cfg {
 impl Cfg {
     /// A single-set configuration.
     pub fn single(set: SegSet) -> Self {
-        Cfg { sets: [set, 0], dual: false }
+        Cfg {
+            sets: [set, 0],
+            dual: false,
+        }
     }
 
     /// The quorum sets in force.
     pub fn sets(&self) -> &[SegSet] {
-        if self.dual { &self.sets[..] } else { &self.sets[..1] }
+        if self.dual {
+            &self.sets[..]
+        } else {
+            &self.sets[..1]
+        }
     }
 
     /// Every member of any set.
@@ -54,12 +61,16 @@ impl Cfg {
 
     /// `x` holds at least `w` members of every set (counting only `counted`).
     pub fn is_write_quorum(&self, x: SegSet, w: u8, counted: SegSet) -> bool {
-        self.sets().iter().all(|q| count(q & x & counted) >= usize::from(w))
+        self.sets()
+            .iter()
+            .all(|q| count(q & x & counted) >= usize::from(w))
     }
 
     /// `y` holds at least `r` members of some set (counting only `counted`).
     pub fn is_read_quorum(&self, y: SegSet, r: u8, counted: SegSet) -> bool {
-        self.sets().iter().any(|q| count(q & y & counted) >= usize::from(r))
+        self.sets()
+            .iter()
+            .any(|q| count(q & y & counted) >= usize::from(r))
     }
 
     /// Apply a slot permutation (`perm[old] = new`).
@@ -309,7 +320,9 @@ impl QuorumState {
     pub fn cpl_at_or_below(&self, l: Lsn) -> Lsn {
         (1..=l)
             .rev()
-            .find(|&k| (self.is_cpl(k) && !self.in_trunc(k)) || self.truncs.iter().any(|t| t.hi == k))
+            .find(|&k| {
+                (self.is_cpl(k) && !self.in_trunc(k)) || self.truncs.iter().any(|t| t.hi == k)
+            })
             .unwrap_or(0)
     }
 

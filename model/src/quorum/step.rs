@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::config::{Messages, Mutant, QuorumConfig};
 use super::segment::{self, Epochs};
 use super::state::{
-    Cfg, Change, Epoch, F_A4_BROKEN, F_A5_BROKEN, F_ACKED_AZ_DOWN, F_FINALIZED, F_RECOVERED, F_REVERTED, Lsn, Net, QuorumState, SegSet, Trunc, WriteMsg, WriterMode, count,
-    slots_of,
+    Cfg, Change, Epoch, F_A4_BROKEN, F_A5_BROKEN, F_ACKED_AZ_DOWN, F_FINALIZED, F_RECOVERED,
+    F_REVERTED, Lsn, Net, QuorumState, SegSet, Trunc, WriteMsg, WriterMode, count, slots_of,
 };
 use super::writer;
 
@@ -149,7 +149,11 @@ pub fn init(cfg: &QuorumConfig) -> QuorumState {
                 up: !spare,
                 lost: false,
                 spare,
-                az: if spare { u8::MAX } else { (i / usize::from(cfg.segments_per_az)) as u8 },
+                az: if spare {
+                    u8::MAX
+                } else {
+                    (i / usize::from(cfg.segments_per_az)) as u8
+                },
                 mem_epoch: 1,
                 vol_epoch: 1,
                 scl: 0,
@@ -160,7 +164,12 @@ pub fn init(cfg: &QuorumConfig) -> QuorumState {
     let c = Cfg::single(member_set);
     QuorumState {
         segs,
-        mem: Membership { cfg: c, epoch: 1, prev: c, change: None },
+        mem: Membership {
+            cfg: c,
+            epoch: 1,
+            prev: c,
+            change: None,
+        },
         writer: Writer {
             mode: WriterMode::Open,
             vol_epoch: 1,
@@ -172,12 +181,17 @@ pub fn init(cfg: &QuorumConfig) -> QuorumState {
             vdl: 0,
         },
         net: match cfg.messages {
-            Messages::Instant => Net::Instant { sent: [0; super::config::MAX_LSN] },
+            Messages::Instant => Net::Instant {
+                sent: [0; super::config::MAX_LSN],
+            },
             Messages::Explicit => Net::Explicit { msgs: Vec::new() },
         },
         truncs: Vec::new(),
         cpls: 0,
-        reads: Reads { view: None, gc_point: 0 },
+        reads: Reads {
+            view: None,
+            gc_point: 0,
+        },
         budget: Budget {
             crashes: cfg.crashes,
             disk_losses: cfg.disk_losses,
@@ -241,7 +255,10 @@ pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
     out.push(Action::WriterRefresh);
     if let Some(g) = s.segs.iter().position(|x| x.spare) {
         for f in slots_of(s.mem.cfg.members()) {
-            out.push(Action::MemBegin { f: f as u8, g: g as u8 });
+            out.push(Action::MemBegin {
+                f: f as u8,
+                g: g as u8,
+            });
         }
     }
     out.push(Action::MemFinalize);
@@ -322,7 +339,9 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             true
         }
         Action::Deliver { seg, lsn } => {
-            let Net::Instant { sent } = &s.net else { return false };
+            let Net::Instant { sent } = &s.net else {
+                return false;
+            };
             let wepoch = sent[usize::from(lsn) - 1];
             let i = usize::from(seg);
             if wepoch == 0 || !s.segs[i].up || s.segs[i].spare || s.segs[i].holds(lsn) {
@@ -346,16 +365,28 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
                 return false;
             }
             if !s.segs[i].holds(msg.lsn) {
-                deliver(cfg, s, i, msg.lsn, Epochs { mem: msg.mem_epoch, vol: msg.vol_epoch });
+                deliver(
+                    cfg,
+                    s,
+                    i,
+                    msg.lsn,
+                    Epochs {
+                        mem: msg.mem_epoch,
+                        vol: msg.vol_epoch,
+                    },
+                );
             }
             true
         }
         Action::Retransmit { seg, lsn } => {
             let i = usize::from(seg);
             let w = s.writer;
-            let Net::Explicit { msgs } = &s.net else { return false };
+            let Net::Explicit { msgs } = &s.net else {
+                return false;
+            };
             let target = &s.segs[i];
-            let mine = lsn < w.next_lsn && !s.in_trunc(lsn) && s.truncs.last().is_none_or(|t| lsn > t.hi);
+            let mine =
+                lsn < w.next_lsn && !s.in_trunc(lsn) && s.truncs.last().is_none_or(|t| lsn > t.hi);
             let in_flight = msgs.iter().any(|m| m.dst == seg && m.lsn == lsn);
             if w.mode != WriterMode::Open
                 || !mine
@@ -367,18 +398,41 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             {
                 return false;
             }
-            push_msg(s, WriteMsg { dst: seg, lsn, vol_epoch: w.vol_epoch, mem_epoch: w.mem_epoch });
+            push_msg(
+                s,
+                WriteMsg {
+                    dst: seg,
+                    lsn,
+                    vol_epoch: w.vol_epoch,
+                    mem_epoch: w.mem_epoch,
+                },
+            );
             true
         }
         Action::Gossip { from, to, lsn } => {
             let (f, t) = (s.segs[usize::from(from)], s.segs[usize::from(to)]);
             let gossipers = s.mem.cfg.members() | s.mem.change.map_or(0, |c| 1 << c.g);
-            if !f.up || !t.up || !f.holds(lsn) || t.holds(lsn) || gossipers & (1 << from) == 0 || gossipers & (1 << to) == 0 {
+            if !f.up
+                || !t.up
+                || !f.holds(lsn)
+                || t.holds(lsn)
+                || gossipers & (1 << from) == 0
+                || gossipers & (1 << to) == 0
+            {
                 return false;
             }
             // A correct sender never ships a record it knows is annulled (it dropped it when it
             // installed the range); a stale sender may.
-            match segment::on_gossip(cfg, &t, lsn, Epochs { mem: f.mem_epoch, vol: f.rec(lsn) }, &s.truncs) {
+            match segment::on_gossip(
+                cfg,
+                &t,
+                lsn,
+                Epochs {
+                    mem: f.mem_epoch,
+                    vol: f.rec(lsn),
+                },
+                &s.truncs,
+            ) {
                 Ok(acc) => {
                     s.segs[usize::from(to)] = acc.seg;
                     if acc.a5_broken {
@@ -411,9 +465,14 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             let new = (old & !(1 << fi)) | (1 << gi);
             // G must hydrate to everything the PG made durable: the PGCL the writer proved (a
             // disk loss can lower the PGCL visible in the segments now, but not what was acked).
-            let target = writer::true_pgcl(cfg, s).max(s.writer.pgcl).max(s.max_acked());
+            let target = writer::true_pgcl(cfg, s)
+                .max(s.writer.pgcl)
+                .max(s.max_acked());
             // The epoch bump must reach a write quorum of the configuration it installs.
-            let dual = Cfg { sets: [old, new], dual: true };
+            let dual = Cfg {
+                sets: [old, new],
+                dual: true,
+            };
             let up = s.up_set() | (1 << gi);
             if !dual.is_write_quorum(up, w_quorum, SegSet::MAX) {
                 return false;
@@ -429,7 +488,12 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             joiner.vol_epoch = vol;
             // A fresh segment knows the volume's truncation ranges: its chain starts above them.
             joiner.scl = segment::chain_top(&joiner.recs, segment::known(&s.truncs, vol));
-            s.mem.change = Some(Change { f, g, target, hydrated: false });
+            s.mem.change = Some(Change {
+                f,
+                g,
+                target,
+                hydrated: false,
+            });
             if !cfg.has(Mutant::NoDualQuorum) {
                 bump(s, dual);
             }
@@ -472,12 +536,18 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             }
             let reachable = s.up_set() & s.mem.cfg.members();
             let counted = s.read_counted(cfg.has(Mutant::LiteralDualRead));
-            if quorum & !reachable != 0 || !s.mem.cfg.is_read_quorum(quorum, cfg.read_quorum, counted) {
+            if quorum & !reachable != 0
+                || !s.mem.cfg.is_read_quorum(quorum, cfg.read_quorum, counted)
+            {
                 return false;
             }
             let vdl = writer::recovered_vdl(s, quorum);
             let epoch = s.writer.vol_epoch + 1;
-            s.truncs.push(Trunc { epoch, lo: vdl + 1, hi: vdl.saturating_add(cfg.lal) });
+            s.truncs.push(Trunc {
+                epoch,
+                lo: vdl + 1,
+                hi: vdl.saturating_add(cfg.lal),
+            });
             let w = &mut s.writer;
             w.mode = WriterMode::Recovering { vdl };
             w.vol_epoch = epoch;
@@ -503,7 +573,9 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             true
         }
         Action::Open => {
-            let WriterMode::Recovering { vdl } = s.writer.mode else { return false };
+            let WriterMode::Recovering { vdl } = s.writer.mode else {
+                return false;
+            };
             if s.writer.mem_epoch != s.mem.epoch {
                 return false; // its repair requests would be rejected: refresh first
             }
@@ -518,7 +590,9 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
                 return false;
             }
             // Repair first: every record at or below the recovered VDL is at a write quorum.
-            if (1..=vdl).any(|l| !s.in_trunc(l) && !cfg_now.is_write_quorum(s.holders(l), w_quorum, SegSet::MAX)) {
+            if (1..=vdl).any(|l| {
+                !s.in_trunc(l) && !cfg_now.is_write_quorum(s.holders(l), w_quorum, SegSet::MAX)
+            }) {
                 return false;
             }
             let hi = s.truncs.last().map_or(0, |t| t.hi);
@@ -547,7 +621,9 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             true
         }
         Action::Duplicate { msg } => {
-            let Net::Explicit { msgs } = &s.net else { return false };
+            let Net::Explicit { msgs } = &s.net else {
+                return false;
+            };
             if s.budget.duplicate == 0 || !msgs.contains(&msg) {
                 return false;
             }
@@ -633,12 +709,24 @@ fn bump(s: &mut QuorumState, cfg_new: Cfg) {
 
 /// The writer sends record `lsn` to every member it knows.
 fn send(s: &mut QuorumState, lsn: Lsn) {
-    let (vol, mem, members) = (s.writer.vol_epoch, s.writer.mem_epoch, s.writer.cfg.members());
+    let (vol, mem, members) = (
+        s.writer.vol_epoch,
+        s.writer.mem_epoch,
+        s.writer.cfg.members(),
+    );
     match &mut s.net {
         Net::Instant { sent } => sent[usize::from(lsn) - 1] = vol,
         Net::Explicit { .. } => {
             for dst in slots_of(members) {
-                push_msg(s, WriteMsg { dst: dst as u8, lsn, vol_epoch: vol, mem_epoch: mem });
+                push_msg(
+                    s,
+                    WriteMsg {
+                        dst: dst as u8,
+                        lsn,
+                        vol_epoch: vol,
+                        mem_epoch: mem,
+                    },
+                );
             }
         }
     }
@@ -705,7 +793,11 @@ fn advance(cfg: &QuorumConfig, s: &mut QuorumState) {
 fn collect_garbage(cfg: &QuorumConfig, s: &mut QuorumState) {
     let vdl = s.writer.vdl;
     let pgmrpl = s.reads.view.map_or(vdl, |rp| rp.min(vdl));
-    let to = if cfg.has(Mutant::GcIgnoresReaders) { vdl } else { pgmrpl };
+    let to = if cfg.has(Mutant::GcIgnoresReaders) {
+        vdl
+    } else {
+        pgmrpl
+    };
     s.reads.gc_point = s.reads.gc_point.max(to);
 }
 
@@ -726,7 +818,9 @@ fn settle(cfg: &QuorumConfig, s: &mut QuorumState) {
     }
     for l in 1..=s.max_allocated() {
         if s.ghost.wq_reached & (1 << (l - 1)) == 0
-            && s.mem.cfg.is_write_quorum(s.holders(l), cfg.write_quorum, SegSet::MAX)
+            && s.mem
+                .cfg
+                .is_write_quorum(s.holders(l), cfg.write_quorum, SegSet::MAX)
         {
             s.ghost.wq_reached |= 1 << (l - 1);
         }

@@ -22,9 +22,16 @@ fn slot_key(s: &QuorumState, i: usize) -> SlotKey {
     let bit = 1u16 << i;
     let m = &s.mem;
     let mut roles = 0u8;
-    for (k, set) in [m.cfg.sets[0], m.cfg.sets[1], m.prev.sets[0], m.prev.sets[1], s.writer.cfg.sets[0], s.writer.cfg.sets[1]]
-        .into_iter()
-        .enumerate()
+    for (k, set) in [
+        m.cfg.sets[0],
+        m.cfg.sets[1],
+        m.prev.sets[0],
+        m.prev.sets[1],
+        s.writer.cfg.sets[0],
+        s.writer.cfg.sets[1],
+    ]
+    .into_iter()
+    .enumerate()
     {
         if set & bit != 0 {
             roles |= 1 << k;
@@ -58,7 +65,9 @@ pub fn representative(azs: u8, s: &QuorumState) -> QuorumState {
     // Group live slots by AZ, sort each group, then sort the groups.
     let mut groups: Vec<Vec<usize>> = (0..azs)
         .map(|az| {
-            let mut g: Vec<usize> = (0..n).filter(|&i| !s.segs[i].spare && s.segs[i].az == az).collect();
+            let mut g: Vec<usize> = (0..n)
+                .filter(|&i| !s.segs[i].spare && s.segs[i].az == az)
+                .collect();
             g.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
             g
         })
@@ -102,7 +111,10 @@ pub fn representative(azs: u8, s: &QuorumState) -> QuorumState {
     }
     if let Net::Explicit { msgs } = &mut r.net {
         for m in msgs.iter_mut() {
-            *m = WriteMsg { dst: perm[usize::from(m.dst)] as u8, ..*m };
+            *m = WriteMsg {
+                dst: perm[usize::from(m.dst)] as u8,
+                ..*m
+            };
         }
         msgs.sort();
     }

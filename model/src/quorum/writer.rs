@@ -95,7 +95,9 @@ pub fn true_pgcl(cfg: &QuorumConfig, s: &QuorumState) -> Lsn {
             let at_l = slots_of(durable)
                 .filter(|&i| s.segs[i].scl >= l)
                 .fold(0, |a, i| a | (1 << i));
-            s.mem.cfg.is_write_quorum(at_l, cfg.write_quorum, SegSet::MAX)
+            s.mem
+                .cfg
+                .is_write_quorum(at_l, cfg.write_quorum, SegSet::MAX)
         })
         .unwrap_or(0)
 }

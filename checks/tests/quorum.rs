@@ -1,0 +1,258 @@
+//! The storage-quorum model checked end to end: the engine agrees with stateright's own
+//! checkers on state counts, its counterexamples are as short as an independent breadth-first
+//! search can find, results do not depend on the thread count, and the spec's IDs match the
+//! code's.
+
+use std::collections::{HashSet, VecDeque};
+
+use quorate::engine::{self, Options, StopAfter};
+use quorate::registry::Protocol;
+use quorate::report::Status;
+use quorate_model::checkable::Checkable;
+use quorate_model::quorum::model::{all_properties, evaluate};
+use quorate_model::quorum::{Mutant, QuorumConfig, QuorumModel, QuorumState};
+use stateright::{Checker, Model};
+
+/// A small config: every fault but membership and writer crashes, 2 LSNs.
+fn small(symmetry: bool) -> QuorumModel {
+    let mut cfg = QuorumConfig::preset("ci").unwrap();
+    cfg.set("member_changes", "0").unwrap();
+    cfg.set("writer_crashes", "0").unwrap();
+    cfg.set("symmetry", if symmetry { "true" } else { "false" })
+        .unwrap();
+    cfg.validate().unwrap();
+    QuorumModel::new(cfg)
+}
+
+fn opts(threads: usize) -> Options {
+    Options {
+        threads,
+        ..Options::default()
+    }
+}
+
+fn rep(s: &QuorumState) -> QuorumState {
+    quorate_model::quorum::symmetry::representative(3, s)
+}
+
+#[test]
+fn unique_counts_match_stateright_bfs_and_symmetric_dfs() {
+    let plain = small(false);
+    let ours = engine::check(&plain, &opts(1));
+    assert!(ours.complete);
+    let theirs = plain.clone().checker().spawn_bfs().join();
+    assert_eq!(ours.states_unique, theirs.unique_state_count() as u64);
+
+    let sym = small(true);
+    let ours_sym = engine::check(&sym, &opts(2));
+    let theirs_sym = sym.clone().checker().symmetry_fn(rep).spawn_dfs().join();
+    assert_eq!(
+        ours_sym.states_unique,
+        theirs_sym.unique_state_count() as u64
+    );
+    assert!(
+        ours_sym.states_unique * 4 < ours.states_unique,
+        "symmetry reduces: {} vs {}",
+        ours_sym.states_unique,
+        ours.states_unique
+    );
+}
+
+#[test]
+fn thread_count_changes_nothing() {
+    let m = small(true);
+    let one = engine::check(&m, &opts(1));
+    let two = engine::check(&m, &opts(2));
+    assert_eq!(one.states_unique, two.states_unique);
+    assert_eq!(one.states_total, two.states_total);
+    assert_eq!(one.max_depth, two.max_depth);
+}
+
+/// The fewest steps to a state violating `property`, by a plain breadth-first search with no
+/// symmetry, no fingerprints and no threads: an independent yardstick for the engine.
+fn shortest_by_plain_bfs(m: &QuorumModel, property: &str, bound: usize) -> Option<usize> {
+    let violated = |s: &QuorumState| evaluate(property, &m.cfg, s).unwrap().is_err();
+    let mut seen = HashSet::new();
+    let mut queue = VecDeque::new();
+    for s in m.init_states() {
+        if violated(&s) {
+            return Some(0);
+        }
+        seen.insert(s.clone());
+        queue.push_back((s, 0));
+    }
+    let mut actions = Vec::new();
+    while let Some((s, d)) = queue.pop_front() {
+        if d == bound {
+            continue;
+        }
+        actions.clear();
+        m.actions(&s, &mut actions);
+        for a in actions.drain(..) {
+            let Some(n) = m.next_state(&s, a) else {
+                continue;
+            };
+            if violated(&n) {
+                return Some(d + 1);
+            }
+            if seen.insert(n.clone()) {
+                queue.push_back((n, d + 1));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn mutant_counterexamples_are_shortest_with_symmetry_and_threads() {
+    for (mutant, property) in [
+        (Mutant::W3r3, "a1_acked_readable"),
+        (Mutant::IgnoreMembershipEpoch, "a5_epochs_checked"),
+        (Mutant::GossipIgnoresTruncation, "a6_no_resurrection"),
+        (Mutant::PgclNotMonotone, "a4_monotone"),
+        (Mutant::SclSkipsGaps, "a3_scl_sound"),
+        (Mutant::LiteralDualRead, "a9_quorums_intersect"),
+    ] {
+        let cfg = QuorumConfig::preset("ci")
+            .unwrap()
+            .with_mutant(Some(mutant));
+        let model = QuorumModel::new(cfg);
+        let index = model
+            .props()
+            .iter()
+            .position(|p| p.name == property)
+            .unwrap();
+        let mut lengths = Vec::new();
+        for threads in [1, 2] {
+            let options = Options {
+                threads,
+                stop_after: StopAfter::Violation(property.to_string()),
+                ..Options::default()
+            };
+            let outcome = engine::check(&model, &options);
+            let found = &outcome.properties[index];
+            assert_eq!(found.status, Status::Violated, "{mutant}: {property}");
+            let trace = found.trace.as_ref().unwrap();
+            // The trace is real: replaying its actions from the initial state reproduces it.
+            let mut s = model.init_states().remove(0);
+            for (a, next) in &trace.steps {
+                s = model.next_state(&s, *a).expect("every step is enabled");
+                assert_eq!(&s, next);
+            }
+            assert!(evaluate(property, &model.cfg, &s).unwrap().is_err());
+            lengths.push(trace.steps.len());
+        }
+        assert_eq!(
+            lengths[0], lengths[1],
+            "{mutant}: same length on 1 and 2 threads"
+        );
+        let plain = shortest_by_plain_bfs(&model, property, lengths[0]);
+        assert_eq!(
+            plain,
+            Some(lengths[0]),
+            "{mutant}: the engine's trace has {} steps; a plain BFS finds {plain:?}",
+            lengths[0]
+        );
+    }
+}
+
+#[test]
+fn every_mutant_is_caught_by_its_named_property_in_ci() {
+    let quorum = &quorate::protocols::quorum::QUORUM;
+    for m in Mutant::ALL {
+        let options = Options {
+            threads: 2,
+            stop_after: StopAfter::Violation(m.caught_by().to_string()),
+            ..Options::default()
+        };
+        let report = quorum.check("ci", &[], Some(m.name()), &options).unwrap();
+        let p = report
+            .properties
+            .iter()
+            .find(|p| p.name == m.caught_by())
+            .unwrap();
+        assert_eq!(
+            p.status,
+            Status::Violated,
+            "{m} must violate {}",
+            m.caught_by()
+        );
+        assert!(p.trace.len() > 1, "{m}: a counterexample with steps");
+        assert_eq!(report.exit_code(), 1);
+    }
+}
+
+/// Rows `| ID | name | ... |` of a Markdown table in the spec.
+fn spec_rows(spec: &str) -> Vec<(String, String, String)> {
+    spec.lines()
+        .filter_map(|l| {
+            let cells: Vec<_> = l
+                .trim()
+                .strip_prefix('|')?
+                .split('|')
+                .map(str::trim)
+                .collect();
+            (cells.len() >= 3).then(|| {
+                (
+                    cells[0].to_string(),
+                    cells[1].to_string(),
+                    cells[2].to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn spec_ids_match_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/quorum.md");
+    let spec = std::fs::read_to_string(path).expect("specs/quorum.md exists");
+    let rows = spec_rows(&spec);
+    let find = |id: &str| rows.iter().find(|(i, _, _)| i == id);
+    for (name, id, kind, _) in all_properties() {
+        let row = find(id).unwrap_or_else(|| panic!("specs/quorum.md lacks property {id}"));
+        assert_eq!(row.1, name, "spec row {id} names another property");
+        assert_eq!(row.2, kind.as_str(), "spec row {id} has another kind");
+    }
+    for m in Mutant::ALL {
+        let row = find(m.spec_id())
+            .unwrap_or_else(|| panic!("specs/quorum.md lacks mutant {}", m.spec_id()));
+        assert_eq!(row.1, m.name(), "spec row {}", m.spec_id());
+        assert_eq!(
+            row.2,
+            m.caught_by(),
+            "spec row {} is caught by another property",
+            m.spec_id()
+        );
+    }
+    // And nothing in the spec's tables that the code does not have.
+    let known: HashSet<&str> = all_properties()
+        .iter()
+        .map(|p| p.1)
+        .chain(Mutant::ALL.iter().map(|m| m.spec_id()))
+        .collect();
+    for (id, _, _) in &rows {
+        let looks_like_id = id.len() <= 6
+            && id.starts_with(['A', 'L', 'M'])
+            && id
+                .chars()
+                .nth(1)
+                .is_some_and(|c| c.is_ascii_digit() || c == 'a');
+        if looks_like_id {
+            assert!(
+                known.contains(id.as_str()),
+                "specs/quorum.md has {id}, the code does not"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_always_property_is_killed_by_a_mutant() {
+    let named: HashSet<&str> = Mutant::ALL.iter().map(|m| m.caught_by()).collect();
+    for (name, _, kind, _) in all_properties() {
+        if kind == quorate_model::checkable::Kind::Always {
+            assert!(named.contains(name), "no mutant names {name}");
+        }
+    }
+}
