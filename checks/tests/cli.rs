@@ -192,7 +192,8 @@ fn json_violation_exits_1_with_a_trace() {
     assert_eq!(j["config"], "default", "default config when listed");
     let a1 = &j["properties"][0];
     assert_eq!(a1["status"], "violated");
-    assert_eq!(a1["trace"][0], "1. writer: send LSN 1 to all segments");
+    assert_eq!(a1["trace"][0], "0. initial state");
+    assert_eq!(a1["trace"][1], "1. writer: send LSN 1 to all segments");
 }
 
 #[test]
