@@ -104,14 +104,24 @@ pub fn on_write(
     if epochs.vol > seg.vol_epoch {
         return Err(Reject::NeedsTruncation);
     }
-    let a5_broken = epochs.mem != seg.mem_epoch;
+    Ok(store(cfg, seg, lsn, epochs, truncs))
+}
+
+/// Keep record `lsn` (written at `epochs.vol`) and advance the SCL over it.
+fn store(
+    cfg: &QuorumConfig,
+    seg: &Segment,
+    lsn: Lsn,
+    epochs: Epochs,
+    truncs: &[Trunc],
+) -> Accepted {
     let mut next = *seg;
     next.recs[usize::from(lsn) - 1] = epochs.vol;
     next.scl = recompute_scl(cfg, &next, truncs);
-    Ok(Accepted {
+    Accepted {
         seg: next,
-        a5_broken,
-    })
+        a5_broken: epochs.mem != seg.mem_epoch,
+    }
 }
 
 /// Store a record gossiped by a peer (repair, or hydration of a joining member).
@@ -129,13 +139,7 @@ pub fn on_gossip(
     if annulled && !cfg.has(Mutant::GossipIgnoresTruncation) {
         return Err(Reject::Annulled);
     }
-    let mut next = *seg;
-    next.recs[usize::from(lsn) - 1] = epochs.vol;
-    next.scl = recompute_scl(cfg, &next, truncs);
-    Ok(Accepted {
-        seg: next,
-        a5_broken: epochs.mem != seg.mem_epoch,
-    })
+    Ok(store(cfg, seg, lsn, epochs, truncs))
 }
 
 /// Install the truncation ranges of a newer volume epoch: drop every record they annul.
