@@ -95,7 +95,10 @@ pub trait Protocol: Sync {
 
 /// Every protocol `quorate` knows, in `list` order.
 pub fn protocols() -> Vec<&'static dyn Protocol> {
-    vec![&crate::protocols::quorum::QUORUM]
+    vec![
+        &crate::protocols::quorum::QUORUM,
+        &crate::protocols::register::REGISTER,
+    ]
 }
 
 /// Look a protocol up by name.

@@ -4,6 +4,9 @@
 //! * [`checkable`]: what the Quorate checker needs from a model beyond stateright's `Model`.
 //! * [`quorum`]: the storage quorum of one protection group (6 segments over 3 AZs, write 4/6,
 //!   read 3/6, consistency points, gossip repair, membership change with epochs, AZ+1 faults).
+//! * [`register`]: the quorum-register benchmark (`QuorumRegister.tla`), the checker-speed
+//!   yardstick.
 
 pub mod checkable;
 pub mod quorum;
+pub mod register;
