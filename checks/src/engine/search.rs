@@ -137,10 +137,10 @@ impl Visited {
                 .collect();
             for &(fp, _) in level.iter().flatten() {
                 let shard = shard_of(fp);
-                if (base..base + maps.len()).contains(&shard) {
-                    if let Some(v) = maps[shard - base].get_mut(&fp) {
-                        *v &= !1;
-                    }
+                if (base..base + maps.len()).contains(&shard)
+                    && let Some(v) = maps[shard - base].get_mut(&fp)
+                {
+                    *v &= !1;
                 }
             }
         };

@@ -112,24 +112,24 @@ pub fn validate(entries: &[Entry], infos: &[ProtocolInfo], file: &str) -> Result
                 info.configs.join(", ")
             ));
         }
-        if let Some(m) = &e.mutant {
-            if !info.mutants.contains(m) {
-                return fail(format!(
-                    "unknown mutant '{m}' for protocol {}; known: {}",
-                    info.name,
-                    info.mutants.join(", ")
-                ));
-            }
+        if let Some(m) = &e.mutant
+            && !info.mutants.contains(m)
+        {
+            return fail(format!(
+                "unknown mutant '{m}' for protocol {}; known: {}",
+                info.name,
+                info.mutants.join(", ")
+            ));
         }
-        if let Some(p) = &e.property {
-            if !info.properties.iter().any(|(n, _, _)| n == p) {
-                let known: Vec<_> = info.properties.iter().map(|(n, _, _)| n.as_str()).collect();
-                return fail(format!(
-                    "unknown property '{p}' for protocol {}; known: {}",
-                    info.name,
-                    known.join(", ")
-                ));
-            }
+        if let Some(p) = &e.property
+            && !info.properties.iter().any(|(n, _, _)| n == p)
+        {
+            let known: Vec<_> = info.properties.iter().map(|(n, _, _)| n.as_str()).collect();
+            return fail(format!(
+                "unknown property '{p}' for protocol {}; known: {}",
+                info.name,
+                known.join(", ")
+            ));
         }
     }
     Ok(())
@@ -275,13 +275,13 @@ fn judge_entry(e: &Entry, result: &RunResult, infos: &[ProtocolInfo]) -> EntryVe
             }
         }
     }
-    if let Some(pin) = e.states_unique {
-        if report.states_unique != pin {
-            reasons.push(format!(
+    if let Some(pin) = e.states_unique
+        && report.states_unique != pin
+    {
+        reasons.push(format!(
                 "states_unique pin: expected {pin}, got {} (update the pin if the model change is intended)",
                 report.states_unique
             ));
-        }
     }
 
     EntryVerdict {
