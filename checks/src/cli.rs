@@ -9,6 +9,7 @@
 
 mod args;
 mod check;
+mod interrupt;
 mod list;
 mod progress;
 mod render;

@@ -151,7 +151,7 @@ pub fn run(
         max_seconds: args.max_seconds,
         progress: show_progress.then(|| line.callback()),
         progress_every: progress::EVERY_SECONDS,
-        stop: None,
+        stop: super::interrupt::stop_flag(),
         stop_after: if args.keep_going {
             StopAfter::Exhaustive
         } else {

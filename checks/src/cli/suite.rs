@@ -51,7 +51,17 @@ pub fn run(
     let start = Instant::now();
     let mut results: Vec<RunResult> = Vec::with_capacity(entries.len());
     let mut seconds = Vec::with_capacity(entries.len());
+    // One flag for the whole suite: after Ctrl-C the running entry stops and the rest are skipped.
+    let stop = super::interrupt::stop_flag();
     for (i, e) in entries.iter().enumerate() {
+        if stop
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            results.push(Err("skipped: the suite was interrupted".to_string()));
+            seconds.push(0.0);
+            continue;
+        }
         let prefix = format!("[{}/{}] ", i + 1, entries.len());
         super::emit(&console.err, &format!("{prefix}{}\n", command_line(e)));
         let line = ProgressLine::new(console.err.clone(), true, prefix);
@@ -60,6 +70,7 @@ pub fn run(
             // Per-entry ticks only where they redraw in place; a log gets the note per entry.
             progress: console.err_is_terminal.then(|| line.callback()),
             progress_every: progress::EVERY_SECONDS,
+            stop: stop.clone(),
             ..Options::default()
         };
         let t = Instant::now();
