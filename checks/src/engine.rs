@@ -12,19 +12,17 @@
 //!
 //! * **Fingerprints.** Every state is canonicalised ([`Checkable::representative`] when
 //!   [`Checkable::symmetry`] is on) and hashed with a fixed-seed 64-bit hash, so fingerprints
-//!   are stable from run to run. The visited set maps fingerprint -> parent fingerprint and holds
-//!   nothing else (16 bytes plus table overhead per state); only the current and the next
-//!   frontier hold full states. It is split into 64 mutex-guarded shards, and every worker
+//!   are stable from run to run. The visited set of the main search holds the fingerprints and
+//!   nothing else (8 bytes plus a control byte and table slack per state); only the current and
+//!   the next frontier hold full states. It is split into 64 mutex-guarded shards, and every worker
 //!   buffers a few thousand successors and inserts them shard by shard, so a lock is taken per
 //!   batch rather than per state.
 //! * **Levels.** Level `d` (the states `d` steps from an initial state) is expanded completely,
 //!   by all workers, before level `d + 1` starts. A state's first insertion therefore happens at
-//!   its true distance, and following parent pointers from it gives a shortest path.
-//! * **Determinism.** Among the parents at level `d` of a new state, the smallest fingerprint
-//!   wins (an entry inserted in the current level is marked *fresh* and its parent may still be
-//!   lowered; the marks are cleared between levels), and among several discoveries of a property
-//!   at its smallest level the smallest fingerprint wins. So counts, verdicts and traces do not
-//!   depend on thread scheduling.
+//!   its true distance, so the level of a discovery is the length of a shortest trace to it.
+//! * **Determinism.** Among several discoveries of a property at its smallest level the smallest
+//!   fingerprint wins, so counts, verdicts and the discovered states do not depend on thread
+//!   scheduling.
 //! * **Properties.** `Always` and `Sometimes` are judged when a state is first inserted;
 //!   `Eventually` is judged when a state is expanded, because only then is it known whether the
 //!   state is *quiescent* (no non-fault action yields a different state). Successors outside
@@ -32,16 +30,27 @@
 //!   counted, not visited), but they still count as a change for quiescence: the boundary cuts
 //!   the search short, it does not stop the protocol, so judging liveness there would report a
 //!   false violation. The search does not stop at a discovery: every property gets a verdict.
-//! * **Traces.** The discovered fingerprint is walked back to an initial one through the parent
-//!   pointers, then *replayed* forwards from the concrete initial state: at each step the first
-//!   action whose successor has the next fingerprint is taken. The result is a real, concrete
-//!   trace even when fingerprints are of representatives.
+//! * **Traces.** Parent pointers would double the visited set (and memory bounds the state
+//!   spaces Quorate can check), while traces are needed for a handful of states. So after the
+//!   search, the discoveries that need a trace (violations always; witnesses only with
+//!   [`Options::witness_traces`]) are found again by a *rerun* of the same BFS that also keeps a
+//!   parent per fingerprint, bounded to the deepest of those discoveries and ended as soon as all
+//!   are found. Among the parents at level `d` of a new state the smallest fingerprint wins (an
+//!   entry inserted in the current level is marked *fresh* and its parent may still be lowered;
+//!   the marks are cleared between levels), so traces do not depend on scheduling either. The
+//!   rerun applies the same tie-breaks, so it discovers the very same states (this is
+//!   asserted); its cost is at most that of the search up to the discovery level, and usually
+//!   far less than parents for every state would cost. The discovered fingerprint is walked back
+//!   to an initial one through the parent pointers, then *replayed* forwards from the concrete
+//!   initial state: at each step the first action whose successor has the next fingerprint is
+//!   taken. The result is a real, concrete trace even when fingerprints are of representatives.
+//!   A rerun stopped by a limit leaves its discoveries without a trace (their status stands).
 //! * **DFS.** [`Strategy::Dfs`] explores with a stack per worker (work is shared by handing the
-//!   bottom half of a stack to an idle worker) over the same visited set, which keeps the
-//!   frontier small. Its discoveries are not shortest, so for the properties it discovered a BFS
-//!   bounded by the DFS trace length runs afterwards and supplies shortest traces; it stops as
-//!   soon as every one of them is found again. If that BFS is cut short by a limit, the DFS
-//!   trace is reported instead. Counts and verdicts always come from the DFS itself.
+//!   bottom half of a stack to an idle worker) over a visited set with parent pointers, which
+//!   keeps the frontier small. Its discoveries are not shortest, so for the properties it
+//!   discovered (and that need a trace) the same bounded rerun, bounded by the DFS trace length,
+//!   supplies shortest traces. If that rerun is cut short by a limit, the DFS trace is reported
+//!   instead. Counts and verdicts always come from the DFS itself.
 //!
 //! Limits (`max_states`, `max_seconds`, `stop`) are checked by every worker after each chunk of
 //! at most 1,024 frontier states (BFS) or every 64 expansions (DFS), so a search ends promptly
@@ -61,7 +70,7 @@ use quorate_model::checkable::{Checkable, Kind};
 
 use crate::report::{PropertyReport, Report, Status, Step};
 
-use search::{Control, Search, Visited};
+use search::{Control, Explore, Found, FpMap, FpSet, Search, Visited};
 
 /// Search order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -110,6 +119,11 @@ pub struct Options {
     pub stop: Option<Arc<AtomicBool>>,
     /// When to stop once something is violated (BFS only; DFS always exhausts).
     pub stop_after: StopAfter,
+    /// Also build traces for witnessed `Sometimes` properties (the CLI's `--witnesses`).
+    /// Violations always get one. Each trace costs a rerun of the search up to the discovery's
+    /// level, so witnesses, which are rarely read, get none by default: their
+    /// [`PropertyOutcome::trace`] is then `None` and their status still `Witnessed`.
+    pub witness_traces: bool,
 }
 
 /// Whether the search goes on after a violation. The breadth-first search only ever stops at
@@ -159,7 +173,9 @@ where
 {
     /// Holds, Violated, Witnessed, Unwitnessed or Unknown.
     pub status: crate::report::Status,
-    /// A shortest path to the first violating (or witnessing) state, when there is one.
+    /// A shortest path to the first violating (or witnessing) state. `None` when nothing was
+    /// discovered, for a witness unless [`Options::witness_traces`] is set, and when the rerun
+    /// that rebuilds traces was stopped by a limit before reaching the state.
     pub trace: Option<Trace<M>>,
 }
 
@@ -197,29 +213,63 @@ where
     let control = Control::new(options);
     let every_prop = vec![true; search.props.len()];
 
+    // Which discoveries get a trace: violations always, witnesses only on request (each trace
+    // costs a bounded rerun of the search, see `retrace`).
+    let wants_trace = |found: &Found| -> Vec<bool> {
+        found
+            .iter()
+            .zip(&search.props)
+            .map(|(d, prop)| {
+                d.is_some() && (prop.kind != Kind::Sometimes || options.witness_traces)
+            })
+            .collect()
+    };
+
     let (run, traces) = match options.strategy {
         Strategy::Bfs => {
-            let mut visited = Visited::new();
+            let mut visited = Visited::<FpSet>::new();
             let run = bfs::run(&search, &control, &mut visited, &every_prop, None);
-            let traces = trace::rebuild_all(&search, &visited, &run.found);
+            // Free the fingerprints before the rerun builds its own set, with parents.
+            drop(visited);
+            let targets = wants_trace(&run.found);
+            let mut traces: Vec<Option<Trace<M>>> = targets.iter().map(|_| None).collect();
+            if let Some((short, rerun_halted, visited)) =
+                retrace(&search, &control, &run.found, &targets)
+            {
+                for (p, slot) in traces.iter_mut().enumerate() {
+                    let Some(d) = run.found[p].filter(|_| targets[p]) else {
+                        continue;
+                    };
+                    // The rerun is the same level-synchronous search with the same tie-breaks,
+                    // so unless a limit cut either run short it picks the very same state.
+                    assert!(
+                        control.halted() || rerun_halted || short[p] == Some(d),
+                        "the trace rerun discovered {:?} where the search discovered {d:?}",
+                        short[p]
+                    );
+                    *slot = trace::rebuild_visited(&search, &visited, d.fp);
+                }
+            }
             (run, traces)
         }
         Strategy::Dfs => {
-            let visited = Visited::new();
+            let visited = Visited::<FpMap>::new();
             let run = dfs::run(&search, &control, &visited);
+            let targets = wants_trace(&run.found);
+            let wanted: Found = run
+                .found
+                .iter()
+                .zip(&targets)
+                .map(|(d, &t)| d.filter(|_| t))
+                .collect();
             // The DFS traces are the fallback should the shortening BFS be cut short.
-            let mut traces = trace::rebuild_all(&search, &visited, &run.found);
+            let mut traces = trace::rebuild_all(&search, &visited, &wanted);
             // Free the DFS's visited set before the BFS builds its own.
             drop(visited);
-            let targets: Vec<bool> = run.found.iter().map(Option::is_some).collect();
-            if let Some(bound) = run.found.iter().flatten().map(|d| d.level).max() {
-                let rerun_control = control.rerun();
-                let mut visited = Visited::new();
-                let short = bfs::run(&search, &rerun_control, &mut visited, &targets, Some(bound));
-                for (slot, shorter) in
-                    traces
-                        .iter_mut()
-                        .zip(trace::rebuild_all(&search, &visited, &short.found))
+            if let Some((short, _, visited)) = retrace(&search, &control, &wanted, &targets) {
+                for (slot, shorter) in traces
+                    .iter_mut()
+                    .zip(trace::rebuild_all(&search, &visited, &short))
                 {
                     if shorter.is_some() {
                         *slot = shorter;
@@ -234,8 +284,9 @@ where
         .props
         .iter()
         .zip(traces)
-        .map(|(prop, trace)| {
-            let status = match (prop.kind, trace.is_some(), run.complete) {
+        .zip(&run.found)
+        .map(|((prop, trace), found)| {
+            let status = match (prop.kind, found.is_some(), run.complete) {
                 (Kind::Sometimes, true, _) => Status::Witnessed,
                 (Kind::Sometimes, false, true) => Status::Unwitnessed,
                 (_, true, _) => Status::Violated,
@@ -254,6 +305,31 @@ where
         seconds: control.seconds(),
         properties,
     }
+}
+
+/// Rerun the breadth-first search with parent pointers, bounded to the deepest discovery in
+/// `found` among `targets`, to rebuild shortest traces after a search that kept no parents.
+///
+/// Returns the rerun's discoveries, whether a limit stopped it, and its visited set; `None` if
+/// no target was discovered. The rerun shares the search's clock and limits (fresh state count),
+/// so a search that ran into `max_seconds` or `stop` gets no rerun to speak of: its discoveries
+/// then keep their status (violated or witnessed) but have no trace.
+fn retrace<M: Explore>(
+    search: &Search<M>,
+    control: &Control,
+    found: &Found,
+    targets: &[bool],
+) -> Option<(Found, bool, Visited<FpMap>)> {
+    let bound = found
+        .iter()
+        .zip(targets)
+        .filter(|&(_, &t)| t)
+        .filter_map(|(d, _)| d.map(|d| d.level))
+        .max()?;
+    let rerun_control = control.rerun();
+    let mut visited = Visited::<FpMap>::new();
+    let short = bfs::run(search, &rerun_control, &mut visited, targets, Some(bound));
+    Some((short.found, rerun_control.halted(), visited))
 }
 
 /// Turn an outcome into the protocol-independent report, rendering traces with the model's

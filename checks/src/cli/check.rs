@@ -152,6 +152,7 @@ pub fn run(
         progress: show_progress.then(|| line.callback()),
         progress_every: progress::EVERY_SECONDS,
         stop: super::interrupt::stop_flag(),
+        witness_traces: args.witnesses,
         stop_after: if args.keep_going {
             StopAfter::Exhaustive
         } else {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use quorate_model::checkable::Kind;
 
 use super::search::{
-    Batch, Control, Explore, Found, RunResult, Search, State, Visited, merge_found,
+    Batch, Control, Explore, Found, RunResult, Search, State, Table, Visited, merge_found,
 };
 
 /// A level's states as the workers left them: one vector per worker, each entry the canonical
@@ -18,13 +18,15 @@ const MAX_CHUNK: usize = 1024;
 
 /// Explore `search.model` level by level and judge the properties flagged in `targets`.
 ///
-/// With `max_level`, the search is the DFS's trace-shortening pass: states deeper than
-/// `max_level` are not inserted (states at `max_level` are still expanded, to judge quiescence),
-/// and the search ends once every target is discovered.
-pub(super) fn run<M: Explore>(
+/// The main search passes a visited set without parents ([`super::search::FpSet`]).
+/// With `max_level`, the search is the rerun that rebuilds (BFS) or shortens (DFS) traces, over
+/// a visited set with parents: states deeper than `max_level` are not inserted (states at
+/// `max_level` are still expanded, to judge quiescence), and the search ends once every target
+/// is discovered.
+pub(super) fn run<M: Explore, T: Table>(
     search: &Search<M>,
     control: &Control,
-    visited: &mut Visited,
+    visited: &mut Visited<T>,
     targets: &[bool],
     max_level: Option<u64>,
 ) -> RunResult {
@@ -122,10 +124,10 @@ struct WorkerOut<M: Explore> {
 /// Expand every state of `frontier` (level `level`) with all workers; worker 0 runs on the
 /// calling thread.
 #[allow(clippy::too_many_arguments)]
-fn expand_level<M: Explore>(
+fn expand_level<M: Explore, T: Table>(
     search: &Search<M>,
     control: &Control,
-    visited: &Visited,
+    visited: &Visited<T>,
     frontier: &Level<M>,
     level: u64,
     judge: &[usize],
@@ -200,10 +202,10 @@ fn expand_level<M: Explore>(
 }
 
 /// One worker's expansion state for one level.
-struct Expander<'a, 'm, 'o, M: Explore> {
+struct Expander<'a, 'm, 'o, M: Explore, T: Table> {
     search: &'a Search<'m, M>,
     control: &'a Control<'o>,
-    visited: &'a Visited,
+    visited: &'a Visited<T>,
     level: u64,
     judge: &'a [usize],
     eventual: &'a [usize],
@@ -212,7 +214,7 @@ struct Expander<'a, 'm, 'o, M: Explore> {
     batch: Batch<State<M>>,
 }
 
-impl<M: Explore> Expander<'_, '_, '_, M> {
+impl<M: Explore, T: Table> Expander<'_, '_, '_, M, T> {
     /// Generate the successors of `state` (fingerprint `fp`) into the batch and judge the
     /// `Eventually` properties if it is quiescent. Returns the number of successors generated.
     #[inline]

@@ -1,8 +1,8 @@
 //! What the BFS and the DFS share: fingerprints, the sharded visited set with batched insertion,
 //! limits and progress, and the bookkeeping of discoveries.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -71,7 +71,7 @@ impl Hasher for FpHasher {
     }
 }
 
-/// One shard: fingerprint -> encoded parent.
+/// One shard with parents: fingerprint -> encoded parent.
 ///
 /// Parent encoding (fingerprints are always odd, see [`Search::fingerprint`]):
 /// * `0` ([`ROOT`]): an initial state;
@@ -80,29 +80,85 @@ impl Hasher for FpHasher {
 /// * even: a settled entry; the value is the parent's fingerprint with the low bit cleared.
 pub(super) type FpMap = HashMap<u64, u64, BuildHasherDefault<FpHasher>>;
 
+/// One shard without parents: the fingerprints only (8 bytes and a control byte per slot), for
+/// the main breadth-first search, whose traces are rebuilt afterwards by a bounded rerun.
+pub(super) type FpSet = HashSet<u64, BuildHasherDefault<FpHasher>>;
+
 /// Decode a stored parent value: `None` for an initial state.
 #[inline]
 pub(super) fn decode_parent(value: u64) -> Option<u64> {
     (value != ROOT).then_some(value | 1)
 }
 
-/// The visited set: fingerprints and parent pointers only, sharded for concurrent insertion.
-pub(super) struct Visited {
-    shards: Vec<Mutex<FpMap>>,
+/// What a visited-set shard must do; implemented with parents ([`FpMap`]) and without
+/// ([`FpSet`]), so one search code serves both and each is compiled for its own table.
+pub(super) trait Table: Default + Send {
+    /// Whether entries record parents (and so need [`Visited::settle`] between levels).
+    const PARENTS: bool;
+    /// Insert `fp` reached from `parent` (see [`FpMap`] for `fresh`); true if it is new.
+    fn offer(&mut self, fp: u64, parent: u64, fresh: bool) -> bool;
+    /// Settle `fp`'s entry, if it has one.
+    fn settle(&mut self, fp: u64);
 }
 
-impl Visited {
+impl Table for FpMap {
+    const PARENTS: bool = true;
+
+    #[inline]
+    fn offer(&mut self, fp: u64, parent: u64, fresh: bool) -> bool {
+        match self.entry(fp) {
+            Entry::Vacant(e) => {
+                e.insert(if fresh { parent } else { parent & !1 });
+                true
+            }
+            Entry::Occupied(mut e) => {
+                let v = e.get_mut();
+                if fresh && *v & 1 == 1 && parent < *v {
+                    *v = parent;
+                }
+                false
+            }
+        }
+    }
+
+    #[inline]
+    fn settle(&mut self, fp: u64) {
+        if let Some(v) = self.get_mut(&fp) {
+            *v &= !1;
+        }
+    }
+}
+
+impl Table for FpSet {
+    const PARENTS: bool = false;
+
+    #[inline]
+    fn offer(&mut self, fp: u64, _parent: u64, _fresh: bool) -> bool {
+        self.insert(fp)
+    }
+
+    #[inline]
+    fn settle(&mut self, _fp: u64) {}
+}
+
+/// The visited set: fingerprints (and, with [`FpMap`] shards, parent pointers) only, sharded
+/// for concurrent insertion.
+pub(super) struct Visited<T: Table = FpMap> {
+    shards: Vec<Mutex<T>>,
+}
+
+impl<T: Table> Visited<T> {
     /// An empty set.
     pub(super) fn new() -> Self {
         Visited {
-            shards: (0..SHARDS).map(|_| Mutex::new(FpMap::default())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(T::default())).collect(),
         }
     }
 
     /// Lock shard `i`. A poisoned lock means a worker panicked; that panic is propagated by the
     /// thread scope anyway, so the data is still usable here.
     #[inline]
-    pub(super) fn lock(&self, i: usize) -> MutexGuard<'_, FpMap> {
+    pub(super) fn lock(&self, i: usize) -> MutexGuard<'_, T> {
         self.shards[i]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -110,37 +166,28 @@ impl Visited {
 
     /// Insert an initial state's fingerprint; false if it is already there.
     pub(super) fn insert_root(&self, fp: u64) -> bool {
-        match self.lock(shard_of(fp)).entry(fp) {
-            Entry::Vacant(e) => {
-                e.insert(ROOT);
-                true
-            }
-            Entry::Occupied(_) => false,
-        }
-    }
-
-    /// The stored parent value of `fp`, if `fp` was visited.
-    pub(super) fn parent_value(&self, fp: u64) -> Option<u64> {
-        self.lock(shard_of(fp)).get(&fp).copied()
+        self.lock(shard_of(fp)).offer(fp, ROOT, false)
     }
 
     /// Settle the fresh entries of the level just built (the fingerprints in `level`), so the
     /// next level cannot change their parents. Runs between levels, when no worker holds a
     /// shard, so it needs no locks; with several threads each takes a disjoint group of shards
-    /// and skims the whole level for its own fingerprints.
+    /// and skims the whole level for its own fingerprints. Without parents there is nothing to
+    /// settle.
     pub(super) fn settle<S: Sync>(&mut self, level: &[Vec<(u64, S)>], threads: usize) {
+        if !T::PARENTS {
+            return;
+        }
         let per_group = SHARDS.div_ceil(threads.max(1));
-        let settle_group = |base: usize, group: &mut [Mutex<FpMap>]| {
-            let mut maps: Vec<&mut FpMap> = group
+        let settle_group = |base: usize, group: &mut [Mutex<T>]| {
+            let mut tables: Vec<&mut T> = group
                 .iter_mut()
                 .map(|m| m.get_mut().unwrap_or_else(PoisonError::into_inner))
                 .collect();
             for &(fp, _) in level.iter().flatten() {
                 let shard = shard_of(fp);
-                if (base..base + maps.len()).contains(&shard)
-                    && let Some(v) = maps[shard - base].get_mut(&fp)
-                {
-                    *v &= !1;
+                if (base..base + tables.len()).contains(&shard) {
+                    tables[shard - base].settle(fp);
                 }
             }
         };
@@ -157,6 +204,13 @@ impl Visited {
             }
             settle_group(0, first);
         });
+    }
+}
+
+impl Visited<FpMap> {
+    /// The stored parent value of `fp`, if `fp` was visited.
+    pub(super) fn parent_value(&self, fp: u64) -> Option<u64> {
+        self.lock(shard_of(fp)).get(&fp).copied()
     }
 }
 
@@ -218,9 +272,9 @@ impl<X> Batch<X> {
     /// (duplicates are dropped). With `fresh` (BFS), new entries are marked fresh and a fresh
     /// entry's parent is lowered to the smallest parent offered, which makes the BFS tree
     /// independent of thread scheduling. Returns the number of new states.
-    pub(super) fn flush(
+    pub(super) fn flush<T: Table>(
         &mut self,
-        visited: &Visited,
+        visited: &Visited<T>,
         fresh: bool,
         mut on_new: impl FnMut(u64, X),
     ) -> u64 {
@@ -232,20 +286,7 @@ impl<X> Batch<X> {
             self.is_new.clear();
             let mut map = visited.lock(shard);
             for &(fp, parent, _) in bucket.iter() {
-                let is_new = match map.entry(fp) {
-                    Entry::Vacant(e) => {
-                        e.insert(if fresh { parent } else { parent & !1 });
-                        true
-                    }
-                    Entry::Occupied(mut e) => {
-                        let v = e.get_mut();
-                        if fresh && *v & 1 == 1 && parent < *v {
-                            *v = parent;
-                        }
-                        false
-                    }
-                };
-                self.is_new.push(is_new);
+                self.is_new.push(map.offer(fp, parent, fresh));
             }
             drop(map);
             // Duplicates are dropped here, outside the lock.
@@ -377,9 +418,9 @@ impl<'m, M: Explore> Search<'m, M> {
     /// Insert and judge the initial states (within the boundary, as stateright does). Returns
     /// the frontier of first concrete states per class and the number of initial states
     /// including duplicates.
-    pub(super) fn init(
+    pub(super) fn init<T: Table>(
         &self,
-        visited: &Visited,
+        visited: &Visited<T>,
         judge: &[usize],
         found: &mut Found,
     ) -> (Vec<(u64, State<M>)>, u64) {

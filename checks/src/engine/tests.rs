@@ -398,17 +398,21 @@ impl Checkable for Climb {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+/// BFS with witness traces, so tests can check those too.
 fn opts(threads: usize) -> Options {
     Options {
         threads,
+        witness_traces: true,
         ..Options::default()
     }
 }
 
+/// DFS with witness traces.
 fn dfs(threads: usize) -> Options {
     Options {
         threads,
         strategy: Strategy::Dfs,
+        witness_traces: true,
         ..Options::default()
     }
 }
@@ -626,6 +630,7 @@ fn results_do_not_depend_on_the_thread_count() {
         let run = |threads| Options {
             threads,
             strategy,
+            witness_traces: true,
             ..Options::default()
         };
         let one = summary(&check(&counters, &run(1)), strategy);
@@ -750,6 +755,7 @@ fn eventually_is_judged_at_quiescent_states() {
         let options = Options {
             threads: 2,
             strategy,
+            witness_traces: true,
             ..Options::default()
         };
         let lossy = Delivery { retry: false };
@@ -848,6 +854,11 @@ fn report_renders_traces() {
     let holds = &report.properties[2];
     assert_eq!(holds.status, Status::Holds);
     assert!(holds.trace.is_empty() && holds.explanation.is_none());
+    // Without `witness_traces` a witness keeps its status but gets no trace.
+    let witnessed = &report.properties[prop_index(&model, "lost_once")];
+    assert_eq!(witnessed.status, Status::Witnessed);
+    assert!(witnessed.trace.is_empty() && witnessed.steps.is_empty());
+    assert!(witnessed.explanation.is_none());
 
     let json = serde_json::to_value(&report).expect("serialises");
     assert_eq!(json["strategy"], "bfs");
@@ -939,4 +950,37 @@ fn bench() {
         reference.state_count(),
         reference.unique_state_count() as f64 / seconds / 1e6,
     );
+}
+
+#[test]
+fn witness_traces_are_built_on_request() {
+    let model = Counters::new(3, 3, 5);
+    for strategy in [Strategy::Bfs, Strategy::Dfs] {
+        for threads in [1, 2] {
+            let base = Options {
+                threads,
+                strategy,
+                ..Options::default()
+            };
+            let without = check(&model, &base);
+            let with = check(
+                &model,
+                &Options {
+                    witness_traces: true,
+                    ..base.clone()
+                },
+            );
+            let some_two = prop_index(&model, "some_two");
+            assert_eq!(without.properties[some_two].status, Status::Witnessed);
+            assert!(without.properties[some_two].trace.is_none());
+            assert_eq!(trace_of(&model, &with, "some_two").steps.len(), 2);
+            // Violations get their trace either way, the same one.
+            assert_eq!(
+                trace_of(&model, &without, "sum_below").steps,
+                trace_of(&model, &with, "sum_below").steps
+            );
+            assert_eq!(without.states_unique, with.states_unique);
+            assert_eq!(without.states_total, with.states_total);
+        }
+    }
 }

@@ -71,3 +71,14 @@ fn nondeterministic(step: usize) -> ! {
          representative is not deterministic (or two states share a 64-bit fingerprint)"
     )
 }
+
+/// The trace to `fp`, or `None` if `visited` does not hold it (the search that filled `visited`
+/// was stopped before reaching it).
+pub(super) fn rebuild_visited<M: Explore>(
+    search: &Search<M>,
+    visited: &Visited,
+    fp: u64,
+) -> Option<Trace<M>> {
+    visited.parent_value(fp)?;
+    Some(rebuild(search, visited, fp))
+}
