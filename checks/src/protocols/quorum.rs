@@ -6,7 +6,7 @@ use quorate_model::quorum::config::PRESETS;
 use quorate_model::quorum::model::all_properties;
 use quorate_model::quorum::{Mutant, QuorumConfig, QuorumModel};
 
-use crate::engine::{self, Options};
+use crate::engine::Options;
 use crate::registry::{ConfigInfo, MutantInfo, ParamInfo, PropInfo, Protocol, UsageError};
 use crate::report::Report;
 
@@ -111,9 +111,11 @@ impl Protocol for Quorum {
         let parameters = cfg.describe();
         let model = QuorumModel::new(cfg);
         debug_assert!(!model.props().is_empty());
-        let outcome = engine::check(&model, options);
-        Ok(engine::to_report(
-            &model, &outcome, "quorum", config, mutant, parameters, options,
+        Ok(super::check_model(
+            &model,
+            ("quorum", config, mutant),
+            parameters,
+            options,
         ))
     }
 }

@@ -3,7 +3,7 @@
 
 use quorate_model::register::{RegisterConfig, RegisterModel};
 
-use crate::engine::{self, Options};
+use crate::engine::Options;
 use crate::registry::{ConfigInfo, MutantInfo, ParamInfo, PropInfo, Protocol, UsageError};
 use crate::report::Report;
 
@@ -121,13 +121,9 @@ impl Protocol for Register {
     ) -> Result<Report, UsageError> {
         let cfg = self.build(config, sets, mutant)?;
         let model = RegisterModel { cfg };
-        let outcome = engine::check(&model, options);
-        Ok(engine::to_report(
+        Ok(super::check_model(
             &model,
-            &outcome,
-            "register",
-            config,
-            mutant,
+            ("register", config, mutant),
             cfg.describe(),
             options,
         ))
