@@ -207,15 +207,21 @@ pub fn init(cfg: &QuorumConfig) -> QuorumState {
 
 /// Every action worth trying in `s` (a superset of the enabled ones; `step` decides).
 pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
+    // Cheap pre-filters keep most disabled actions out (each `step` clones the state before it
+    // can tell); `step` still checks every condition, so this only saves work.
     let n = s.segs.len() as u8;
     let max = s.max_allocated();
-    out.push(Action::WriteMtr);
+    let seg = |i: u8| &s.segs[usize::from(i)];
+    let w = &s.writer;
+    if w.mode == WriterMode::Open && w.next_lsn <= cfg.lsns {
+        out.push(Action::WriteMtr);
+    }
     match &s.net {
         Net::Instant { sent } => {
-            for seg in 0..n {
+            for i in (0..n).filter(|&i| seg(i).up) {
                 for lsn in 1..=max {
-                    if sent[usize::from(lsn) - 1] != 0 && !s.segs[usize::from(seg)].holds(lsn) {
-                        out.push(Action::Deliver { seg, lsn });
+                    if sent[usize::from(lsn) - 1] != 0 && !seg(i).holds(lsn) {
+                        out.push(Action::Deliver { seg: i, lsn });
                     }
                 }
             }
@@ -231,39 +237,42 @@ pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
                 out.push(Action::Lose { msg: *m });
                 out.push(Action::Duplicate { msg: *m });
             }
-            for seg in 0..n {
+            for i in 0..n {
                 for lsn in 1..=max {
-                    out.push(Action::Retransmit { seg, lsn });
+                    out.push(Action::Retransmit { seg: i, lsn });
                 }
             }
         }
     }
     if cfg.gossip {
-        for from in 0..n {
-            for to in 0..n {
-                if from == to {
-                    continue;
-                }
+        for from in (0..n).filter(|&i| seg(i).up) {
+            for to in (0..n).filter(|&i| i != from && seg(i).up) {
                 for lsn in 1..=max {
-                    if s.segs[usize::from(from)].holds(lsn) && !s.segs[usize::from(to)].holds(lsn) {
+                    if seg(from).holds(lsn) && !seg(to).holds(lsn) {
                         out.push(Action::Gossip { from, to, lsn });
                     }
                 }
             }
         }
     }
-    out.push(Action::WriterRefresh);
-    if let Some(g) = s.segs.iter().position(|x| x.spare) {
-        for f in slots_of(s.mem.cfg.members()) {
-            out.push(Action::MemBegin {
-                f: f as u8,
-                g: g as u8,
-            });
+    if w.mem_epoch < s.mem.epoch {
+        out.push(Action::WriterRefresh);
+    }
+    if s.mem.change.is_none() && s.budget.member_changes > 0 {
+        if let Some(g) = s.segs.iter().position(|x| x.spare) {
+            for f in slots_of(s.mem.cfg.members()) {
+                out.push(Action::MemBegin {
+                    f: f as u8,
+                    g: g as u8,
+                });
+            }
         }
     }
-    out.push(Action::MemFinalize);
-    out.push(Action::MemRevert);
-    if s.writer.mode == WriterMode::Crashed {
+    if s.mem.change.is_some() {
+        out.push(Action::MemFinalize);
+        out.push(Action::MemRevert);
+    }
+    if w.mode == WriterMode::Crashed {
         // Every read quorum of exactly R reachable members.
         let candidates = s.up_set() & s.mem.cfg.members();
         for y in 1..(1u32 << n) {
@@ -272,24 +281,41 @@ pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
                 out.push(Action::RecoveryRead { quorum: y });
             }
         }
+    } else {
+        for i in (0..n).filter(|&i| seg(i).up && seg(i).vol_epoch < w.vol_epoch) {
+            out.push(Action::InstallTrunc { seg: i });
+        }
     }
-    for seg in 0..n {
-        out.push(Action::InstallTrunc { seg });
+    if matches!(w.mode, WriterMode::Recovering { .. }) {
+        out.push(Action::Open);
     }
-    out.push(Action::Open);
     if cfg.reads {
         out.push(Action::OpenView);
         out.push(Action::CloseView);
     }
-    for seg in 0..n {
-        out.push(Action::Crash { seg });
-        out.push(Action::Restart { seg });
-        out.push(Action::DiskLoss { seg });
+    for i in 0..n {
+        let x = seg(i);
+        if x.spare {
+            continue;
+        }
+        if x.up && s.budget.crashes > 0 {
+            out.push(Action::Crash { seg: i });
+        }
+        if !x.up && !x.lost {
+            out.push(Action::Restart { seg: i });
+        }
+        if !x.lost && s.budget.disk_losses > 0 {
+            out.push(Action::DiskLoss { seg: i });
+        }
     }
-    for az in 0..cfg.azs {
-        out.push(Action::AzOutage { az });
+    if s.budget.az_outages > 0 {
+        for az in 0..cfg.azs {
+            out.push(Action::AzOutage { az });
+        }
     }
-    out.push(Action::WriterCrash);
+    if s.budget.writer_crashes > 0 && w.mode != WriterMode::Crashed {
+        out.push(Action::WriterCrash);
+    }
 }
 
 /// Apply `action` to `s`. `None` if it is not enabled or changes nothing.
