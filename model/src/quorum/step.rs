@@ -258,14 +258,15 @@ pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
     if w.mem_epoch < s.mem.epoch {
         out.push(Action::WriterRefresh);
     }
-    if s.mem.change.is_none() && s.budget.member_changes > 0 {
-        if let Some(g) = s.segs.iter().position(|x| x.spare) {
-            for f in slots_of(s.mem.cfg.members()) {
-                out.push(Action::MemBegin {
-                    f: f as u8,
-                    g: g as u8,
-                });
-            }
+    if s.mem.change.is_none()
+        && s.budget.member_changes > 0
+        && let Some(g) = s.segs.iter().position(|x| x.spare)
+    {
+        for f in slots_of(s.mem.cfg.members()) {
+            out.push(Action::MemBegin {
+                f: f as u8,
+                g: g as u8,
+            });
         }
     }
     if s.mem.change.is_some() {
