@@ -17,7 +17,7 @@
 
 use super::config::{Mutant, QuorumConfig};
 use super::segment;
-use super::state::{Lsn, QuorumState, SegSet, Writer, slots_of};
+use super::state::{Cfg, Lsn, QuorumState, SegSet, Writer, slots_of};
 
 /// Segments whose acks the writer counts: up, and at the writer's membership and volume
 /// epochs (any membership epoch under Ma5).
@@ -38,15 +38,19 @@ pub fn ack_senders(cfg: &QuorumConfig, s: &QuorumState) -> SegSet {
 /// The PGCL the writer can prove now: the highest allocated LSN `l` such that the segments it
 /// hears from with SCL >= `l` form a write quorum of its configuration.
 pub fn provable_pgcl(cfg: &QuorumConfig, s: &QuorumState) -> Lsn {
-    let senders = ack_senders(cfg, s);
-    let w = &s.writer;
+    pgcl_among(cfg, s, ack_senders(cfg, s), &s.writer.cfg)
+}
+
+/// The highest allocated LSN `l` such that the segments of `among` with SCL >= `l` form a write
+/// quorum of `quorum_cfg` (0 if none).
+fn pgcl_among(cfg: &QuorumConfig, s: &QuorumState, among: SegSet, quorum_cfg: &Cfg) -> Lsn {
     (1..=s.max_allocated())
         .rev()
         .find(|&l| {
-            let at_l = slots_of(senders)
+            let at_l = slots_of(among)
                 .filter(|&i| s.segs[i].scl >= l)
                 .fold(0, |a, i| a | (1 << i));
-            w.cfg.is_write_quorum(at_l, cfg.write_quorum, SegSet::MAX)
+            quorum_cfg.is_write_quorum(at_l, cfg.write_quorum, SegSet::MAX)
         })
         .unwrap_or(0)
 }
@@ -88,16 +92,5 @@ pub fn recovered_vdl(s: &QuorumState, y: SegSet) -> Lsn {
 /// The true PGCL: the highest LSN whose chain is held, by SCL, at a write quorum of the
 /// configuration in force (disk-lost segments excluded). A joining member hydrates to this.
 pub fn true_pgcl(cfg: &QuorumConfig, s: &QuorumState) -> Lsn {
-    let durable = s.durable_set();
-    (1..=s.max_allocated())
-        .rev()
-        .find(|&l| {
-            let at_l = slots_of(durable)
-                .filter(|&i| s.segs[i].scl >= l)
-                .fold(0, |a, i| a | (1 << i));
-            s.mem
-                .cfg
-                .is_write_quorum(at_l, cfg.write_quorum, SegSet::MAX)
-        })
-        .unwrap_or(0)
+    pgcl_among(cfg, s, s.durable_set(), &s.mem.cfg)
 }
