@@ -95,6 +95,13 @@ where
         state.clone()
     }
 
+    /// [`Checkable::representative`] taking the state by value, so a model can reuse it (and
+    /// return it untouched when it already is canonical). The search calls this once per
+    /// generated state and keeps the result; it must equal `representative(&state)`.
+    fn canonical(&self, state: Self::State) -> Self::State {
+        self.representative(&state)
+    }
+
     /// Whether `action` is a fault injected by the environment (loss, crash, outage, ...)
     /// rather than protocol progress. A state is quiescent when no non-fault action changes it.
     fn is_fault(&self, _action: &Self::Action) -> bool {

@@ -9,7 +9,8 @@ use super::search::{
 };
 
 /// A level's states as the workers left them: one vector per worker, each entry the canonical
-/// fingerprint and the first concrete state seen of that class.
+/// fingerprint and the first state seen of that class, in the form [`Search::keep`] gives
+/// (the representative under symmetry). Traces are replayed from concrete initial states.
 type Level<M> = Vec<Vec<(u64, State<M>)>>;
 
 /// Frontier states a worker claims at a time: small enough for prompt limit checks and even
@@ -239,7 +240,7 @@ impl<M: Explore, T: Table> Expander<'_, '_, '_, M, T> {
             if self.expand_only {
                 continue;
             }
-            let next_fp = self.search.fingerprint(&next);
+            let (next_fp, next) = self.search.keep(next);
             self.batch.push(next_fp, fp, next);
             if self.batch.is_full() {
                 self.flush();

@@ -26,7 +26,7 @@ use super::search::{
 /// States expanded between two checks of the limits and of the properties still to judge.
 const POP: usize = 64;
 
-/// A stack entry: canonical fingerprint, depth, concrete state.
+/// A stack entry: canonical fingerprint, depth, state (as [`Search::keep`] gives it).
 type Job<M> = (u64, u32, State<M>);
 
 /// Explore depth-first and judge every property.
@@ -173,7 +173,8 @@ fn worker<M: Explore>(shared: &Shared<M>, id: usize) -> (Found, u64) {
                     continue;
                 }
                 generated += 1;
-                batch.push(search.fingerprint(&next), fp, next);
+                let (next_fp, next) = search.keep(next);
+                batch.push(next_fp, fp, next);
             }
             if quiescent {
                 search.judge_quiescent(&eventual, &state, u64::from(depth), fp, &mut found);

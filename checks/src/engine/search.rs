@@ -228,13 +228,17 @@ pub(super) struct RunResult {
     pub(super) max_depth: u64,
 }
 
-/// A worker's buffer of successors waiting to be inserted, bucketed by shard.
+/// A worker's buffer of successors waiting to be inserted: the payloads in one pool, their
+/// fingerprints bucketed by shard. Most successors are duplicates (nine in ten in the quorum
+/// model), so a payload is written once, into the pool, and only new ones are moved out;
+/// duplicates are dropped where they lie.
 pub(super) struct Batch<X> {
-    buckets: Vec<Vec<(u64, u64, X)>>,
+    /// Per shard: (fingerprint, parent fingerprint, index into `pool`).
+    buckets: Vec<Vec<(u64, u64, u32)>>,
+    pool: Vec<Option<X>>,
     /// The shards with a non-empty bucket, so a small batch (the DFS flushes after every
     /// state) does not scan all of them.
     touched: Vec<usize>,
-    len: usize,
     /// Scratch for [`Batch::flush`]: whether each entry of a bucket was new.
     is_new: Vec<bool>,
 }
@@ -244,8 +248,8 @@ impl<X> Batch<X> {
     pub(super) fn new() -> Self {
         Batch {
             buckets: (0..SHARDS).map(|_| Vec::new()).collect(),
+            pool: Vec::new(),
             touched: Vec::with_capacity(SHARDS),
-            len: 0,
             is_new: Vec::new(),
         }
     }
@@ -258,14 +262,14 @@ impl<X> Batch<X> {
         if bucket.is_empty() {
             self.touched.push(shard);
         }
-        bucket.push((fp, parent, payload));
-        self.len += 1;
+        bucket.push((fp, parent, self.pool.len() as u32));
+        self.pool.push(Some(payload));
     }
 
     /// Whether it is time to [`Batch::flush`].
     #[inline]
     pub(super) fn is_full(&self) -> bool {
-        self.len >= BATCH
+        self.pool.len() >= BATCH
     }
 
     /// Insert every buffered successor, one lock per shard, and hand each new one to `on_new`
@@ -289,16 +293,17 @@ impl<X> Batch<X> {
                 self.is_new.push(map.offer(fp, parent, fresh));
             }
             drop(map);
-            // Duplicates are dropped here, outside the lock.
-            for ((fp, _, payload), &is_new) in bucket.drain(..).zip(&self.is_new) {
-                if is_new {
+            for (&(fp, _, at), &is_new) in bucket.iter().zip(&self.is_new) {
+                if is_new && let Some(payload) = self.pool[at as usize].take() {
                     new += 1;
                     on_new(fp, payload);
                 }
             }
+            bucket.clear();
         }
+        // Duplicates are dropped here, outside the lock.
+        self.pool.clear();
         self.touched.clear();
-        self.len = 0;
         new
     }
 }
@@ -366,6 +371,19 @@ impl<'m, M: Explore> Search<'m, M> {
         }
     }
 
+    /// A generated state in the form the search keeps (its canonical representative under
+    /// symmetry, so successors of kept states are mostly canonical already and cheap to
+    /// canonicalise), with its fingerprint.
+    #[inline]
+    pub(super) fn keep(&self, state: State<M>) -> (u64, State<M>) {
+        if self.symmetry {
+            let rep = self.model.canonical(state);
+            (Self::fp_of(self.hasher.hash_one(&rep)), rep)
+        } else {
+            (Self::fp_of(self.hasher.hash_one(&state)), state)
+        }
+    }
+
     /// The fingerprint of `state`'s canonical representative. Always odd (the low bit of a
     /// stored parent marks fresh entries) and never 1 (so a settled parent is never [`ROOT`]).
     #[inline]
@@ -375,6 +393,12 @@ impl<'m, M: Explore> Search<'m, M> {
         } else {
             self.hasher.hash_one(state)
         };
+        Self::fp_of(h)
+    }
+
+    /// A hash made a fingerprint: odd and never 1.
+    #[inline]
+    fn fp_of(h: u64) -> u64 {
         (h | 1).max(3)
     }
 

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 /// The most segments (members plus spares) the bit-set encoding holds.
 pub const MAX_SEGMENTS: usize = 12;
+/// The most writer crashes (each recovery leaves one truncation range in the state).
+pub const MAX_WRITER_CRASHES: usize = 4;
 /// The highest LSN the record encoding holds.
 pub const MAX_LSN: usize = 8;
 
@@ -524,6 +526,12 @@ impl QuorumConfig {
                  model unbounded loss and duplication)"
                     .into(),
             );
+        }
+        if usize::from(self.writer_crashes) > MAX_WRITER_CRASHES {
+            return Err(format!(
+                "writer_crashes={} is out of range; use 0-{MAX_WRITER_CRASHES}",
+                self.writer_crashes
+            ));
         }
         if members + usize::from(self.member_changes) > MAX_SEGMENTS {
             return Err(format!(

@@ -444,6 +444,10 @@ impl Checkable for QuorumModel {
         symmetry::representative(self.cfg.azs, state)
     }
 
+    fn canonical(&self, state: QuorumState) -> QuorumState {
+        symmetry::canonical(self.cfg.azs, state)
+    }
+
     fn is_fault(&self, action: &Action) -> bool {
         action.is_environment()
     }

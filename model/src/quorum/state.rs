@@ -5,9 +5,12 @@
 //! writer incarnation that wrote it (0 = absent). Everything is a plain value with a derived,
 //! deterministic `Hash`, so fingerprints are stable across runs.
 
+use arrayvec::ArrayVec;
 use serde::Serialize;
 
-use super::config::MAX_LSN;
+use super::config::{MAX_LSN, MAX_SEGMENTS, MAX_WRITER_CRASHES};
+
+mod pack;
 
 /// A set of segment slots.
 pub type SegSet = u16;
@@ -89,7 +92,7 @@ pub fn permute_set(set: SegSet, perm: &[usize]) -> SegSet {
 }
 
 /// One storage segment (a copy of the protection group's log on one storage node).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Segment {
     /// Reachable and serving (false while crashed, in an AZ outage, or after disk loss).
     pub up: bool,
@@ -284,11 +287,13 @@ pub const F_A5_BROKEN: u16 = 1 << 6;
 /// A writer recovery completed and reopened the volume.
 pub const F_RECOVERED: u16 = 1 << 8;
 
-/// The whole system state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// The whole system state. Its `Hash` is in [`pack`]: a few integer writes, not one per field.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct QuorumState {
-    /// Segment slots: members first, then spares.
-    pub segs: Vec<Segment>,
+    /// Segment slots: members first, then spares. Inline, like everything but explicit
+    /// messages: the search clones a state per successor, and a heap block per clone cost
+    /// more than the step itself.
+    pub segs: ArrayVec<Segment, MAX_SEGMENTS>,
     /// Membership.
     pub mem: Membership,
     /// The writer.
@@ -296,7 +301,7 @@ pub struct QuorumState {
     /// Records in flight.
     pub net: Net,
     /// Truncation ranges (volume metadata, durable), oldest first.
-    pub truncs: Vec<Trunc>,
+    pub truncs: ArrayVec<Trunc, MAX_WRITER_CRASHES>,
     /// Bit `l-1` set: LSN `l` is a consistency point (the last record of its MTR).
     pub cpls: u16,
     /// Client reads and GC.

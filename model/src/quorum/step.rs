@@ -186,7 +186,7 @@ pub fn init(cfg: &QuorumConfig) -> QuorumState {
             },
             Messages::Explicit => Net::Explicit { msgs: Vec::new() },
         },
-        truncs: Vec::new(),
+        truncs: arrayvec::ArrayVec::new(),
         cpls: 0,
         reads: Reads {
             view: None,
@@ -570,6 +570,8 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             }
             let vdl = writer::recovered_vdl(s, quorum);
             let epoch = s.writer.vol_epoch + 1;
+            // One range per recovery, and recoveries are bounded by `writer_crashes`, which the
+            // config caps at the capacity.
             s.truncs.push(Trunc {
                 epoch,
                 lo: vdl + 1,

@@ -7,18 +7,43 @@
 //! sorted segment lists, and renames every slot reference (quorum-set bit sets, the change's
 //! F and G, message destinations) by the resulting permutation. Two states that differ only by
 //! such a renaming get the same representative. Unused spares are identical and stay last.
+//!
+//! This runs once per generated state, so it allocates nothing: a slot's key is its segment
+//! packed into one integer (in the field order of `Segment`'s derived `Ord`) plus its roles
+//! byte, with its messages compared as a slice (messages are kept sorted by destination, so a
+//! slot's messages are contiguous). Slots with equal keys are interchangeable, so the sorts
+//! need not be stable. When the state already is its own representative (common: the search
+//! keeps representatives on its frontier) it is returned as is.
 
+use std::cmp::Ordering;
+
+use super::config::MAX_SEGMENTS;
 use super::state::{Net, QuorumState, Segment, WriteMsg};
 
-/// Everything about one slot that survives renaming, with its AZ number blanked.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct SlotKey {
-    seg: Segment,
-    roles: u8,
-    msgs: Vec<(u8, u8, u8)>,
+/// The most AZs a representative groups (more than any geometry the config accepts).
+const MAX_AZS: usize = MAX_SEGMENTS;
+
+/// Everything about one slot that survives renaming, but its messages: the segment with its
+/// AZ blanked, packed so that integer order is the derived `Ord` of `Segment` (fields in
+/// declaration order, most significant first), then the slot's roles.
+fn slot_key(s: &QuorumState, i: usize) -> u128 {
+    let seg = &s.segs[i];
+    let mut b = [0u8; 16];
+    b[0] = u8::from(seg.up);
+    b[1] = u8::from(seg.lost);
+    b[2] = u8::from(seg.spare);
+    // b[3]: the AZ, blanked.
+    b[4] = seg.mem_epoch;
+    b[5] = seg.vol_epoch;
+    b[6] = seg.scl;
+    b[7..15].copy_from_slice(&seg.recs);
+    b[15] = roles(s, i);
+    u128::from_be_bytes(b)
 }
 
-fn slot_key(s: &QuorumState, i: usize) -> SlotKey {
+/// Bit `k` for each quorum set (current, previous, the writer's) holding slot `i`; bits 6/7
+/// for the member being replaced and the joiner.
+fn roles(s: &QuorumState, i: usize) -> u8 {
     let bit = 1u16 << i;
     let m = &s.mem;
     let mut roles = 0u8;
@@ -45,78 +70,162 @@ fn slot_key(s: &QuorumState, i: usize) -> SlotKey {
             roles |= 1 << 7;
         }
     }
-    let msgs = match &s.net {
-        Net::Instant { .. } => Vec::new(),
-        Net::Explicit { msgs } => msgs
+    roles
+}
+
+/// Slot keys and message ranges of one state, and the order they define.
+struct Keys<'a> {
+    keys: [u128; MAX_SEGMENTS],
+    /// `msgs[ranges[i].0..ranges[i].1]` are the messages addressed to slot `i`.
+    ranges: [(u16, u16); MAX_SEGMENTS],
+    msgs: &'a [WriteMsg],
+}
+
+impl<'a> Keys<'a> {
+    fn new(s: &'a QuorumState) -> Self {
+        let n = s.segs.len();
+        let mut keys = [0u128; MAX_SEGMENTS];
+        for (i, k) in keys.iter_mut().enumerate().take(n) {
+            *k = slot_key(s, i);
+        }
+        let msgs: &[WriteMsg] = match &s.net {
+            Net::Instant { .. } => &[],
+            Net::Explicit { msgs } => msgs,
+        };
+        debug_assert!(msgs.is_sorted(), "messages are kept sorted");
+        let mut ranges = [(0u16, 0u16); MAX_SEGMENTS];
+        let mut at = 0usize;
+        for (i, r) in ranges.iter_mut().enumerate().take(n) {
+            let lo = at;
+            while at < msgs.len() && usize::from(msgs[at].dst) == i {
+                at += 1;
+            }
+            *r = (lo as u16, at as u16);
+        }
+        Keys { keys, ranges, msgs }
+    }
+
+    /// The messages to slot `i`, without their destination.
+    fn msgs_of(&self, i: usize) -> impl Iterator<Item = (u8, u8, u8)> + '_ {
+        let (lo, hi) = self.ranges[i];
+        self.msgs[usize::from(lo)..usize::from(hi)]
             .iter()
-            .filter(|x| usize::from(x.dst) == i)
-            .map(|x| (x.lsn, x.vol_epoch, x.mem_epoch))
-            .collect(),
-    };
-    let mut seg = s.segs[i];
-    seg.az = 0;
-    SlotKey { seg, roles, msgs }
+            .map(|m| (m.lsn, m.vol_epoch, m.mem_epoch))
+    }
+
+    fn cmp(&self, a: usize, b: usize) -> Ordering {
+        self.keys[a]
+            .cmp(&self.keys[b])
+            .then_with(|| self.msgs_of(a).cmp(self.msgs_of(b)))
+    }
+
+    /// Lexicographic order of two slot sequences by their keys.
+    fn cmp_seq(&self, a: &[u8], b: &[u8]) -> Ordering {
+        for (&x, &y) in a.iter().zip(b) {
+            match self.cmp(usize::from(x), usize::from(y)) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        a.len().cmp(&b.len())
+    }
+}
+
+/// The slot permutation to the representative: `order[new] = old`, and the AZ each live slot
+/// lands in (`u8::MAX` for spares, which keep theirs).
+fn canonical_order(azs: u8, s: &QuorumState) -> ([u8; MAX_SEGMENTS], [u8; MAX_SEGMENTS]) {
+    let n = s.segs.len();
+    let azs = usize::from(azs);
+    assert!(
+        n <= MAX_SEGMENTS && azs <= MAX_AZS,
+        "geometry exceeds the encoding"
+    );
+    let keys = Keys::new(s);
+    // Group live slots by AZ, sort each group, then sort the groups.
+    let mut groups = [[0u8; MAX_SEGMENTS]; MAX_AZS];
+    let mut lens = [0usize; MAX_AZS];
+    for (i, seg) in s.segs.iter().enumerate() {
+        if !seg.spare {
+            let az = usize::from(seg.az);
+            groups[az][lens[az]] = i as u8;
+            lens[az] += 1;
+        }
+    }
+    for az in 0..azs {
+        groups[az][..lens[az]].sort_unstable_by(|&a, &b| keys.cmp(usize::from(a), usize::from(b)));
+    }
+    let mut az_order = [0usize; MAX_AZS];
+    for (k, a) in az_order.iter_mut().enumerate().take(azs) {
+        *a = k;
+    }
+    az_order[..azs]
+        .sort_unstable_by(|&x, &y| keys.cmp_seq(&groups[x][..lens[x]], &groups[y][..lens[y]]));
+    let mut order = [0u8; MAX_SEGMENTS];
+    let mut new_az = [u8::MAX; MAX_SEGMENTS];
+    let mut at = 0;
+    for (new, &az) in az_order[..azs].iter().enumerate() {
+        for &i in &groups[az][..lens[az]] {
+            new_az[usize::from(i)] = new as u8;
+            order[at] = i;
+            at += 1;
+        }
+    }
+    for (i, seg) in s.segs.iter().enumerate() {
+        if seg.spare {
+            order[at] = i as u8;
+            at += 1;
+        }
+    }
+    debug_assert_eq!(at, n);
+    (order, new_az)
+}
+
+/// The canonical representative of `s` under the AZ and segment symmetries, reusing `s`.
+pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
+    let n = s.segs.len();
+    let (order, new_az) = canonical_order(azs, &s);
+    let identity = (0..n).all(|new| {
+        let old = usize::from(order[new]);
+        old == new && (s.segs[old].spare || s.segs[old].az == new_az[old])
+    });
+    if identity {
+        return s;
+    }
+    let mut perm = [0usize; MAX_SEGMENTS];
+    for (new, &old) in order[..n].iter().enumerate() {
+        perm[usize::from(old)] = new;
+    }
+    let mut segs = [Segment::default(); MAX_SEGMENTS];
+    segs[..n].copy_from_slice(&s.segs);
+    for (new, &old) in order[..n].iter().enumerate() {
+        let old = usize::from(old);
+        let mut seg = segs[old];
+        if !seg.spare {
+            seg.az = new_az[old];
+        }
+        s.segs[new] = seg;
+    }
+    let perm = &perm[..n];
+    s.mem.cfg = s.mem.cfg.permute(perm);
+    s.mem.prev = s.mem.prev.permute(perm);
+    s.writer.cfg = s.writer.cfg.permute(perm);
+    if let Some(c) = s.mem.change.as_mut() {
+        c.f = perm[usize::from(c.f)] as u8;
+        c.g = perm[usize::from(c.g)] as u8;
+    }
+    if let Net::Explicit { msgs } = &mut s.net {
+        for m in msgs.iter_mut() {
+            m.dst = perm[usize::from(m.dst)] as u8;
+        }
+        msgs.sort_unstable();
+    }
+    s
 }
 
 /// The canonical representative of `s` under the AZ and segment symmetries.
 pub fn representative(azs: u8, s: &QuorumState) -> QuorumState {
-    let n = s.segs.len();
-    let keys: Vec<SlotKey> = (0..n).map(|i| slot_key(s, i)).collect();
-    // Group live slots by AZ, sort each group, then sort the groups.
-    let mut groups: Vec<Vec<usize>> = (0..azs)
-        .map(|az| {
-            let mut g: Vec<usize> = (0..n)
-                .filter(|&i| !s.segs[i].spare && s.segs[i].az == az)
-                .collect();
-            g.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-            g
-        })
-        .collect();
-    groups.sort_by(|a, b| {
-        let ka = a.iter().map(|&i| &keys[i]);
-        let kb = b.iter().map(|&i| &keys[i]);
-        ka.cmp(kb)
-    });
-    let spares = (0..n).filter(|&i| s.segs[i].spare);
-    let mut perm = vec![0usize; n];
-    let mut order = Vec::with_capacity(n);
-    let mut new_az = vec![u8::MAX; n];
-    for (az, g) in groups.iter().enumerate() {
-        for &i in g {
-            new_az[i] = az as u8;
-            order.push(i);
-        }
-    }
-    order.extend(spares);
-    for (new, &old) in order.iter().enumerate() {
-        perm[old] = new;
-    }
-    let mut r = s.clone();
-    r.segs = order
-        .iter()
-        .map(|&old| {
-            let mut seg = s.segs[old];
-            if !seg.spare {
-                seg.az = new_az[old];
-            }
-            seg
-        })
-        .collect();
-    r.mem.cfg = s.mem.cfg.permute(&perm);
-    r.mem.prev = s.mem.prev.permute(&perm);
-    r.writer.cfg = s.writer.cfg.permute(&perm);
-    if let Some(c) = r.mem.change.as_mut() {
-        c.f = perm[usize::from(c.f)] as u8;
-        c.g = perm[usize::from(c.g)] as u8;
-    }
-    if let Net::Explicit { msgs } = &mut r.net {
-        for m in msgs.iter_mut() {
-            *m = WriteMsg {
-                dst: perm[usize::from(m.dst)] as u8,
-                ..*m
-            };
-        }
-        msgs.sort();
-    }
-    r
+    canonical(azs, s.clone())
 }
+
+#[cfg(test)]
+mod tests;
