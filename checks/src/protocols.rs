@@ -1,5 +1,6 @@
 //! Glue from each protocol model in `quorate-model` to the [`crate::registry::Protocol`] trait.
 
+pub mod failover;
 pub mod quorum;
 pub mod register;
 

@@ -97,6 +97,7 @@ pub trait Protocol: Sync {
 pub fn protocols() -> Vec<&'static dyn Protocol> {
     vec![
         &crate::protocols::quorum::QUORUM,
+        &crate::protocols::failover::FAILOVER,
         &crate::protocols::register::REGISTER,
     ]
 }

@@ -4,9 +4,12 @@
 //! * [`checkable`]: what the Quorate checker needs from a model beyond stateright's `Model`.
 //! * [`quorum`]: the storage quorum of one protection group (6 segments over 3 AZs, write 4/6,
 //!   read 3/6, consistency points, gossip repair, membership change with epochs, AZ+1 faults).
+//! * [`failover`]: writer failover, volume epochs, fencing and crash recovery over the same
+//!   storage quorum, with read replicas and a control plane that promotes them.
 //! * [`register`]: the quorum-register benchmark (`QuorumRegister.tla`), the checker-speed
 //!   yardstick.
 
 pub mod checkable;
+pub mod failover;
 pub mod quorum;
 pub mod register;

@@ -1,0 +1,235 @@
+//! The failover model checked end to end: the engine agrees with stateright's own checkers on
+//! state counts, its counterexamples are as short as an independent breadth-first search can
+//! find and replay step for step, results do not depend on the thread count, and the spec's
+//! IDs match the code's.
+
+use std::collections::{HashSet, VecDeque};
+
+use quorate::engine::{self, Options, StopAfter};
+use quorate::report::Status;
+use quorate_model::checkable::{Checkable, Kind};
+use quorate_model::failover::model::{all_properties, evaluate};
+use quorate_model::failover::{FailoverConfig, FailoverModel, FailoverState, Mutant};
+use stateright::{Checker, Model};
+
+/// `default` with overrides: W1 and no replica, one writer failure (crash or partition).
+fn model(sets: &[(&str, &str)], symmetry: bool) -> FailoverModel {
+    let mut cfg = FailoverConfig::preset("default").unwrap();
+    for (k, v) in sets {
+        cfg.set(k, v).unwrap();
+    }
+    cfg.set("replicas", "0").unwrap();
+    cfg.set("symmetry", if symmetry { "true" } else { "false" })
+        .unwrap();
+    cfg.validate().unwrap();
+    FailoverModel::new(cfg)
+}
+
+/// 2 LSNs in one MTR: 140,591 states with symmetry.
+fn small(symmetry: bool) -> FailoverModel {
+    model(&[("lsns", "2")], symmetry)
+}
+
+/// 1 LSN: 134,705 states without symmetry, small enough for stateright's plain BFS.
+fn tiny(symmetry: bool) -> FailoverModel {
+    model(&[("lsns", "1"), ("mtr_len", "1"), ("lal", "1")], symmetry)
+}
+
+fn opts(threads: usize) -> Options {
+    Options {
+        threads,
+        ..Options::default()
+    }
+}
+
+fn rep(s: &FailoverState) -> FailoverState {
+    quorate_model::failover::symmetry::representative(3, s)
+}
+
+#[test]
+fn unique_counts_match_stateright_bfs_and_symmetric_dfs() {
+    let plain = tiny(false);
+    let ours = engine::check(&plain, &opts(2));
+    assert!(ours.complete);
+    let theirs = plain.clone().checker().spawn_bfs().join();
+    assert_eq!(ours.states_unique, theirs.unique_state_count() as u64);
+    let ours_sym = engine::check(&tiny(true), &opts(2));
+    assert!(
+        ours_sym.states_unique * 4 < ours.states_unique,
+        "symmetry reduces: {} vs {}",
+        ours_sym.states_unique,
+        ours.states_unique
+    );
+
+    let sym = small(true);
+    let ours_sym = engine::check(&sym, &opts(2));
+    let theirs_sym = sym.clone().checker().symmetry_fn(rep).spawn_dfs().join();
+    assert_eq!(
+        ours_sym.states_unique,
+        theirs_sym.unique_state_count() as u64
+    );
+}
+
+#[test]
+fn thread_count_changes_nothing() {
+    let m = small(true);
+    let one = engine::check(&m, &opts(1));
+    let two = engine::check(&m, &opts(2));
+    assert_eq!(
+        (one.states_unique, one.states_total, one.max_depth),
+        (two.states_unique, two.states_total, two.max_depth)
+    );
+}
+
+/// The fewest steps to a state violating `property`, by a plain breadth-first search with no
+/// symmetry, no fingerprints and no threads: an independent yardstick for the engine.
+fn shortest_by_plain_bfs(m: &FailoverModel, property: &str, bound: usize) -> Option<usize> {
+    let violated = |s: &FailoverState| evaluate(property, &m.cfg, s).unwrap().is_err();
+    let mut seen = HashSet::new();
+    let mut queue = VecDeque::new();
+    for s in m.init_states() {
+        if violated(&s) {
+            return Some(0);
+        }
+        seen.insert(s.clone());
+        queue.push_back((s, 0));
+    }
+    let mut actions = Vec::new();
+    while let Some((s, d)) = queue.pop_front() {
+        if d == bound {
+            continue;
+        }
+        m.actions(&s, &mut actions);
+        for a in actions.drain(..) {
+            let Some(n) = m.next_state(&s, a) else {
+                continue;
+            };
+            if violated(&n) {
+                return Some(d + 1);
+            }
+            if seen.insert(n.clone()) {
+                queue.push_back((n, d + 1));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn mutant_counterexamples_are_shortest_replayable_and_thread_independent() {
+    for mutant in [
+        Mutant::NoFencing,
+        Mutant::TruncateAtVcl,
+        Mutant::ReplicaAppliesAboveVdl,
+        Mutant::IgnoreLal,
+        Mutant::ReplicaPartialMtr,
+        Mutant::EpochReuse,
+    ] {
+        let property = mutant.caught_by();
+        let cfg = FailoverConfig::preset("ci")
+            .unwrap()
+            .with_mutant(Some(mutant));
+        let model = FailoverModel::new(cfg);
+        let index = model
+            .props()
+            .iter()
+            .position(|p| p.name == property)
+            .unwrap();
+        let mut lengths = Vec::new();
+        for threads in [1, 2] {
+            let options = Options {
+                threads,
+                stop_after: StopAfter::Violation(property.to_string()),
+                ..Options::default()
+            };
+            let outcome = engine::check(&model, &options);
+            let found = &outcome.properties[index];
+            assert_eq!(found.status, Status::Violated, "{mutant}: {property}");
+            let trace = found.trace.as_ref().unwrap();
+            let mut s = model.init_states().remove(0);
+            for (a, next) in &trace.steps {
+                s = model.next_state(&s, *a).expect("every step is enabled");
+                assert_eq!(&s, next);
+            }
+            assert!(evaluate(property, &model.cfg, &s).unwrap().is_err());
+            lengths.push(trace.steps.len());
+        }
+        assert_eq!(lengths[0], lengths[1], "{mutant}: 1 vs 2 threads");
+        let plain = shortest_by_plain_bfs(&model, property, lengths[0]);
+        assert_eq!(
+            plain,
+            Some(lengths[0]),
+            "{mutant}: the engine's trace has {} steps; a plain BFS finds {plain:?}",
+            lengths[0]
+        );
+    }
+}
+
+#[test]
+fn every_always_property_is_named_by_a_mutant() {
+    let named: HashSet<&str> = Mutant::ALL.iter().map(|m| m.caught_by()).collect();
+    for (name, _, kind, _) in all_properties() {
+        if kind == Kind::Always {
+            assert!(named.contains(name), "no mutant names {name}");
+        }
+    }
+}
+
+/// Rows `| ID | name | third column | ... |` of the spec's Markdown tables.
+fn spec_rows(spec: &str) -> Vec<(String, String, String)> {
+    spec.lines()
+        .filter_map(|l| {
+            let cells: Vec<_> = l
+                .trim()
+                .strip_prefix('|')?
+                .split('|')
+                .map(|c| c.trim().trim_matches('`'))
+                .collect();
+            (cells.len() >= 3).then(|| {
+                (
+                    cells[0].to_string(),
+                    cells[1].to_string(),
+                    cells[2].to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn spec_ids_match_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/failover.md");
+    let spec = std::fs::read_to_string(path).expect("specs/failover.md exists");
+    let rows = spec_rows(&spec);
+    let find = |id: &str| rows.iter().find(|(i, _, _)| i == id);
+    for (name, id, kind, _) in all_properties() {
+        let row = find(id).unwrap_or_else(|| panic!("specs/failover.md lacks property {id}"));
+        assert_eq!(row.1, name, "spec row {id} names another property");
+        assert_eq!(row.2, kind.as_str(), "spec row {id} has another kind");
+    }
+    for m in Mutant::ALL {
+        let row = find(m.spec_id())
+            .unwrap_or_else(|| panic!("specs/failover.md lacks mutant {}", m.spec_id()));
+        assert_eq!(row.1, m.name(), "spec row {}", m.spec_id());
+        assert_eq!(row.2, m.caught_by(), "spec row {}", m.spec_id());
+    }
+    let known: HashSet<&str> = all_properties()
+        .iter()
+        .map(|p| p.1)
+        .chain(Mutant::ALL.iter().map(|m| m.spec_id()))
+        .collect();
+    for (id, _, _) in &rows {
+        let looks_like_id = id.len() <= 6
+            && id.starts_with(['B', 'F', 'M'])
+            && id
+                .chars()
+                .nth(1)
+                .is_some_and(|c| c.is_ascii_digit() || c == 'b');
+        if looks_like_id {
+            assert!(
+                known.contains(id.as_str()),
+                "specs/failover.md has {id}, the code does not"
+            );
+        }
+    }
+}

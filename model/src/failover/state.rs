@@ -1,0 +1,244 @@
+//! The state of the failover model: segments, database instances, the metadata service's
+//! epoch counter and truncation ranges, records in flight, and history (ghost) variables.
+//!
+//! Sets of epochs are bit sets (`EpochSet`, bit `e-1` = epoch `e`); a segment's records are one
+//! byte per LSN holding the volume epoch of the incarnation that wrote it (0 = absent), as in
+//! the quorum model, whose [`Trunc`] ranges and chain rule this model reuses.
+
+use arrayvec::ArrayVec;
+use serde::Serialize;
+
+use super::config::{MAX_EPOCH, MAX_INSTANCES, MAX_SEGMENTS, MAX_TRUNCS};
+use crate::quorum::config::MAX_LSN;
+pub use crate::quorum::state::{Epoch, Lsn, Trunc};
+
+mod pack;
+
+/// A set of volume epochs: bit `e-1` for epoch `e`.
+pub type EpochSet = u8;
+
+/// The bit of epoch `e` in an [`EpochSet`].
+pub fn epoch_bit(e: Epoch) -> EpochSet {
+    debug_assert!((1..=MAX_EPOCH as Epoch).contains(&e));
+    1 << (e - 1)
+}
+
+/// One storage segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Seg {
+    /// Reachable and serving.
+    pub up: bool,
+    /// Its AZ.
+    pub az: u8,
+    /// The highest volume epoch installed here (durable): requests of older epochs are
+    /// rejected.
+    pub fence: Epoch,
+    /// Truncation ranges of epochs up to this one are installed here (durable, except under
+    /// `volatile-truncation`).
+    pub trunc_epoch: Epoch,
+    /// Segment complete LSN: the top of its gap-free chain, installed ranges counting as
+    /// present.
+    pub scl: Lsn,
+    /// `recs[l-1]` = epoch of the incarnation that wrote LSN `l`, 0 if absent.
+    pub recs: [Epoch; MAX_LSN],
+}
+
+impl Seg {
+    /// The epoch of the record held for LSN `l`, 0 if none.
+    pub fn rec(&self, l: Lsn) -> Epoch {
+        self.recs[usize::from(l) - 1]
+    }
+}
+
+/// Where a recovering instance is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Phase {
+    /// Promoted; no epoch yet.
+    Promoted,
+    /// Holds epoch `epoch`; installing it (fencing).
+    Fencing,
+    /// Read the SCLs and computed the recovered VDL; writing the truncation range and
+    /// repairing.
+    Truncating {
+        /// The recovered VDL.
+        rvdl: Lsn,
+    },
+}
+
+/// What a database instance is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Role {
+    /// The writer, open for writes at its epoch.
+    Writer,
+    /// A read replica.
+    Replica,
+    /// Running recovery after promotion.
+    Recovering(Phase),
+    /// Crashed (volatile state lost).
+    Down,
+}
+
+/// A database instance (writer or replica).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Inst {
+    /// Its role.
+    pub role: Role,
+    /// Cut off from the control plane while alive (a partition): the control plane takes it
+    /// for dead; it keeps working and may still reach segments.
+    pub cut_off: bool,
+    /// Promotion tier (lower is preferred).
+    pub tier: u8,
+    /// Volume epoch it writes or recovers at (0 = none).
+    pub epoch: Epoch,
+    /// First LSN this incarnation allocates (its commits start here).
+    pub base: Lsn,
+    /// Next LSN to allocate.
+    pub next_lsn: Lsn,
+    /// Writer: highest LSN whose chain reached a write quorum (acks at its epoch).
+    pub pgcl: Lsn,
+    /// Writer: volume durable LSN, the highest consistency point at or below PGCL.
+    pub vdl: Lsn,
+    /// Replica: the VDL it has been told.
+    pub known_vdl: Lsn,
+    /// Replica: the epoch of the writer whose stream it follows (0 = none yet).
+    pub follows: Epoch,
+    /// Replica cache: `applied[l-1]` = epoch of the applied record of LSN `l`, 0 if not applied.
+    pub applied: [Epoch; MAX_LSN],
+}
+
+impl Inst {
+    /// A fresh replica with tier `tier`.
+    pub fn replica(tier: u8) -> Self {
+        Inst {
+            role: Role::Replica,
+            cut_off: false,
+            tier,
+            epoch: 0,
+            base: 1,
+            next_lsn: 1,
+            pgcl: 0,
+            vdl: 0,
+            known_vdl: 0,
+            follows: 0,
+            applied: [0; MAX_LSN],
+        }
+    }
+}
+
+/// Remaining fault budgets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Budget {
+    /// Writer failures (crash or partition).
+    pub writer_failures: u8,
+    /// Crashes during recovery.
+    pub recovery_crashes: u8,
+    /// Replica crashes.
+    pub replica_crashes: u8,
+    /// Segment crashes.
+    pub seg_crashes: u8,
+    /// AZ outages.
+    pub az_outages: u8,
+}
+
+/// History variables: read only by properties and trace descriptions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Ghost {
+    /// `acked[l-1]`: the epochs at which the commit ending at LSN `l` was acknowledged.
+    pub acked: [EpochSet; MAX_LSN],
+    /// `wrote[e-1]`: the instances (bit `i`) that allocated LSNs at epoch `e`.
+    pub wrote: [u8; MAX_EPOCH],
+    /// Event flags, see the `F_*` constants.
+    pub flags: u16,
+}
+
+/// A promoted instance opened the volume at a new epoch (a failover completed).
+pub const F_FAILOVER_DONE: u16 = 1 << 0;
+/// A commit was acknowledged at an epoch above 1 (after a failover).
+pub const F_ACKED_AFTER_FAILOVER: u16 = 1 << 1;
+/// A fenced segment rejected an older incarnation's write.
+pub const F_STALE_REJECTED: u16 = 1 << 2;
+/// B3 broken: a segment accepted a write of an epoch below its fence.
+pub const F_B3_BROKEN: u16 = 1 << 3;
+/// B10 broken: a recovery computed a VDL below an acknowledged commit of an older epoch.
+pub const F_B10_BROKEN: u16 = 1 << 4;
+/// A recovery annulled a record some segment held.
+pub const F_ANNULLED: u16 = 1 << 5;
+
+/// The whole system state. Its `Hash` is in [`pack`]: a few integer writes, not one per field.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FailoverState {
+    /// The protection group's segments.
+    pub segs: ArrayVec<Seg, MAX_SEGMENTS>,
+    /// Database instances: W1 first, then R1, R2.
+    pub insts: ArrayVec<Inst, MAX_INSTANCES>,
+    /// The instance the cluster endpoint routes to (the last one promoted).
+    pub endpoint: u8,
+    /// The metadata service's volume-epoch counter (the last epoch handed out).
+    pub epoch_ctr: Epoch,
+    /// Truncation ranges written by recoveries, oldest first (durable volume metadata).
+    pub truncs: ArrayVec<Trunc, MAX_TRUNCS>,
+    /// `sent[l-1]`: the epochs at which some writer sent a record for LSN `l`. A sent record
+    /// may land on any segment at any later time (instant messages, as in the quorum model).
+    pub sent: [EpochSet; MAX_LSN],
+    /// Bit `l-1`: LSN `l` is a consistency point (the last record of its MTR).
+    pub cpls: u16,
+    /// Remaining fault budgets.
+    pub budget: Budget,
+    /// History.
+    pub ghost: Ghost,
+}
+
+impl FailoverState {
+    /// Whether LSN `l` is a consistency point.
+    pub fn is_cpl(&self, l: Lsn) -> bool {
+        l > 0 && self.cpls & (1 << (l - 1)) != 0
+    }
+
+    /// Whether LSN `l` lies inside any truncation range.
+    pub fn in_trunc(&self, l: Lsn) -> bool {
+        self.truncs.iter().any(|t| t.lo <= l && l <= t.hi)
+    }
+
+    /// Whether a record of LSN `l` written at epoch `w` is annulled by a durable range.
+    pub fn annulled(&self, l: Lsn, w: Epoch) -> bool {
+        self.truncs.iter().any(|t| t.annuls(l, w))
+    }
+
+    /// The truncation range of epoch `e`, if one was written.
+    pub fn trunc_of(&self, e: Epoch) -> Option<&Trunc> {
+        self.truncs.iter().find(|t| t.epoch == e)
+    }
+
+    /// Highest consistency point at or below `l`: a CPL not annulled with its MTR, or the top
+    /// of a truncation range (an annulled range is a complete, empty unit), as in the quorum
+    /// model.
+    pub fn cpl_at_or_below(&self, l: Lsn) -> Lsn {
+        (1..=l)
+            .rev()
+            .find(|&k| {
+                (self.is_cpl(k) && !self.in_trunc(k)) || self.truncs.iter().any(|t| t.hi == k)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Segments (bit `i`) holding a live copy of LSN `l` (any epoch not annulled).
+    pub fn holders(&self, l: Lsn) -> u16 {
+        self.segs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.rec(l) != 0 && !self.annulled(l, s.rec(l)))
+            .fold(0, |a, (i, _)| a | (1 << i))
+    }
+
+    /// The open writer the endpoint routes to, if any.
+    pub fn current_writer(&self) -> Option<&Inst> {
+        self.insts
+            .get(usize::from(self.endpoint))
+            .filter(|w| w.role == Role::Writer)
+    }
+
+    /// Number of segments satisfying `f`.
+    pub fn count(&self, f: impl Fn(&Seg) -> bool) -> usize {
+        self.segs.iter().filter(|s| f(s)).count()
+    }
+}

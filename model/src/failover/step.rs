@@ -1,0 +1,720 @@
+//! The actions of the failover model and the pure `step` that applies one.
+//!
+//! `step(cfg, state, action)` returns the next state, or `None` when the action is not enabled
+//! or changes nothing. No I/O, clock or RNG: the checker explores it and the reference
+//! implementation drives the same function. Action names follow `specs/failover.md`.
+//!
+//! Recovery actions (`GetEpoch` .. `Open`) act for the instance the endpoint routes to, which
+//! the control plane promoted; there is at most one recovery at a time.
+
+use serde::Serialize;
+
+use super::config::{FailoverConfig, Mutant};
+use super::state::{
+    Budget, EpochSet, F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_B3_BROKEN, F_B10_BROKEN,
+    F_FAILOVER_DONE, F_STALE_REJECTED, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc,
+    epoch_bit,
+};
+use super::storage::{self, Reject};
+use crate::quorum::config::MAX_LSN;
+use crate::quorum::segment::chain_top;
+
+/// One step of the system. Faults are "environment" actions ([`Action::is_environment`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Action {
+    /// Writer `inst` allocates the next mini-transaction's LSNs and sends each record.
+    WriteMtr {
+        /// The writing instance.
+        inst: u8,
+    },
+    /// The record of LSN `lsn` sent at epoch `epoch` reaches segment `seg`.
+    Deliver {
+        /// Destination.
+        seg: u8,
+        /// LSN.
+        lsn: Lsn,
+        /// The sender's epoch.
+        epoch: u8,
+    },
+    /// Segment `from` copies LSN `lsn` to `to` (repair).
+    Gossip {
+        /// Sender.
+        from: u8,
+        /// Receiver.
+        to: u8,
+        /// LSN.
+        lsn: Lsn,
+    },
+    /// Control plane: the writer is gone (crashed or unreachable); promote the best replica.
+    Promote,
+    /// Recovery: get a new volume epoch from the metadata service.
+    GetEpoch,
+    /// Recovery: install the new epoch on segment `seg`.
+    Fence {
+        /// The segment.
+        seg: u8,
+    },
+    /// Recovery: read the SCLs of the read quorum `quorum` (bit set) and compute the
+    /// recovered VDL and the truncation range.
+    ReadScl {
+        /// The responding segments.
+        quorum: u16,
+    },
+    /// Recovery (or the writer, for a segment that missed it): install the epoch's truncation
+    /// range on `seg`.
+    WriteTrunc {
+        /// The segment.
+        seg: u8,
+    },
+    /// Recovery: open for writes.
+    Open,
+    /// Replica `replica` learns the current writer's VDL from the stream.
+    Sync {
+        /// The replica.
+        replica: u8,
+    },
+    /// Replica `replica` applies its next mini-transaction.
+    Apply {
+        /// The replica.
+        replica: u8,
+    },
+    /// Fault: the writer crashes.
+    WriterCrash,
+    /// Fault: the writer is cut off from the control plane but keeps running.
+    WriterPartition,
+    /// Fault: the recovering instance crashes.
+    RecoveryCrash,
+    /// Fault: replica `replica` crashes.
+    ReplicaCrash {
+        /// The replica.
+        replica: u8,
+    },
+    /// Fault: segment `seg` crashes.
+    SegCrash {
+        /// The segment.
+        seg: u8,
+    },
+    /// Fault: every segment of AZ `az` goes down.
+    AzOutage {
+        /// The AZ.
+        az: u8,
+    },
+    /// A crashed instance restarts as a replica.
+    RestartInstance {
+        /// The instance.
+        inst: u8,
+    },
+    /// A crashed segment restarts.
+    SegRestart {
+        /// The segment.
+        seg: u8,
+    },
+}
+
+impl Action {
+    /// Faults: actions that need not happen. A state where only these change anything is
+    /// quiescent (bounded liveness is judged there). Restarts are not faults: a crash is
+    /// transient, so a crashed segment or instance does come back, and a recovery whose only
+    /// copy of a record sits on a crashed segment waits for it rather than failing F1.
+    pub fn is_environment(&self) -> bool {
+        matches!(
+            self,
+            Action::WriterCrash
+                | Action::WriterPartition
+                | Action::RecoveryCrash
+                | Action::ReplicaCrash { .. }
+                | Action::SegCrash { .. }
+                | Action::AzOutage { .. }
+        )
+    }
+}
+
+/// The one initial state: W1 is the writer at epoch 1, replicas follow it, nothing written.
+pub fn init(cfg: &FailoverConfig) -> FailoverState {
+    let segs = (0..cfg.segments())
+        .map(|i| Seg {
+            up: true,
+            az: (i / usize::from(cfg.segments_per_az)) as u8,
+            fence: 1,
+            trunc_epoch: 1,
+            scl: 0,
+            recs: [0; MAX_LSN],
+        })
+        .collect();
+    let mut insts: arrayvec::ArrayVec<Inst, { super::config::MAX_INSTANCES }> =
+        arrayvec::ArrayVec::new();
+    let mut w = Inst::replica(0);
+    w.role = Role::Writer;
+    w.epoch = 1;
+    insts.push(w);
+    for tier in 0..cfg.replicas {
+        insts.push(Inst::replica(tier));
+    }
+    FailoverState {
+        segs,
+        insts,
+        endpoint: 0,
+        epoch_ctr: 1,
+        truncs: arrayvec::ArrayVec::new(),
+        sent: [0; MAX_LSN],
+        cpls: 0,
+        budget: Budget {
+            writer_failures: cfg.writer_failures,
+            recovery_crashes: cfg.recovery_crashes,
+            replica_crashes: cfg.replica_crashes,
+            seg_crashes: cfg.seg_crashes,
+            az_outages: cfg.az_outages,
+        },
+        ghost: Ghost::default(),
+    }
+}
+
+/// Every action worth trying in `s` (a superset of the enabled ones; `step` decides).
+pub fn actions(cfg: &FailoverConfig, s: &FailoverState, out: &mut Vec<Action>) {
+    let n = s.segs.len() as u8;
+    for (i, inst) in s.insts.iter().enumerate() {
+        let i = i as u8;
+        match inst.role {
+            Role::Writer => {
+                if inst.next_lsn <= cfg.lsns {
+                    out.push(Action::WriteMtr { inst: i });
+                }
+            }
+            Role::Replica => {
+                out.push(Action::Sync { replica: i });
+                out.push(Action::Apply { replica: i });
+                if s.budget.replica_crashes > 0 {
+                    out.push(Action::ReplicaCrash { replica: i });
+                }
+            }
+            Role::Down => {
+                if i != s.endpoint {
+                    out.push(Action::RestartInstance { inst: i });
+                }
+            }
+            Role::Recovering(_) => {}
+        }
+    }
+    for seg in 0..n {
+        let x = &s.segs[usize::from(seg)];
+        if !x.up {
+            out.push(Action::SegRestart { seg });
+            continue;
+        }
+        for lsn in 1..=cfg.lsns {
+            let mut epochs: EpochSet = s.sent[usize::from(lsn) - 1];
+            while epochs != 0 {
+                let epoch = epochs.trailing_zeros() as u8 + 1;
+                epochs &= epochs - 1;
+                if x.rec(lsn) != epoch {
+                    out.push(Action::Deliver { seg, lsn, epoch });
+                }
+            }
+            if x.rec(lsn) != 0 {
+                for to in (0..n).filter(|&t| t != seg) {
+                    let y = &s.segs[usize::from(to)];
+                    if y.up && y.rec(lsn) == 0 {
+                        out.push(Action::Gossip { from: seg, to, lsn });
+                    }
+                }
+            }
+        }
+        if s.budget.seg_crashes > 0 {
+            out.push(Action::SegCrash { seg });
+        }
+    }
+    out.push(Action::Promote);
+    if let Some(e) = s.insts.get(usize::from(s.endpoint)) {
+        match e.role {
+            Role::Recovering(Phase::Promoted) => out.push(Action::GetEpoch),
+            Role::Recovering(Phase::Fencing) => {
+                for seg in 0..n {
+                    out.push(Action::Fence { seg });
+                }
+                let up = s
+                    .segs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.up)
+                    .fold(0u16, |a, (i, _)| a | (1 << i));
+                for q in 1..(1u16 << n) {
+                    if q & !up == 0 && q.count_ones() == u32::from(cfg.read_quorum) {
+                        out.push(Action::ReadScl { quorum: q });
+                    }
+                }
+            }
+            Role::Recovering(Phase::Truncating { .. }) => {
+                for seg in 0..n {
+                    out.push(Action::WriteTrunc { seg });
+                    if cfg.has(Mutant::FenceAfterRecoveryRead) {
+                        out.push(Action::Fence { seg });
+                    }
+                }
+                out.push(Action::Open);
+            }
+            Role::Writer => {
+                for seg in 0..n {
+                    out.push(Action::WriteTrunc { seg });
+                }
+            }
+            _ => {}
+        }
+        if matches!(e.role, Role::Recovering(_)) && s.budget.recovery_crashes > 0 {
+            out.push(Action::RecoveryCrash);
+        }
+        if e.role == Role::Writer && !e.cut_off && s.budget.writer_failures > 0 {
+            out.push(Action::WriterCrash);
+            if cfg.partitions {
+                out.push(Action::WriterPartition);
+            }
+        }
+    }
+    if s.budget.az_outages > 0 {
+        for az in 0..cfg.azs {
+            out.push(Action::AzOutage { az });
+        }
+    }
+}
+
+/// Apply `action` to `s`. `None` if it is not enabled or changes nothing.
+pub fn step(cfg: &FailoverConfig, s: &FailoverState, action: &Action) -> Option<FailoverState> {
+    let mut n = s.clone();
+    if !apply(cfg, &mut n, action) {
+        return None;
+    }
+    settle(cfg, &mut n);
+    if n == *s { None } else { Some(n) }
+}
+
+/// The endpoint instance, if it is recovering, with its phase.
+fn recovering(s: &FailoverState) -> Option<(usize, Phase)> {
+    let i = usize::from(s.endpoint);
+    match s.insts.get(i)?.role {
+        Role::Recovering(p) => Some((i, p)),
+        _ => None,
+    }
+}
+
+fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
+    let wq = usize::from(cfg.write_quorum);
+    match *action {
+        Action::WriteMtr { inst } => {
+            let i = usize::from(inst);
+            let w = s.insts[i];
+            if w.role != Role::Writer || w.next_lsn > cfg.lsns {
+                return false;
+            }
+            let first = w.next_lsn;
+            let last = (first + cfg.mtr_len - 1).min(cfg.lsns);
+            if last > w.vdl.saturating_add(cfg.lal) && !cfg.has(Mutant::IgnoreLal) {
+                return false; // LAL: never allocate above VDL + LAL
+            }
+            s.cpls |= 1 << (last - 1);
+            for l in first..=last {
+                s.sent[usize::from(l) - 1] |= epoch_bit(w.epoch);
+            }
+            s.ghost.wrote[usize::from(w.epoch) - 1] |= 1 << inst;
+            s.insts[i].next_lsn = last + 1;
+            true
+        }
+        Action::Deliver { seg, lsn, epoch } => {
+            let i = usize::from(seg);
+            let x = s.segs[i];
+            if !x.up || s.sent[usize::from(lsn) - 1] & epoch_bit(epoch) == 0 || x.rec(lsn) == epoch
+            {
+                return false;
+            }
+            match storage::on_write(cfg, &x, lsn, epoch, &s.truncs) {
+                Ok((next, stale)) => {
+                    s.segs[i] = next;
+                    if stale {
+                        s.ghost.flags |= F_B3_BROKEN;
+                    }
+                    true
+                }
+                Err(Reject::Stale) => {
+                    s.ghost.flags |= F_STALE_REJECTED;
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+        Action::Gossip { from, to, lsn } => {
+            let (a, b) = (s.segs[usize::from(from)], s.segs[usize::from(to)]);
+            let w = a.rec(lsn);
+            if from == to || !a.up || !b.up || w == 0 || b.rec(lsn) != 0 {
+                return false;
+            }
+            match storage::on_gossip(&b, lsn, w, &s.truncs) {
+                Ok(next) => {
+                    s.segs[usize::from(to)] = next;
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+        Action::Promote => promote(s),
+        Action::GetEpoch => {
+            let Some((i, Phase::Promoted)) = recovering(s) else {
+                return false;
+            };
+            let e = if cfg.has(Mutant::EpochReuse) {
+                s.epoch_ctr
+            } else {
+                s.epoch_ctr + 1
+            };
+            s.epoch_ctr = e;
+            s.insts[i].epoch = e;
+            s.insts[i].role = Role::Recovering(Phase::Fencing);
+            true
+        }
+        Action::Fence { seg } => {
+            let Some((i, phase)) = recovering(s) else {
+                return false;
+            };
+            let late_fence_allowed = cfg.has(Mutant::FenceAfterRecoveryRead)
+                && matches!(phase, Phase::Truncating { .. });
+            if cfg.has(Mutant::NoFencing) || !(phase == Phase::Fencing || late_fence_allowed) {
+                return false;
+            }
+            let e = s.insts[i].epoch;
+            let x = &mut s.segs[usize::from(seg)];
+            if !x.up || x.fence >= e {
+                return false;
+            }
+            *x = storage::fence(x, e);
+            true
+        }
+        Action::ReadScl { quorum } => {
+            let Some((i, Phase::Fencing)) = recovering(s) else {
+                return false;
+            };
+            let e = s.insts[i].epoch;
+            let up = s
+                .segs
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.up)
+                .fold(0u16, |a, (k, _)| a | (1 << k));
+            if quorum & !up != 0 || quorum.count_ones() != u32::from(cfg.read_quorum) {
+                return false;
+            }
+            let fence_first =
+                !cfg.has(Mutant::NoFencing) && !cfg.has(Mutant::FenceAfterRecoveryRead);
+            if fence_first && s.count(|x| x.fence >= e) < wq {
+                return false; // fence before reading: the old writer can no longer add to the log
+            }
+            // The chain of each responder, judged with every durable range (the metadata
+            // service holds them), so a stray record of an annulled range never counts.
+            let tops = (0..s.segs.len())
+                .filter(|&k| quorum & (1 << k) != 0)
+                .map(|k| chain_top(&s.segs[k].recs, s.truncs.iter()));
+            let top = if cfg.has(Mutant::RecoveryMinScl) {
+                tops.min()
+            } else {
+                tops.max()
+            }
+            .unwrap_or(0);
+            let rvdl = if cfg.has(Mutant::TruncateAtVcl) {
+                top
+            } else {
+                s.cpl_at_or_below(top)
+            };
+            let acked_before = (1..=MAX_LSN as Lsn)
+                .rev()
+                .find(|&l| s.ghost.acked[usize::from(l) - 1] & (epoch_bit(e) - 1) != 0)
+                .unwrap_or(0);
+            if rvdl < acked_before {
+                s.ghost.flags |= F_B10_BROKEN;
+            }
+            if !cfg.has(Mutant::NoTruncation) {
+                let t = Trunc {
+                    epoch: e,
+                    lo: rvdl + 1,
+                    hi: rvdl.saturating_add(cfg.lal),
+                };
+                if s.segs
+                    .iter()
+                    .any(|x| (1..=MAX_LSN as Lsn).any(|l| x.rec(l) != 0 && t.annuls(l, x.rec(l))))
+                {
+                    s.ghost.flags |= F_ANNULLED;
+                }
+                s.truncs.push(t);
+            }
+            s.insts[i].role = Role::Recovering(Phase::Truncating { rvdl });
+            true
+        }
+        Action::WriteTrunc { seg } => {
+            let i = usize::from(s.endpoint);
+            let Some(inst) = s.insts.get(i) else {
+                return false;
+            };
+            let ok_role = matches!(inst.role, Role::Recovering(Phase::Truncating { .. }))
+                || (inst.role == Role::Writer && !inst.cut_off);
+            let e = inst.epoch;
+            let x = s.segs[usize::from(seg)];
+            if !ok_role || !x.up || x.fence > e || (x.fence == e && x.trunc_epoch >= e) {
+                return false;
+            }
+            s.segs[usize::from(seg)] = storage::install_truncation(&x, e, &s.truncs);
+            true
+        }
+        Action::Open => {
+            let Some((i, Phase::Truncating { rvdl })) = recovering(s) else {
+                return false;
+            };
+            let e = s.insts[i].epoch;
+            if !cfg.has(Mutant::NoFencing) && s.count(|x| x.fence >= e) < wq {
+                return false;
+            }
+            if s.count(|x| x.trunc_epoch >= e) < wq {
+                return false; // the range must be at a write quorum before any epoch-e write
+            }
+            // Repair first: every record at or below the recovered VDL is at a write quorum.
+            if (1..=rvdl).any(|l| !s.in_trunc(l) && (s.holders(l).count_ones() as usize) < wq) {
+                return false;
+            }
+            let top = s.trunc_of(e).map_or(rvdl, |t| t.hi);
+            let w = &mut s.insts[i];
+            w.role = Role::Writer;
+            w.pgcl = rvdl;
+            w.vdl = rvdl;
+            w.base = top.saturating_add(1);
+            w.next_lsn = w.base;
+            s.ghost.flags |= F_FAILOVER_DONE;
+            true
+        }
+        Action::Sync { replica } => {
+            let r = usize::from(replica);
+            let Some(w) = s.current_writer().copied() else {
+                return false;
+            };
+            let x = &mut s.insts[r];
+            if x.role != Role::Replica || w.cut_off {
+                return false;
+            }
+            x.known_vdl = w.vdl;
+            x.follows = w.epoch;
+            true
+        }
+        Action::Apply { replica } => apply_mtr(cfg, s, usize::from(replica)),
+        Action::WriterCrash | Action::WriterPartition => {
+            let i = usize::from(s.endpoint);
+            let w = s.insts[i];
+            if w.role != Role::Writer || w.cut_off || s.budget.writer_failures == 0 {
+                return false;
+            }
+            if *action == Action::WriterPartition && !cfg.partitions {
+                return false;
+            }
+            s.budget.writer_failures -= 1;
+            if *action == Action::WriterCrash {
+                s.insts[i] = down(w);
+            } else {
+                s.insts[i].cut_off = true;
+            }
+            true
+        }
+        Action::RecoveryCrash => {
+            let Some((i, _)) = recovering(s) else {
+                return false;
+            };
+            if s.budget.recovery_crashes == 0 {
+                return false;
+            }
+            s.budget.recovery_crashes -= 1;
+            s.insts[i] = down(s.insts[i]);
+            true
+        }
+        Action::ReplicaCrash { replica } => {
+            let r = usize::from(replica);
+            if s.insts[r].role != Role::Replica || s.budget.replica_crashes == 0 {
+                return false;
+            }
+            s.budget.replica_crashes -= 1;
+            s.insts[r] = down(s.insts[r]);
+            true
+        }
+        Action::RestartInstance { inst } => {
+            let i = usize::from(inst);
+            if s.insts[i].role != Role::Down || inst == s.endpoint {
+                return false;
+            }
+            s.insts[i] = Inst::replica(s.insts[i].tier);
+            true
+        }
+        Action::SegCrash { seg } => {
+            let x = &mut s.segs[usize::from(seg)];
+            if !x.up || s.budget.seg_crashes == 0 {
+                return false;
+            }
+            s.budget.seg_crashes -= 1;
+            crash_seg(cfg, x, &s.truncs);
+            true
+        }
+        Action::SegRestart { seg } => {
+            let x = &mut s.segs[usize::from(seg)];
+            if x.up {
+                return false;
+            }
+            x.up = true;
+            true
+        }
+        Action::AzOutage { az } => {
+            if s.budget.az_outages == 0 {
+                return false;
+            }
+            let mut any = false;
+            let truncs = s.truncs.clone();
+            for x in s.segs.iter_mut().filter(|x| x.az == az && x.up) {
+                crash_seg(cfg, x, &truncs);
+                any = true;
+            }
+            if any {
+                s.budget.az_outages -= 1;
+            }
+            any
+        }
+    }
+}
+
+/// A segment goes down. Its records, fence and installed ranges are durable, except the
+/// ranges under `volatile-truncation`.
+fn crash_seg(cfg: &FailoverConfig, x: &mut Seg, truncs: &[Trunc]) {
+    x.up = false;
+    if cfg.has(Mutant::VolatileTruncation) {
+        x.trunc_epoch = 1;
+        x.scl = storage::scl(x, truncs);
+    }
+}
+
+/// An instance after a crash: its volatile state is gone.
+fn down(i: Inst) -> Inst {
+    Inst {
+        role: Role::Down,
+        cut_off: false,
+        ..Inst::replica(i.tier)
+    }
+}
+
+/// The control plane sees that the endpoint's instance is down or unreachable and promotes
+/// the best replica: lowest tier, then the highest VDL it knows, then the lowest index. With
+/// no replica, a crashed endpoint restarts and recovers itself.
+fn promote(s: &mut FailoverState) -> bool {
+    let e = usize::from(s.endpoint);
+    let cur = s.insts[e];
+    let failed = cur.role == Role::Down || cur.cut_off;
+    if !failed
+        || s.insts
+            .iter()
+            .any(|x| matches!(x.role, Role::Recovering(_)))
+    {
+        return false;
+    }
+    let best = s
+        .insts
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.role == Role::Replica && !x.cut_off)
+        .min_by_key(|(i, x)| (x.tier, std::cmp::Reverse(x.known_vdl), *i))
+        .map(|(i, _)| i)
+        .or_else(|| s.insts.iter().position(|x| x.role == Role::Down));
+    let Some(b) = best else {
+        return false;
+    };
+    let tier = s.insts[b].tier;
+    s.insts[b] = Inst {
+        role: Role::Recovering(Phase::Promoted),
+        ..Inst::replica(tier)
+    };
+    s.endpoint = b as u8;
+    true
+}
+
+/// Replica `r` applies its next mini-transaction: the records after the last it applied
+/// (skipping annulled ranges) up to the next consistency point, all at once, and only when
+/// that point is at or below the VDL it knows.
+fn apply_mtr(cfg: &FailoverConfig, s: &mut FailoverState, r: usize) -> bool {
+    let x = s.insts[r];
+    if x.role != Role::Replica || x.follows == 0 {
+        return false;
+    }
+    let last_applied = (1..=MAX_LSN as Lsn)
+        .rev()
+        .find(|&l| x.applied[usize::from(l) - 1] != 0)
+        .unwrap_or(0);
+    let Some(start) = (last_applied + 1..=cfg.lsns).find(|&l| !s.in_trunc(l)) else {
+        return false;
+    };
+    // The MTR starting at `start` ends at the next consistency point.
+    let Some(mtr_end) = (start..=cfg.lsns).find(|&l| s.is_cpl(l)) else {
+        return false;
+    };
+    if mtr_end > x.known_vdl && !cfg.has(Mutant::ReplicaAppliesAboveVdl) {
+        return false;
+    }
+    let end = if cfg.has(Mutant::ReplicaPartialMtr) {
+        start
+    } else {
+        mtr_end
+    };
+    let mut next = x;
+    for l in start..=end {
+        // The record as the followed writer's stream carries it: the newest epoch up to the
+        // one followed whose copy is not annulled.
+        let sent = s.sent[usize::from(l) - 1];
+        let Some(epoch) = (1..=x.follows)
+            .rev()
+            .find(|&e| sent & epoch_bit(e) != 0 && !s.annulled(l, e))
+        else {
+            return false;
+        };
+        next.applied[usize::from(l) - 1] = epoch;
+    }
+    s.insts[r] = next;
+    true
+}
+
+/// After every step: each writer learns the acks of the segments that accept its epoch and
+/// advances PGCL and VDL; commits at or below VDL are acknowledged (instant acks, as in the
+/// quorum model: an ack never reports more than the segment holds).
+fn settle(cfg: &FailoverConfig, s: &mut FailoverState) {
+    let wq = usize::from(cfg.write_quorum);
+    for i in 0..s.insts.len() {
+        let w = s.insts[i];
+        if w.role != Role::Writer {
+            continue;
+        }
+        let e = w.epoch;
+        let senders = |x: &Seg| x.up && (x.fence == e || cfg.has(Mutant::NoFencing));
+        let proven = if cfg.has(Mutant::AckOnCommitRecordQuorum) {
+            (w.base..w.next_lsn)
+                .rev()
+                .find(|&l| s.is_cpl(l) && s.count(|x| senders(x) && x.rec(l) == e) >= wq)
+        } else {
+            (1..w.next_lsn)
+                .rev()
+                .find(|&l| s.count(|x| senders(x) && x.scl >= l) >= wq)
+        }
+        .unwrap_or(0);
+        let pgcl = w.pgcl.max(proven);
+        let vdl = if cfg.has(Mutant::AckOnCommitRecordQuorum) {
+            w.vdl.max(proven)
+        } else {
+            w.vdl.max(s.cpl_at_or_below(pgcl))
+        };
+        s.insts[i].pgcl = pgcl;
+        s.insts[i].vdl = vdl;
+        for l in w.base..w.next_lsn.min(vdl + 1) {
+            if s.is_cpl(l) && s.sent[usize::from(l) - 1] & epoch_bit(e) != 0 {
+                s.ghost.acked[usize::from(l) - 1] |= epoch_bit(e);
+                if s.ghost.flags & F_FAILOVER_DONE != 0 && e > 1 {
+                    s.ghost.flags |= F_ACKED_AFTER_FAILOVER;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

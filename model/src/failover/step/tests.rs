@@ -1,0 +1,123 @@
+//! Scenarios of the failover step function, step by step: who is promoted, the order recovery
+//! must follow, and fencing of a writer that is cut off but still writing.
+
+use super::*;
+use crate::failover::properties as p;
+
+fn cfg(replicas: u8) -> FailoverConfig {
+    let mut c = FailoverConfig::preset("default").unwrap();
+    c.set("replicas", &replicas.to_string()).unwrap();
+    c.validate().unwrap();
+    c
+}
+
+/// Apply `a`, which must be enabled.
+fn go(c: &FailoverConfig, s: &FailoverState, a: Action) -> FailoverState {
+    step(c, s, &a).unwrap_or_else(|| panic!("{a:?} is not enabled"))
+}
+
+fn disabled(c: &FailoverConfig, s: &FailoverState, a: Action) {
+    assert!(step(c, s, &a).is_none(), "{a:?} must not be enabled here");
+}
+
+/// W1 writes MTR {1,2} and it lands on every segment, so it is acknowledged at epoch 1.
+fn committed(c: &FailoverConfig) -> FailoverState {
+    let mut s = go(c, &init(c), Action::WriteMtr { inst: 0 });
+    for seg in 0..6 {
+        for lsn in 1..=2 {
+            s = go(c, &s, Action::Deliver { seg, lsn, epoch: 1 });
+        }
+    }
+    assert_eq!(s.ghost.acked[1], 1, "LSN 2 acknowledged at epoch 1");
+    s
+}
+
+#[test]
+fn promotion_prefers_the_lowest_tier_then_the_most_caught_up() {
+    let c = cfg(2);
+    let mut s = committed(&c);
+    s.insts[2].known_vdl = 2; // R2 (tier 1) is ahead of R1 (tier 0)
+    s.insts[2].follows = 1;
+    let s1 = go(&c, &go(&c, &s, Action::WriterCrash), Action::Promote);
+    assert_eq!(s1.endpoint, 1, "tier 0 wins over being caught up");
+    s.insts[2].tier = 0;
+    let s2 = go(&c, &go(&c, &s, Action::WriterCrash), Action::Promote);
+    assert_eq!(
+        s2.endpoint, 2,
+        "within a tier, the most caught-up replica wins"
+    );
+}
+
+#[test]
+fn recovery_fences_before_reading_and_truncates_before_opening() {
+    let c = cfg(1);
+    let s = committed(&c);
+    disabled(&c, &s, Action::Promote); // the writer is alive and reachable
+    let s = go(&c, &s, Action::WriterCrash);
+    disabled(&c, &s, Action::GetEpoch);
+    let s = go(&c, &s, Action::Promote);
+    let mut s = go(&c, &s, Action::GetEpoch);
+    assert_eq!(s.insts[1].epoch, 2);
+    for seg in 0..3 {
+        s = go(&c, &s, Action::Fence { seg });
+    }
+    // Three of six fenced: not yet a write quorum, so no reading.
+    disabled(&c, &s, Action::ReadScl { quorum: 0b111 });
+    s = go(&c, &s, Action::Fence { seg: 3 });
+    s = go(&c, &s, Action::ReadScl { quorum: 0b111000 });
+    assert_eq!(
+        s.truncs[0].lo, 3,
+        "recovered VDL 2: the acknowledged commit is kept"
+    );
+    for seg in 0..3 {
+        s = go(&c, &s, Action::WriteTrunc { seg });
+    }
+    disabled(&c, &s, Action::Open); // range on three segments only
+    s = go(&c, &s, Action::WriteTrunc { seg: 3 });
+    s = go(&c, &s, Action::Open);
+    assert_eq!(s.insts[1].role, Role::Writer);
+    assert_eq!(
+        s.insts[1].next_lsn, 5,
+        "new LSNs start above the range 3..=4"
+    );
+    for name in ["b1_no_lost_ack", "b9_truncation_before_writes"] {
+        let check = crate::failover::model::evaluate(name, &c, &s).unwrap();
+        assert!(check.is_ok(), "{name}: {check:?}");
+    }
+}
+
+#[test]
+fn a_cut_off_writer_keeps_writing_but_fenced_segments_reject_it() {
+    let c = cfg(1);
+    let s = go(&c, &init(&c), Action::WriterPartition);
+    let s = go(&c, &s, Action::Promote);
+    let mut s = go(&c, &s, Action::GetEpoch);
+    for seg in 0..4 {
+        s = go(&c, &s, Action::Fence { seg });
+    }
+    // The old writer, still running at epoch 1, writes MTR {1,2}.
+    s = go(&c, &s, Action::WriteMtr { inst: 0 });
+    let rejected = go(
+        &c,
+        &s,
+        Action::Deliver {
+            seg: 0,
+            lsn: 1,
+            epoch: 1,
+        },
+    );
+    assert_eq!(rejected.segs[0].rec(1), 0);
+    assert!(rejected.ghost.flags & F_STALE_REJECTED != 0);
+    // An unfenced segment still takes it: only two such segments remain, never a quorum.
+    let taken = go(
+        &c,
+        &s,
+        Action::Deliver {
+            seg: 5,
+            lsn: 1,
+            epoch: 1,
+        },
+    );
+    assert_eq!(taken.segs[5].rec(1), 1);
+    assert!(p::b3_stale_fenced(&c, &taken).is_ok());
+}
