@@ -52,7 +52,7 @@
 //!   supplies shortest traces. If that rerun is cut short by a limit, the DFS trace is reported
 //!   instead. Counts and verdicts always come from the DFS itself.
 //!
-//! Limits (`max_states`, `max_seconds`, `stop`) are checked by every worker after each chunk of
+//! Limits (`max_states`, `max_seconds`, `max_memory`, `stop`) are checked by every worker after each chunk of
 //! at most 1,024 frontier states (BFS) or every 64 expansions (DFS), so a search ends promptly
 //! with `complete == false`. Progress is reported by worker 0, which runs on the calling thread.
 
@@ -109,6 +109,9 @@ pub struct Options {
     pub max_states: Option<u64>,
     /// Stop (incomplete) after this many seconds.
     pub max_seconds: Option<f64>,
+    /// Stop (incomplete) once the process's resident memory reaches this many bytes, checked
+    /// about twice a second: a partial report instead of the kernel's OOM kill.
+    pub max_memory: Option<u64>,
     /// Called about every `progress_every` seconds from one thread.
     // The type is part of the fixed API that other modules use.
     #[allow(clippy::type_complexity)]

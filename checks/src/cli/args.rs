@@ -116,6 +116,13 @@ const MAX_SECONDS_HELP: &str = "\
 Stop after S seconds, e.g. 90 or 0.5. The result is then incomplete
 (exit 1): properties not violated so far are reported as unknown.";
 
+const MAX_MEMORY_HELP: &str = "\
+Stop once the process uses SIZE of memory (resident), e.g. 8G, 500M or
+2048K (plain numbers are bytes); 'none' removes the limit. The default
+is 90% of the memory available when the check starts, so a state space
+too big for this machine ends in a partial report (exit 1, complete:
+false) rather than being killed by the kernel with nothing to show.";
+
 const WITNESSES_HELP: &str = "\
 Also print, for every witnessed sometimes-property, a shortest trace
 to a witnessing state (text output).";
@@ -264,6 +271,10 @@ pub struct CheckArgs {
         allow_negative_numbers = true, long_help = MAX_SECONDS_HELP)]
     pub max_seconds: Option<f64>,
 
+    /// Stop (incomplete) at SIZE of memory [default: 90% of available].
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory, long_help = MAX_MEMORY_HELP)]
+    pub max_memory: Option<MemoryLimit>,
+
     /// Also print the witness traces.
     #[arg(
         long,
@@ -322,6 +333,42 @@ fn parse_max_states(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err("expected a whole number of states, at least 1, e.g. 1000000".to_string()),
+    }
+}
+
+/// A `--max-memory` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryLimit {
+    /// No limit.
+    Unlimited,
+    /// Stop at this many bytes.
+    Bytes(u64),
+}
+
+fn parse_memory(s: &str) -> Result<MemoryLimit, String> {
+    let bad = || format!("expected a size such as 8G, 500M or 2048K, or 'none'; got '{s}'");
+    if matches!(s, "none" | "off" | "unlimited") {
+        return Ok(MemoryLimit::Unlimited);
+    }
+    let t = s.trim();
+    let (digits, unit) = match t
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii_digit() && *c != '.')
+    {
+        Some((i, _)) => (&t[..i], t[i..].trim_end_matches(['B', 'b', 'i'])),
+        None => (t, ""),
+    };
+    let scale: f64 = match unit.to_ascii_uppercase().as_str() {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    match digits.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(MemoryLimit::Bytes((v * scale) as u64)),
+        _ => Err(bad()),
     }
 }
 

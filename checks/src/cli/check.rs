@@ -8,7 +8,7 @@ use crate::registry::{Protocol, UsageError};
 use crate::report::Report;
 
 use super::Console;
-use super::args::{CheckArgs, Format, StrategyArg};
+use super::args::{CheckArgs, Format, MemoryLimit, StrategyArg};
 use super::progress::{self, ProgressLine};
 use super::render::{RenderOptions, render_report};
 
@@ -149,6 +149,11 @@ pub fn run(
         },
         max_states: args.max_states,
         max_seconds: args.max_seconds,
+        max_memory: match args.max_memory {
+            Some(MemoryLimit::Unlimited) => None,
+            Some(MemoryLimit::Bytes(b)) => Some(b),
+            None => default_memory_limit(),
+        },
         progress: show_progress.then(|| line.callback()),
         progress_every: progress::EVERY_SECONDS,
         stop: super::interrupt::stop_flag(),
@@ -196,4 +201,18 @@ fn json(report: &Report, terminal: bool) -> String {
         text.push('\n');
     }
     text
+}
+
+/// 90% of the memory available now (`MemAvailable` in `/proc/meminfo`) on top of what the
+/// process already holds; `None` where that is unknown.
+fn default_memory_limit() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line["MemAvailable:".len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024 / 10 * 9)
 }

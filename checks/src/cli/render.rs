@@ -257,7 +257,8 @@ fn verdict(report: &Report, style: Style) -> String {
     }
     if !report.complete {
         reasons.push(if violated.is_empty() {
-            "the search stopped early (a --max-states/--max-seconds limit or Ctrl-C)".to_string()
+            "the search stopped early (a --max-states/--max-seconds/--max-memory limit or Ctrl-C)"
+                .to_string()
         } else {
             "the search stopped after the first violating level; --keep-going explores the rest"
                 .to_string()

@@ -470,6 +470,10 @@ pub(super) struct Control<'o> {
     start: Instant,
     max_states: Option<u64>,
     max_seconds: Option<f64>,
+    max_memory: Option<u64>,
+    /// Seconds (as f64 bits) of the last resident-memory reading ([`NEVER`] at first, so the
+    /// first call reads it).
+    last_memory_check: AtomicU64,
     stop: Option<&'o AtomicBool>,
     progress: Option<&'o (dyn Fn(&Progress) + Send + Sync)>,
     progress_every: f64,
@@ -492,6 +496,8 @@ impl<'o> Control<'o> {
             start: Instant::now(),
             max_states: options.max_states,
             max_seconds: options.max_seconds,
+            max_memory: options.max_memory,
+            last_memory_check: AtomicU64::new(NEVER.to_bits()),
             stop: options.stop.as_deref(),
             stop_after: options.stop_after.clone(),
             progress: options.progress.as_deref(),
@@ -514,6 +520,8 @@ impl<'o> Control<'o> {
             start: self.start,
             max_states: self.max_states,
             max_seconds: self.max_seconds,
+            max_memory: self.max_memory,
+            last_memory_check: AtomicU64::new(NEVER.to_bits()),
             stop: self.stop,
             stop_after: self.stop_after.clone(),
             progress: self.progress,
@@ -539,11 +547,25 @@ impl<'o> Control<'o> {
             || self
                 .max_states
                 .is_some_and(|m| self.unique.load(Ordering::Relaxed) >= m)
-            || self.max_seconds.is_some_and(|m| self.seconds() >= m);
+            || self.max_seconds.is_some_and(|m| self.seconds() >= m)
+            || self.max_memory.is_some_and(|m| self.memory_over(m));
         if hit {
             self.halted.store(true, Ordering::Relaxed);
         }
         hit
+    }
+
+    /// Whether resident memory has reached `limit` bytes. Reads `/proc` at most every half
+    /// second (workers call this after every chunk); off Linux it never stops the search.
+    fn memory_over(&self, limit: u64) -> bool {
+        let now = self.seconds();
+        let last = f64::from_bits(self.last_memory_check.load(Ordering::Relaxed));
+        if now - last < 0.5 {
+            return false;
+        }
+        self.last_memory_check
+            .store(now.to_bits(), Ordering::Relaxed);
+        proc_status_bytes("VmRSS:").is_some_and(|rss| rss >= limit)
     }
 
     /// Whether the options' [`StopAfter`] rule is met by the discoveries so far.
@@ -584,6 +606,9 @@ impl<'o> Control<'o> {
         });
     }
 }
+
+/// A time before the search started.
+const NEVER: f64 = -1.0;
 
 /// A `kB` line of `/proc/self/status` (e.g. `VmRSS:`, `VmHWM:`) in bytes; `None` off Linux.
 pub(super) fn proc_status_bytes(key: &str) -> Option<u64> {
