@@ -106,7 +106,7 @@ impl Mutant {
             Mutant::AckOnCommitRecordQuorum => (
                 "ack-on-commit-record-quorum",
                 "Mb4",
-                "b1_no_lost_ack",
+                "b11_acked_durable",
                 "a commit is acknowledged when its commit record reaches a write quorum, though \
                  an earlier record of its chain has not",
             ),

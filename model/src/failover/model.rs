@@ -120,7 +120,7 @@ const ROWS: &[Row] = &[
         spec_id: "B5",
         kind: Kind::Always,
         check: p::b5_allocation_bounded,
-        doc: "writers allocate at most VDL + LAL, and epoch-e LSNs lie above the epoch-e range",
+        doc: "writers allocate at most VDL + LAL, and epoch-e LSNs lie above every range of epoch <= e",
         applies: always_applies,
     },
     Row {
@@ -161,6 +161,14 @@ const ROWS: &[Row] = &[
         kind: Kind::Always,
         check: p::b10_recovery_keeps_acked,
         doc: "each recovered VDL is at least every commit acknowledged at an older epoch",
+        applies: always_applies,
+    },
+    Row {
+        name: "b11_acked_durable",
+        spec_id: "B11",
+        kind: Kind::Always,
+        check: p::b11_acked_durable,
+        doc: "every record of an acknowledged mini-transaction is on a write quorum, as written",
         applies: always_applies,
     },
     Row {
@@ -239,7 +247,7 @@ macro_rules! shims {
         }),*];
     };
 }
-shims!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+shims!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
 
 impl Model for FailoverModel {
     type State = FailoverState;

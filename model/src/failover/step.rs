@@ -474,7 +474,14 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             if (1..=rvdl).any(|l| !s.in_trunc(l) && (s.holders(l).count_ones() as usize) < wq) {
                 return false;
             }
-            let top = s.trunc_of(e).map_or(rvdl, |t| t.hi);
+            // New LSNs go above every durable range, not only this epoch's: a recovery that
+            // crashed after its read may have left a higher range than this one, and an LSN
+            // inside any range would count as present in every segment's chain.
+            let top = if cfg.has(Mutant::NoTruncation) {
+                rvdl
+            } else {
+                s.truncs.iter().map(|t| t.hi).max().unwrap_or(0).max(rvdl)
+            };
             let w = &mut s.insts[i];
             w.role = Role::Writer;
             w.pgcl = rvdl;

@@ -121,3 +121,64 @@ fn a_cut_off_writer_keeps_writing_but_fenced_segments_reject_it() {
     assert_eq!(taken.segs[5].rec(1), 1);
     assert!(p::b3_stale_fenced(&c, &taken).is_ok());
 }
+
+/// Review finding: a recovery that crashed after its read leaves a range (2, 3..=4) above the
+/// next recovery's (3, 1..=2). The new writer must allocate above both, or LSNs inside the older
+/// range count as present in every chain and a commit is acknowledged with no copy anywhere.
+#[test]
+fn a_writer_after_a_crashed_recovery_allocates_above_every_range() {
+    let mut c = cfg(2);
+    for (k, v) in [("recovery_crashes", "1"), ("lsns", "6")] {
+        c.set(k, v).unwrap();
+    }
+    c.validate().unwrap();
+    let mut s = go(&c, &init(&c), Action::WriteMtr { inst: 0 });
+    for lsn in 1..=2 {
+        s = go(
+            &c,
+            &s,
+            Action::Deliver {
+                seg: 0,
+                lsn,
+                epoch: 1,
+            },
+        );
+    }
+    s = go(&c, &s, Action::WriterCrash);
+    s = go(&c, &s, Action::Promote);
+    s = go(&c, &s, Action::GetEpoch);
+    for seg in 0..4 {
+        s = go(&c, &s, Action::Fence { seg });
+    }
+    // A1 (slot 0) answers with its stray chain 1..=2: recovered VDL 2, range 3..=4.
+    s = go(&c, &s, Action::ReadScl { quorum: 0b010101 });
+    assert_eq!((s.truncs[0].lo, s.truncs[0].hi), (3, 4));
+    s = go(&c, &s, Action::RecoveryCrash);
+    s = go(&c, &s, Action::Promote);
+    s = go(&c, &s, Action::GetEpoch);
+    for seg in 0..4 {
+        s = go(&c, &s, Action::Fence { seg });
+    }
+    // A2, B1, C1 have nothing: recovered VDL 0, range 1..=2.
+    s = go(&c, &s, Action::ReadScl { quorum: 0b011010 });
+    assert_eq!((s.truncs[1].lo, s.truncs[1].hi), (1, 2));
+    for seg in 0..6 {
+        s = go(&c, &s, Action::WriteTrunc { seg });
+    }
+    s = go(&c, &s, Action::Open);
+    let w = usize::from(s.endpoint);
+    assert_eq!(s.insts[w].next_lsn, 5, "above the older range 3..=4 too");
+    s = go(&c, &s, Action::WriteMtr { inst: w as u8 });
+    assert!(
+        s.ghost.acked.iter().all(|&a| a & 0b100 == 0),
+        "nothing acked unheld"
+    );
+    for name in [
+        "b1_no_lost_ack",
+        "b5_allocation_bounded",
+        "b11_acked_durable",
+    ] {
+        let check = crate::failover::model::evaluate(name, &c, &s).unwrap();
+        assert!(check.is_ok(), "{name}: {check:?}");
+    }
+}
