@@ -98,6 +98,7 @@ fn help_teaches_exit_codes_examples_and_geometry() {
         "--format",
         "--max-states",
         "--max-seconds",
+        "--max-memory",
         "--witnesses",
     ] {
         assert!(

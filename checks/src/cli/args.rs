@@ -271,7 +271,7 @@ pub struct CheckArgs {
         allow_negative_numbers = true, long_help = MAX_SECONDS_HELP)]
     pub max_seconds: Option<f64>,
 
-    /// Stop (incomplete) at SIZE of memory [default: 90% of available].
+    /// Stop at SIZE of memory [default: 90% of available].
     #[arg(long, value_name = "SIZE", value_parser = parse_memory, long_help = MAX_MEMORY_HELP)]
     pub max_memory: Option<MemoryLimit>,
 
