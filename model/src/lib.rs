@@ -11,5 +11,6 @@
 
 pub mod checkable;
 pub mod failover;
+pub mod params;
 pub mod quorum;
 pub mod register;

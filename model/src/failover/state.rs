@@ -213,12 +213,7 @@ impl FailoverState {
     /// of a truncation range (an annulled range is a complete, empty unit), as in the quorum
     /// model.
     pub fn cpl_at_or_below(&self, l: Lsn) -> Lsn {
-        (1..=l)
-            .rev()
-            .find(|&k| {
-                (self.is_cpl(k) && !self.in_trunc(k)) || self.truncs.iter().any(|t| t.hi == k)
-            })
-            .unwrap_or(0)
+        crate::quorum::state::cpl_at_or_below(self.cpls, &self.truncs, l)
     }
 
     /// Segments (bit `i`) holding a live copy of LSN `l` (any epoch not annulled).

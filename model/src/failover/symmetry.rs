@@ -12,7 +12,8 @@ use crate::quorum::config::MAX_LSN;
 
 /// Everything about a segment but its AZ, packed so that equal keys mean equal segments.
 pub(super) fn key(x: &Seg) -> u128 {
-    const { assert!(4 + MAX_LSN <= 16, "a segment packs into 16 bytes") };
+    // The last byte stays free: the packed hash puts the AZ there.
+    const { assert!(4 + MAX_LSN < 16, "a segment and its AZ pack into 16 bytes") };
     let Seg {
         up,
         az: _,

@@ -410,20 +410,7 @@ impl QuorumConfig {
 
     /// Apply one `key=value` override.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        fn num(key: &str, value: &str) -> Result<u8, String> {
-            value
-                .parse::<u8>()
-                .map_err(|_| format!("parameter '{key}' takes a whole number 0-255, got '{value}'"))
-        }
-        fn flag(key: &str, value: &str) -> Result<bool, String> {
-            match value {
-                "true" | "on" | "yes" | "1" => Ok(true),
-                "false" | "off" | "no" | "0" => Ok(false),
-                _ => Err(format!(
-                    "parameter '{key}' takes true or false, got '{value}'"
-                )),
-            }
-        }
+        use crate::params::{flag, num};
         match key {
             "azs" => self.azs = num(key, value)?,
             "segments_per_az" => self.segments_per_az = num(key, value)?,

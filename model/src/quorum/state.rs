@@ -287,6 +287,17 @@ pub const F_A5_BROKEN: u16 = 1 << 6;
 /// A writer recovery completed and reopened the volume.
 pub const F_RECOVERED: u16 = 1 << 8;
 
+/// Highest consistency point at or below `l` (0 if none), given the CPL bits (`l-1` for LSN
+/// `l`) and the truncation ranges: a CPL inside a range no longer counts, a range top does
+/// (see [`QuorumState::cpl_at_or_below`]). The failover model uses the same rule.
+pub fn cpl_at_or_below(cpls: u16, truncs: &[Trunc], l: Lsn) -> Lsn {
+    let in_trunc = |k: Lsn| truncs.iter().any(|t| t.lo <= k && k <= t.hi);
+    (1..=l)
+        .rev()
+        .find(|&k| (cpls & (1 << (k - 1)) != 0 && !in_trunc(k)) || truncs.iter().any(|t| t.hi == k))
+        .unwrap_or(0)
+}
+
 /// The whole system state. Its `Hash` is in [`pack`]: a few integer writes, not one per field.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct QuorumState {
@@ -323,12 +334,7 @@ impl QuorumState {
     /// range does (MC): the annulled range is a complete, empty unit, so VDL may pass it and
     /// the first LSN after recovery (range top + 1) respects the LAL bound.
     pub fn cpl_at_or_below(&self, l: Lsn) -> Lsn {
-        (1..=l)
-            .rev()
-            .find(|&k| {
-                (self.is_cpl(k) && !self.in_trunc(k)) || self.truncs.iter().any(|t| t.hi == k)
-            })
-            .unwrap_or(0)
+        cpl_at_or_below(self.cpls, &self.truncs, l)
     }
 
     /// Highest commit LSN acknowledged to the client (0 if none).

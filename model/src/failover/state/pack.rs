@@ -7,7 +7,6 @@
 use std::hash::{Hash, Hasher};
 
 use super::{Budget, FailoverState, Ghost, Inst, Phase, Role, Seg, Trunc};
-use crate::quorum::config::MAX_LSN;
 
 impl Hash for FailoverState {
     fn hash<H: Hasher>(&self, h: &mut H) {
@@ -50,25 +49,9 @@ impl Hash for FailoverState {
     }
 }
 
-const _: () = assert!(5 + MAX_LSN <= 16);
-
 fn seg(x: &Seg) -> u128 {
-    let Seg {
-        up,
-        az,
-        fence,
-        trunc_epoch,
-        scl,
-        recs,
-    } = *x;
-    let mut b = [0u8; 16];
-    b[0] = u8::from(up);
-    b[1] = az;
-    b[2] = fence;
-    b[3] = trunc_epoch;
-    b[4] = scl;
-    b[5..5 + MAX_LSN].copy_from_slice(&recs);
-    u128::from_le_bytes(b)
+    // The symmetry key packs everything but the AZ into the top bytes; the AZ takes the last.
+    super::super::symmetry::key(x) | u128::from(x.az)
 }
 
 /// 16 bits: a tag and the recovered VDL.
