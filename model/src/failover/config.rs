@@ -43,11 +43,16 @@ pub enum Mutant {
     IgnoreLal,
     /// Mb11: a replica applies a mini-transaction record by record.
     ReplicaPartialMtr,
+    /// Mb12: the new writer never rolls back the transactions active at the crash.
+    NoUndo,
+    /// Mb13: the client's open transaction survives the failover: the new writer lets it
+    /// commit instead of rolling it back.
+    ResumeOrphanTxn,
 }
 
 impl Mutant {
     /// Every mutant, in spec order.
-    pub const ALL: [Mutant; 11] = [
+    pub const ALL: [Mutant; 13] = [
         Mutant::NoFencing,
         Mutant::FenceAfterRecoveryRead,
         Mutant::TruncateAtVcl,
@@ -59,6 +64,8 @@ impl Mutant {
         Mutant::EpochReuse,
         Mutant::IgnoreLal,
         Mutant::ReplicaPartialMtr,
+        Mutant::NoUndo,
+        Mutant::ResumeOrphanTxn,
     ];
 
     /// The CLI name, e.g. `no-fencing`.
@@ -155,6 +162,20 @@ impl Mutant {
                 "b8_replica_whole_mtrs",
                 "a replica applies a mini-transaction record by record, showing half of it",
             ),
+            Mutant::NoUndo => (
+                "no-undo",
+                "Mb12",
+                "f2_active_txns_rolled_back",
+                "the new writer opens without rolling back the transactions active at the \
+                 crash, so they stay in progress forever",
+            ),
+            Mutant::ResumeOrphanTxn => (
+                "resume-orphan-txn",
+                "Mb13",
+                "f2a_orphan_never_acked",
+                "the client's open transaction survives the failover and the new writer \
+                 acknowledges its commit, though its body may have been truncated",
+            ),
         }
     }
 }
@@ -197,6 +218,9 @@ pub struct FailoverConfig {
     pub lsns: u8,
     /// Records per mini-transaction; the last is a consistency point (CPL).
     pub mtr_len: u8,
+    /// Mini-transactions per transaction (1 or 2): with 2, a body MTR then a commit MTR, and
+    /// only the commit is acknowledged.
+    pub txn_mtrs: u8,
     /// LSN allocation limit: no LSN above VDL + LAL.
     pub lal: u8,
     /// Read replicas (R1, R2), promotion tiers 0, 1.
@@ -263,6 +287,11 @@ pub const PRESETS: &[Preset] = &[
         sets: &["seg_crashes=0", "az_outages=1"],
     },
     Preset {
+        name: "txns",
+        doc: "transactions of a body MTR and a commit MTR: a transaction active at the writer's failure is rolled back, never acknowledged",
+        sets: &["txn_mtrs=2", "mtr_len=1", "lal=1", "seg_crashes=0"],
+    },
+    Preset {
         name: "deep",
         doc: "two writer failures, a recovery crash, R1 + R2, a replica crash, a segment crash, an AZ outage, 4 LSNs: a long local run",
         sets: &[
@@ -288,6 +317,7 @@ impl FailoverConfig {
             read_quorum: 3,
             lsns: 3,
             mtr_len: 2,
+            txn_mtrs: 1,
             lal: 2,
             replicas: 1,
             writer_failures: 1,
@@ -343,6 +373,10 @@ impl FailoverConfig {
             "records per mini-transaction; the last is a consistency point (>= 1)",
         ),
         (
+            "txn_mtrs",
+            "mini-transactions per transaction: 1, or 2 (a body, then the commit)",
+        ),
+        (
             "lal",
             "LSN allocation limit: no LSN above VDL + lal (>= mtr_len)",
         ),
@@ -375,6 +409,7 @@ impl FailoverConfig {
             "read_quorum" => self.read_quorum = num(key, value)?,
             "lsns" => self.lsns = num(key, value)?,
             "mtr_len" => self.mtr_len = num(key, value)?,
+            "txn_mtrs" => self.txn_mtrs = num(key, value)?,
             "lal" => self.lal = num(key, value)?,
             "replicas" => self.replicas = num(key, value)?,
             "writer_failures" => self.writer_failures = num(key, value)?,
@@ -443,6 +478,12 @@ impl FailoverConfig {
         if self.mtr_len == 0 {
             return Err("mtr_len must be at least 1".into());
         }
+        if !(1..=2).contains(&self.txn_mtrs) {
+            return Err(format!(
+                "txn_mtrs={} is out of range; use 1 (every MTR commits) or 2 (a body, then the commit)",
+                self.txn_mtrs
+            ));
+        }
         if self.lal < self.mtr_len {
             return Err(format!(
                 "lal={} is below mtr_len={}: no mini-transaction could be allocated; set lal >= mtr_len",
@@ -477,6 +518,7 @@ impl FailoverConfig {
             format!("read_quorum={}", self.read_quorum),
             format!("lsns={}", self.lsns),
             format!("mtr_len={}", self.mtr_len),
+            format!("txn_mtrs={}", self.txn_mtrs),
             format!("lal={}", self.lal),
             format!("replicas={}", self.replicas),
             format!("writer_failures={}", self.writer_failures),

@@ -8,6 +8,7 @@ use super::config::{FailoverConfig, Mutant};
 use super::properties::{self as p, Verdict, inst_name, seg_name};
 use super::state::{
     F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_FAILOVER_DONE, F_STALE_REJECTED, FailoverState, Role,
+    epoch_bit,
 };
 use super::step::{self, Action};
 use super::symmetry;
@@ -69,6 +70,88 @@ fn stale_rejected(_: &FailoverConfig, s: &FailoverState) -> Verdict {
 }
 fn annulled(_: &FailoverConfig, s: &FailoverState) -> Verdict {
     flag(s, F_ANNULLED, "a recovery annuls a record a segment holds")
+}
+fn witness(ok: bool, what: &str) -> Verdict {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("not yet: {what}"))
+    }
+}
+fn two_epochs_wrote(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    let epochs = s.ghost.wrote.iter().filter(|&&w| w != 0).count();
+    witness(
+        epochs >= 2,
+        "instances write at two different volume epochs",
+    )
+}
+fn stray_copy_annulled(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    let stray = s
+        .segs
+        .iter()
+        .any(|x| (1..=MAX_LSN as u8).any(|l| x.rec(l) != 0 && s.annulled(l, x.rec(l))));
+    witness(
+        stray,
+        "a segment holds a stray copy that a durable range annuls",
+    )
+}
+fn allocated_to_lal(c: &FailoverConfig, s: &FailoverState) -> Verdict {
+    let at_bound = s
+        .insts
+        .iter()
+        .any(|w| w.role == Role::Writer && w.next_lsn > w.base && w.next_lsn - 1 == w.vdl + c.lal);
+    witness(at_bound, "a writer allocates right up to VDL + LAL")
+}
+fn replica_multi_record_mtr(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    let shown = s.insts.iter().any(|r| {
+        r.role == Role::Replica
+            && (1..=MAX_LSN as u8).any(|l| r.applied[usize::from(l) - 1] != 0 && !s.is_cpl(l))
+    });
+    witness(
+        shown,
+        "a replica shows a mini-transaction of several records",
+    )
+}
+fn range_short_of_all(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    let short = s.insts.iter().any(|w| {
+        w.role == Role::Writer
+            && s.trunc_of(w.epoch).is_some()
+            && s.count(|x| x.trunc_epoch >= w.epoch) < s.segs.len()
+    });
+    witness(
+        short,
+        "a writer is open while some segment lacks its truncation range",
+    )
+}
+fn recovery_kept_acked(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    let kept = s.truncs.iter().any(|t| {
+        (1..t.lo).any(|l| s.ghost.acked[usize::from(l) - 1] & (epoch_bit(t.epoch) - 1) != 0)
+    });
+    witness(
+        kept,
+        "a recovery keeps a commit acknowledged at an older epoch",
+    )
+}
+fn acked_survives_failover(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    let survived =
+        s.ghost.flags & F_FAILOVER_DONE != 0 && s.ghost.acked.iter().any(|&a| a & 1 != 0);
+    witness(
+        survived,
+        "a commit acknowledged at epoch 1 is still durable after a failover",
+    )
+}
+fn orphan_committed(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    witness(
+        s.ghost.orphan_commits != 0,
+        "the old writer writes the commit of a transaction that was rolled back",
+    )
+}
+fn rolled_back(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    if s.ghost.rolled_back != 0 {
+        Ok(())
+    } else {
+        Err("not yet: a transaction active at a writer failure is rolled back".into())
+    }
 }
 fn replica_read(_: &FailoverConfig, s: &FailoverState) -> Verdict {
     let ok = s
@@ -180,6 +263,22 @@ const ROWS: &[Row] = &[
         applies: always_applies,
     },
     Row {
+        name: "f2_active_txns_rolled_back",
+        spec_id: "F2",
+        kind: Kind::Eventually,
+        check: p::f2_active_txns_rolled_back,
+        doc: "every transaction active when its writer failed ends rolled back by the open writer",
+        applies: |c| c.txn_mtrs > 1,
+    },
+    Row {
+        name: "f2a_orphan_never_acked",
+        spec_id: "F2a",
+        kind: Kind::Always,
+        check: p::f2a_orphan_never_acked,
+        doc: "a transaction active when its writer failed is never acknowledged",
+        applies: |c| c.txn_mtrs > 1,
+    },
+    Row {
         name: "f1s_failover_completes",
         spec_id: "F1.s1",
         kind: Kind::Sometimes,
@@ -221,6 +320,78 @@ const ROWS: &[Row] = &[
         doc: "a replica serves a read from the promoted writer's stream",
         applies: |c| c.writer_failures > 0 && c.replicas > 0,
     },
+    Row {
+        name: "f2s_txn_rolled_back",
+        spec_id: "F2.s1",
+        kind: Kind::Sometimes,
+        check: rolled_back,
+        doc: "a transaction active at a writer failure is rolled back",
+        applies: |c| c.txn_mtrs > 1 && c.writer_failures > 0 && !c.has(Mutant::NoUndo),
+    },
+    Row {
+        name: "b2s_two_epochs_write",
+        spec_id: "B2.s1",
+        kind: Kind::Sometimes,
+        check: two_epochs_wrote,
+        doc: "instances write at two different volume epochs",
+        applies: |c| c.writer_failures > 0 && c.lsns > c.lal,
+    },
+    Row {
+        name: "b4s_stray_copy_annulled",
+        spec_id: "B4.s1",
+        kind: Kind::Sometimes,
+        check: stray_copy_annulled,
+        doc: "a segment still holds a stray copy that a durable range annuls",
+        applies: |c| c.writer_failures > 0 && !c.has(Mutant::NoTruncation),
+    },
+    Row {
+        name: "b5s_allocated_to_lal",
+        spec_id: "B5.s1",
+        kind: Kind::Sometimes,
+        check: allocated_to_lal,
+        doc: "a writer allocates right up to VDL + LAL",
+        applies: |c| c.lsns >= c.lal,
+    },
+    Row {
+        name: "b8s_replica_shows_multi_record_mtr",
+        spec_id: "B8.s1",
+        kind: Kind::Sometimes,
+        check: replica_multi_record_mtr,
+        doc: "a replica shows a mini-transaction of several records",
+        applies: |c| c.replicas > 0 && c.mtr_len > 1 && c.lsns > 1,
+    },
+    Row {
+        name: "b9s_range_short_of_all_segments",
+        spec_id: "B9.s1",
+        kind: Kind::Sometimes,
+        check: range_short_of_all,
+        doc: "a writer is open while some segment lacks its truncation range",
+        applies: |c| c.writer_failures > 0 && !c.has(Mutant::NoTruncation),
+    },
+    Row {
+        name: "b10s_recovery_keeps_acked",
+        spec_id: "B10.s1",
+        kind: Kind::Sometimes,
+        check: recovery_kept_acked,
+        doc: "a recovery keeps a commit acknowledged at an older epoch",
+        applies: |c| c.writer_failures > 0 && !c.has(Mutant::NoTruncation),
+    },
+    Row {
+        name: "b11s_acked_survives_failover",
+        spec_id: "B11.s1",
+        kind: Kind::Sometimes,
+        check: acked_survives_failover,
+        doc: "a commit acknowledged at epoch 1 is still durable after a failover",
+        applies: |c| c.writer_failures > 0,
+    },
+    Row {
+        name: "f2as_rolled_back_txn_commit_written",
+        spec_id: "F2a.s1",
+        kind: Kind::Sometimes,
+        check: orphan_committed,
+        doc: "the cut-off old writer writes the commit of a transaction that was rolled back",
+        applies: |c| c.txn_mtrs > 1 && c.writer_failures > 0 && c.partitions,
+    },
 ];
 
 /// Every property of the protocol (whatever the config), as `(name, spec_id, kind, doc)`.
@@ -247,7 +418,10 @@ macro_rules! shims {
         }),*];
     };
 }
-shims!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+shims!(
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+    26, 27
+);
 
 impl Model for FailoverModel {
     type State = FailoverState;
@@ -334,8 +508,13 @@ pub fn describe_action(cfg: &FailoverConfig, s: &FailoverState, a: &Action) -> S
             let w = &s.insts[usize::from(inst)];
             let first = w.next_lsn;
             let last = (first + cfg.mtr_len - 1).min(cfg.lsns);
+            let what = match (cfg.txn_mtrs, w.open_txn) {
+                (1, _) => "",
+                (_, 0) => " (a transaction's body)",
+                _ => " (its commit)",
+            };
             format!(
-                "{}: write MTR LSN {first}..={last} at epoch {}{}",
+                "{}: write MTR LSN {first}..={last}{what} at epoch {}{}",
                 inst_name(usize::from(inst)),
                 w.epoch,
                 if w.cut_off {
@@ -370,6 +549,9 @@ pub fn describe_action(cfg: &FailoverConfig, s: &FailoverState, a: &Action) -> S
             seg(g)
         ),
         Action::Open => format!("{who}: repair done, range at a write quorum; open for writes"),
+        Action::Undo => {
+            format!("{who}: roll back the transactions active when the old writer failed")
+        }
         Action::Sync { replica } => format!(
             "{}: learn the writer's VDL from the stream",
             inst_name(usize::from(replica))
@@ -441,6 +623,12 @@ pub fn describe_change(cfg: &FailoverConfig, b: &FailoverState, a: &FailoverStat
         if (x.pgcl, x.vdl) != (y.pgcl, y.vdl) && y.role == Role::Writer {
             out.push(format!("{n} PGCL {} VDL {}", y.pgcl, y.vdl));
         }
+        if x.open_txn != y.open_txn && y.role == Role::Writer {
+            out.push(match y.open_txn {
+                0 => format!("{n} has no transaction open"),
+                b => format!("{n} has a transaction open (body ends at LSN {b})"),
+            });
+        }
         if x.next_lsn != y.next_lsn && y.role == Role::Writer {
             out.push(format!("{n} next LSN {}", y.next_lsn));
         }
@@ -487,6 +675,15 @@ pub fn describe_change(cfg: &FailoverConfig, b: &FailoverState, a: &FailoverStat
                 ));
             }
         }
+    }
+    let newly_rolled_back = a.ghost.rolled_back & !b.ghost.rolled_back;
+    for l in (1..=MAX_LSN as u8).filter(|l| newly_rolled_back & (1 << (l - 1)) != 0) {
+        out.push(format!(
+            "transaction with body ending at LSN {l} rolled back"
+        ));
+    }
+    if b.txn_done & !a.txn_done != 0 {
+        out.push("a transaction's commit record is annulled: it is in progress again".into());
     }
     if b.ghost.flags & F_STALE_REJECTED == 0 && a.ghost.flags & F_STALE_REJECTED != 0 {
         out.push("a fenced segment rejected a stale write".into());

@@ -273,3 +273,38 @@ pub fn f1_writer_elected(cfg: &FailoverConfig, s: &FailoverState) -> Verdict {
         )),
     }
 }
+
+/// F2 (at quiescent states): every transaction that was active when its writer failed has
+/// been rolled back by the open writer.
+pub fn f2_active_txns_rolled_back(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    let Some(w) = s.current_writer().filter(|w| !w.cut_off) else {
+        return Ok(());
+    };
+    let orphans = s.orphans(w);
+    if orphans == 0 {
+        return Ok(());
+    }
+    let l = orphans.trailing_zeros() + 1;
+    Err(format!(
+        "{} is open at epoch {}, but the transaction whose body ends at LSN {l} was active \
+         when its writer failed and is still in progress",
+        inst_name(usize::from(s.endpoint)),
+        w.epoch
+    ))
+}
+
+/// F2a: a transaction that was active when its writer failed is never acknowledged.
+pub fn f2a_orphan_never_acked(_: &FailoverConfig, s: &FailoverState) -> Verdict {
+    for l in lsns() {
+        let bit = 1u16 << (l - 1);
+        let acked = s.ghost.acked[usize::from(l) - 1];
+        if s.ghost.orphan_commits & bit != 0 && acked != 0 {
+            return Err(format!(
+                "the commit at LSN {l} was acknowledged at epoch {}, but its transaction was \
+                 active when its writer failed and had to be rolled back",
+                acked.trailing_zeros() + 1
+            ));
+        }
+    }
+    Ok(())
+}

@@ -104,6 +104,9 @@ pub struct Inst {
     pub follows: Epoch,
     /// Replica cache: `applied[l-1]` = epoch of the applied record of LSN `l`, 0 if not applied.
     pub applied: [Epoch; MAX_LSN],
+    /// Writer: the transaction it has begun and not yet committed, named by the last LSN of
+    /// its body MTR (0 = none). Volatile: a crash loses it.
+    pub open_txn: Lsn,
 }
 
 impl Inst {
@@ -121,6 +124,7 @@ impl Inst {
             known_vdl: 0,
             follows: 0,
             applied: [0; MAX_LSN],
+            open_txn: 0,
         }
     }
 }
@@ -149,6 +153,12 @@ pub struct Ghost {
     pub wrote: [u8; MAX_EPOCH],
     /// Event flags, see the `F_*` constants.
     pub flags: u16,
+    /// Bit `l-1`: the transaction whose body ends at LSN `l` was rolled back by a later
+    /// incarnation's undo (it was active when its writer failed).
+    pub rolled_back: u16,
+    /// Bit `l-1`: the commit MTR ending at LSN `l` finishes a transaction that was active when
+    /// its writer failed (begun by an older incarnation, or already rolled back).
+    pub orphan_commits: u16,
 }
 
 /// A promoted instance opened the volume at a new epoch (a failover completed).
@@ -182,6 +192,12 @@ pub struct FailoverState {
     pub sent: [EpochSet; MAX_LSN],
     /// Bit `l-1`: LSN `l` is a consistency point (the last record of its MTR).
     pub cpls: u16,
+    /// Bit `l-1`: the MTR ending at LSN `l` is a transaction body, not its commit (only with
+    /// `txn_mtrs = 2`; otherwise every MTR commits).
+    pub bodies: u16,
+    /// Bit `l-1`: the transaction whose body ends at LSN `l` has ended (committed or rolled
+    /// back). Durable: the volume's transaction table.
+    pub txn_done: u16,
     /// Remaining fault budgets.
     pub budget: Budget,
     /// History.
@@ -192,6 +208,23 @@ impl FailoverState {
     /// Whether LSN `l` is a consistency point.
     pub fn is_cpl(&self, l: Lsn) -> bool {
         l > 0 && self.cpls & (1 << (l - 1)) != 0
+    }
+
+    /// Whether LSN `l` ends a commit MTR (a consistency point that is not a transaction body):
+    /// the commits the writer acknowledges.
+    pub fn is_commit(&self, l: Lsn) -> bool {
+        self.is_cpl(l) && self.bodies & (1 << (l - 1)) == 0
+    }
+
+    /// Transactions active when their writer failed and not yet ended, as body-end LSN bits:
+    /// every begun, unfinished transaction except `writer`'s own open one.
+    pub fn orphans(&self, writer: &Inst) -> u16 {
+        let own = if writer.open_txn > 0 {
+            1 << (writer.open_txn - 1)
+        } else {
+            0
+        };
+        self.bodies & !self.txn_done & !own
     }
 
     /// Whether LSN `l` lies inside any truncation range.

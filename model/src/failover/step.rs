@@ -68,6 +68,9 @@ pub enum Action {
     },
     /// Recovery: open for writes.
     Open,
+    /// The open writer rolls back every transaction that was active when an older
+    /// incarnation failed (online undo, after `Open`).
+    Undo,
     /// Replica `replica` learns the current writer's VDL from the stream.
     Sync {
         /// The replica.
@@ -158,6 +161,8 @@ pub fn init(cfg: &FailoverConfig) -> FailoverState {
         truncs: arrayvec::ArrayVec::new(),
         sent: [0; MAX_LSN],
         cpls: 0,
+        bodies: 0,
+        txn_done: 0,
         budget: Budget {
             writer_failures: cfg.writer_failures,
             recovery_crashes: cfg.recovery_crashes,
@@ -178,6 +183,9 @@ pub fn actions(cfg: &FailoverConfig, s: &FailoverState, out: &mut Vec<Action>) {
             Role::Writer => {
                 if inst.next_lsn <= cfg.lsns {
                     out.push(Action::WriteMtr { inst: i });
+                }
+                if s.orphans(inst) != 0 {
+                    out.push(Action::Undo);
                 }
             }
             Role::Replica => {
@@ -315,6 +323,24 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             }
             s.ghost.wrote[usize::from(w.epoch) - 1] |= 1 << inst;
             s.insts[i].next_lsn = last + 1;
+            if cfg.txn_mtrs == 1 {
+                return true; // every MTR commits
+            }
+            if w.open_txn == 0 {
+                // A transaction's body: a consistency point, but nothing to acknowledge.
+                s.bodies |= 1 << (last - 1);
+                s.insts[i].open_txn = last;
+            } else {
+                // Its commit. A transaction begun by an older incarnation, or one a newer
+                // writer already rolled back, was active at a failure: mark the history.
+                let body = 1u16 << (w.open_txn - 1);
+                let begun_here = s.sent[usize::from(w.open_txn) - 1] & epoch_bit(w.epoch) != 0;
+                if !begun_here || s.txn_done & body != 0 {
+                    s.ghost.orphan_commits |= 1 << (last - 1);
+                }
+                s.txn_done |= body;
+                s.insts[i].open_txn = 0;
+            }
             true
         }
         Action::Deliver { seg, lsn, epoch } => {
@@ -440,6 +466,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
                     s.ghost.flags |= F_ANNULLED;
                 }
                 s.truncs.push(t);
+                reopen_annulled_commits(s, t);
             }
             s.insts[i].role = Role::Recovering(Phase::Truncating { rvdl });
             true
@@ -482,13 +509,39 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             } else {
                 s.truncs.iter().map(|t| t.hi).max().unwrap_or(0).max(rvdl)
             };
+            // Under Mb13 the client's open transaction follows the endpoint to the new writer.
+            let adopted = if cfg.has(Mutant::ResumeOrphanTxn) {
+                let o = s.orphans(&s.insts[i]);
+                if o == 0 {
+                    0
+                } else {
+                    16 - o.leading_zeros() as Lsn
+                }
+            } else {
+                0
+            };
             let w = &mut s.insts[i];
             w.role = Role::Writer;
             w.pgcl = rvdl;
             w.vdl = rvdl;
             w.base = top.saturating_add(1);
             w.next_lsn = w.base;
+            w.open_txn = adopted;
             s.ghost.flags |= F_FAILOVER_DONE;
+            true
+        }
+        Action::Undo => {
+            let i = usize::from(s.endpoint);
+            let Some(w) = s.current_writer().copied() else {
+                return false;
+            };
+            let orphans = s.orphans(&w);
+            if w.cut_off || orphans == 0 || cfg.has(Mutant::NoUndo) {
+                return false;
+            }
+            debug_assert_eq!(s.insts[i].role, Role::Writer);
+            s.txn_done |= orphans;
+            s.ghost.rolled_back |= orphans;
             true
         }
         Action::Sync { replica } => {
@@ -581,6 +634,28 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
                 s.budget.az_outages -= 1;
             }
             any
+        }
+    }
+}
+
+/// Recovery rebuilds the transaction table from the recovered log: a transaction whose commit
+/// record the new range annuls did not commit after all, so it is in progress again, and the
+/// open writer must roll it back (F2).
+fn reopen_annulled_commits(s: &mut FailoverState, t: Trunc) {
+    let mut done = s.txn_done & s.bodies & !s.ghost.rolled_back;
+    while done != 0 {
+        let b = done.trailing_zeros() as Lsn + 1;
+        done &= done - 1;
+        let sent = s.sent[usize::from(b) - 1] & (epoch_bit(t.epoch) - 1);
+        if sent == 0 {
+            continue;
+        }
+        let e = 8 - sent.leading_zeros() as u8; // the body's epoch, older than the range's
+        // Its commit: the same incarnation's next commit MTR.
+        let commit = (b + 1..=MAX_LSN as Lsn)
+            .find(|&c| s.is_commit(c) && s.sent[usize::from(c) - 1] & epoch_bit(e) != 0);
+        if commit.is_some_and(|c| t.annuls(c, e)) {
+            s.txn_done &= !(1 << (b - 1));
         }
     }
 }
@@ -713,7 +788,7 @@ fn settle(cfg: &FailoverConfig, s: &mut FailoverState) {
         s.insts[i].pgcl = pgcl;
         s.insts[i].vdl = vdl;
         for l in w.base..w.next_lsn.min(vdl + 1) {
-            if s.is_cpl(l) && s.sent[usize::from(l) - 1] & epoch_bit(e) != 0 {
+            if s.is_commit(l) && s.sent[usize::from(l) - 1] & epoch_bit(e) != 0 {
                 s.ghost.acked[usize::from(l) - 1] |= epoch_bit(e);
                 if s.ghost.flags & F_FAILOVER_DONE != 0 && e > 1 {
                     s.ghost.flags |= F_ACKED_AFTER_FAILOVER;

@@ -18,6 +18,8 @@ impl Hash for FailoverState {
             truncs,
             sent,
             cpls,
+            bodies,
+            txn_done,
             budget,
             ghost,
         } = self;
@@ -40,12 +42,14 @@ impl Hash for FailoverState {
             u128::from(*endpoint)
                 | u128::from(*epoch_ctr) << 8
                 | u128::from(*cpls) << 16
-                | u128::from(budget_word(budget)) << 32,
+                | u128::from(budget_word(budget)) << 32
+                | u128::from(*bodies) << 72
+                | u128::from(*txn_done) << 88,
         );
         let (acked, wrote, flags) = ghost_words(ghost);
         h.write_u64(acked);
         h.write_u64(wrote);
-        h.write_u16(flags);
+        h.write_u64(flags);
     }
 }
 
@@ -79,6 +83,7 @@ fn inst(i: &Inst) -> (u128, u64) {
         known_vdl,
         follows,
         applied,
+        open_txn,
     } = *i;
     let a = u128::from(role(r))
         | u128::from(cut_off) << 16
@@ -89,7 +94,8 @@ fn inst(i: &Inst) -> (u128, u64) {
         | u128::from(pgcl) << 56
         | u128::from(vdl) << 64
         | u128::from(known_vdl) << 72
-        | u128::from(follows) << 80;
+        | u128::from(follows) << 80
+        | u128::from(open_txn) << 88;
     (a, u64::from_le_bytes(applied))
 }
 
@@ -119,11 +125,14 @@ fn budget_word(b: &Budget) -> u64 {
     ])
 }
 
-fn ghost_words(g: &Ghost) -> (u64, u64, u16) {
+fn ghost_words(g: &Ghost) -> (u64, u64, u64) {
     let Ghost {
         acked,
         wrote,
         flags,
+        rolled_back,
+        orphan_commits,
     } = *g;
-    (u64::from_le_bytes(acked), u64::from_le_bytes(wrote), flags)
+    let words = u64::from(flags) | u64::from(rolled_back) << 16 | u64::from(orphan_commits) << 32;
+    (u64::from_le_bytes(acked), u64::from_le_bytes(wrote), words)
 }

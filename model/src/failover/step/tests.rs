@@ -182,3 +182,106 @@ fn a_writer_after_a_crashed_recovery_allocates_above_every_range() {
         assert!(check.is_ok(), "{name}: {check:?}");
     }
 }
+
+/// Transactions of two MTRs (body LSN 1, commit LSN 2), one LSN per MTR.
+fn txn_cfg() -> FailoverConfig {
+    let c = FailoverConfig::preset("txns").unwrap();
+    c.validate().unwrap();
+    c
+}
+
+/// Deliver every record the writer sent at `epoch` for LSNs in `lsns` to segments `segs`.
+fn land(
+    c: &FailoverConfig,
+    mut s: FailoverState,
+    segs: std::ops::Range<u8>,
+    lsns: std::ops::RangeInclusive<Lsn>,
+    epoch: u8,
+) -> FailoverState {
+    for seg in segs {
+        for lsn in lsns.clone() {
+            s = go(c, &s, Action::Deliver { seg, lsn, epoch });
+        }
+    }
+    s
+}
+
+/// R1 takes over after W1 crashed: every step of recovery up to `Open`, reading `quorum`.
+fn take_over(c: &FailoverConfig, s: FailoverState, quorum: u16) -> FailoverState {
+    let mut s = go(
+        c,
+        &go(c, &go(c, &s, Action::WriterCrash), Action::Promote),
+        Action::GetEpoch,
+    );
+    for seg in 0..4 {
+        s = go(c, &s, Action::Fence { seg });
+    }
+    s = go(c, &s, Action::ReadScl { quorum });
+    for seg in 0..6 {
+        s = go(c, &s, Action::WriteTrunc { seg });
+    }
+    go(c, &s, Action::Open)
+}
+
+#[test]
+fn only_the_commit_mtr_is_acknowledged_and_a_crash_leaves_the_body_to_roll_back() {
+    let c = txn_cfg();
+    let s = go(&c, &init(&c), Action::WriteMtr { inst: 0 });
+    assert_eq!(s.insts[0].open_txn, 1, "the body opens a transaction");
+    let s = land(&c, s, 0..6, 1..=1, 1);
+    assert_eq!(s.insts[0].vdl, 1, "the body is durable");
+    assert_eq!(s.ghost.acked[0], 0, "but a body is not a commit");
+    let s = take_over(&c, s, 0b000111);
+    assert!(
+        p::f2_active_txns_rolled_back(&c, &s).is_err(),
+        "open with a txn in progress"
+    );
+    disabled(&c, &s, Action::WriteMtr { inst: 0 }); // W1 is down
+    let s = go(&c, &s, Action::Undo);
+    assert_eq!(s.ghost.rolled_back, 0b1);
+    assert!(p::f2_active_txns_rolled_back(&c, &s).is_ok());
+    disabled(&c, &s, Action::Undo);
+}
+
+/// A commit record written but annulled by the recovery did not commit: the transaction is in
+/// progress again and the new writer rolls it back.
+#[test]
+fn a_transaction_whose_commit_record_is_truncated_is_rolled_back() {
+    let c = txn_cfg();
+    let s = go(&c, &init(&c), Action::WriteMtr { inst: 0 });
+    let s = land(&c, s, 0..6, 1..=1, 1);
+    let s = go(&c, &s, Action::WriteMtr { inst: 0 }); // the commit, LSN 2
+    assert_eq!(s.txn_done, 0b1, "W1 committed it");
+    let s = land(&c, s, 0..1, 2..=2, 1); // on A1 only: not acknowledged
+    assert_eq!(s.ghost.acked[1], 0);
+    // The read quorum misses A1: recovered VDL 1, range 2..=2 annuls the commit.
+    let s = take_over(&c, s, 0b111000);
+    assert_eq!((s.truncs[0].lo, s.truncs[0].hi), (2, 2));
+    assert_eq!(s.txn_done, 0, "its commit is gone");
+    let s = go(&c, &s, Action::Undo);
+    assert_eq!(s.ghost.rolled_back, 0b1);
+}
+
+#[test]
+fn a_cut_off_writer_that_commits_after_the_rollback_is_never_acknowledged() {
+    let c = txn_cfg();
+    let s = go(&c, &init(&c), Action::WriteMtr { inst: 0 });
+    let s = land(&c, s, 0..6, 1..=1, 1);
+    let mut s = go(&c, &go(&c, &s, Action::WriterPartition), Action::Promote);
+    s = go(&c, &s, Action::GetEpoch);
+    for seg in 0..4 {
+        s = go(&c, &s, Action::Fence { seg });
+    }
+    s = go(&c, &s, Action::ReadScl { quorum: 0b000111 });
+    for seg in 0..4 {
+        s = go(&c, &s, Action::WriteTrunc { seg }); // C1 and C2 keep epoch 1
+    }
+    s = go(&c, &go(&c, &s, Action::Open), Action::Undo);
+    // W1, still running at epoch 1, commits the transaction R1 rolled back.
+    s = go(&c, &s, Action::WriteMtr { inst: 0 });
+    assert_eq!(s.ghost.orphan_commits, 0b10);
+    // Only the two unfenced segments take it: never a quorum, never acknowledged.
+    let s = land(&c, s, 4..6, 2..=2, 1);
+    assert_eq!(s.ghost.acked[1], 0);
+    assert!(p::f2a_orphan_never_acked(&c, &s).is_ok());
+}
