@@ -1,6 +1,8 @@
 //! Glue from each protocol model in `quorate-model` to the [`crate::registry::Protocol`] trait.
 
 pub mod failover;
+pub mod global;
+pub mod presets;
 pub mod quorum;
 pub mod register;
 

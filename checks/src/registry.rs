@@ -98,6 +98,7 @@ pub fn protocols() -> Vec<&'static dyn Protocol> {
     vec![
         &crate::protocols::quorum::QUORUM,
         &crate::protocols::failover::FAILOVER,
+        &crate::protocols::global::GLOBAL,
         &crate::protocols::register::REGISTER,
     ]
 }

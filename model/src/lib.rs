@@ -11,6 +11,7 @@
 
 pub mod checkable;
 pub mod failover;
+pub mod global;
 pub mod params;
 pub mod quorum;
 pub mod register;
