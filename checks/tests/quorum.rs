@@ -1,7 +1,6 @@
 //! The storage-quorum model checked end to end: the engine agrees with stateright's own
 //! checkers on state counts, its counterexamples are as short as an independent breadth-first
-//! search can find, results do not depend on the thread count, and the spec's IDs match the
-//! code's.
+//! search can find, and results do not depend on the thread count. (Spec IDs: `specs.rs`.)
 
 use std::collections::{HashSet, VecDeque};
 
@@ -9,7 +8,7 @@ use quorate::engine::{self, Options, StopAfter};
 use quorate::registry::Protocol;
 use quorate::report::Status;
 use quorate_model::checkable::Checkable;
-use quorate_model::quorum::model::{all_properties, evaluate};
+use quorate_model::quorum::model::evaluate;
 use quorate_model::quorum::{Mutant, QuorumConfig, QuorumModel, QuorumState};
 use stateright::{Checker, Model};
 
@@ -179,80 +178,5 @@ fn every_mutant_is_caught_by_its_named_property_in_ci() {
         );
         assert!(p.trace.len() > 1, "{m}: a counterexample with steps");
         assert_eq!(report.exit_code(), 1);
-    }
-}
-
-/// Rows `| ID | name | ... |` of a Markdown table in the spec.
-fn spec_rows(spec: &str) -> Vec<(String, String, String)> {
-    spec.lines()
-        .filter_map(|l| {
-            let cells: Vec<_> = l
-                .trim()
-                .strip_prefix('|')?
-                .split('|')
-                .map(str::trim)
-                .collect();
-            (cells.len() >= 3).then(|| {
-                (
-                    cells[0].to_string(),
-                    cells[1].to_string(),
-                    cells[2].to_string(),
-                )
-            })
-        })
-        .collect()
-}
-
-#[test]
-fn spec_ids_match_the_code() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/quorum.md");
-    let spec = std::fs::read_to_string(path).expect("specs/quorum.md exists");
-    let rows = spec_rows(&spec);
-    let find = |id: &str| rows.iter().find(|(i, _, _)| i == id);
-    for (name, id, kind, _) in all_properties() {
-        let row = find(id).unwrap_or_else(|| panic!("specs/quorum.md lacks property {id}"));
-        assert_eq!(row.1, name, "spec row {id} names another property");
-        assert_eq!(row.2, kind.as_str(), "spec row {id} has another kind");
-    }
-    for m in Mutant::ALL {
-        let row = find(m.spec_id())
-            .unwrap_or_else(|| panic!("specs/quorum.md lacks mutant {}", m.spec_id()));
-        assert_eq!(row.1, m.name(), "spec row {}", m.spec_id());
-        assert_eq!(
-            row.2,
-            m.caught_by(),
-            "spec row {} is caught by another property",
-            m.spec_id()
-        );
-    }
-    // And nothing in the spec's tables that the code does not have.
-    let known: HashSet<&str> = all_properties()
-        .iter()
-        .map(|p| p.1)
-        .chain(Mutant::ALL.iter().map(|m| m.spec_id()))
-        .collect();
-    for (id, _, _) in &rows {
-        let looks_like_id = id.len() <= 6
-            && id.starts_with(['A', 'L', 'M'])
-            && id
-                .chars()
-                .nth(1)
-                .is_some_and(|c| c.is_ascii_digit() || c == 'a');
-        if looks_like_id {
-            assert!(
-                known.contains(id.as_str()),
-                "specs/quorum.md has {id}, the code does not"
-            );
-        }
-    }
-}
-
-#[test]
-fn every_always_property_is_killed_by_a_mutant() {
-    let named: HashSet<&str> = Mutant::ALL.iter().map(|m| m.caught_by()).collect();
-    for (name, _, kind, _) in all_properties() {
-        if kind == quorate_model::checkable::Kind::Always {
-            assert!(named.contains(name), "no mutant names {name}");
-        }
     }
 }
