@@ -12,6 +12,7 @@
 pub mod checkable;
 pub mod failover;
 pub mod global;
+mod mutants;
 pub mod params;
 pub mod quorum;
 pub mod register;

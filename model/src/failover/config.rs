@@ -1,9 +1,7 @@
 //! Parameters of the failover model: geometry, workload, instances, fault budgets and the
 //! planted bug (mutant), with named presets and `--set KEY=VALUE` overrides.
 
-use std::fmt;
-use std::str::FromStr;
-
+use crate::mutants::mutants;
 use crate::quorum::config::MAX_LSN;
 
 /// The most segments the model holds.
@@ -15,191 +13,110 @@ pub const MAX_EPOCH: usize = 8;
 /// The most truncation ranges (one per recovery read).
 pub const MAX_TRUNCS: usize = 6;
 
-/// A deliberate bug planted in the protocol. The suite asserts that each is caught by its
-/// named property with a shortest counterexample.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Mutant {
+mutants! {
+    protocol "failover";
     /// Mb1: no fencing: recovery installs no epoch before reading, and segments accept
     /// requests of any volume epoch.
-    NoFencing,
+    NoFencing => (
+        "no-fencing",
+        "Mb1",
+        "b3_stale_fenced",
+        "recovery installs no epoch and segments accept any volume epoch, so a cut-off \
+         old writer keeps writing into the new incarnation's log",
+    ),
     /// Mb2: the literal 2018 order: read the SCLs before the new epoch is at a write quorum.
-    FenceAfterRecoveryRead,
+    FenceAfterRecoveryRead => (
+        "fence-after-recovery-read",
+        "Mb2",
+        "b1_no_lost_ack",
+        "the literal 2018 order: SCLs are read before the new epoch is at a write quorum, \
+         so the old writer acknowledges a commit the recovery then truncates",
+    ),
     /// Mb3: the recovered VDL is the highest SCL, ignoring consistency points.
-    TruncateAtVcl,
+    TruncateAtVcl => (
+        "truncate-at-vcl",
+        "Mb3",
+        "b6_recovered_vdl_at_cpl",
+        "the recovered VDL is the highest SCL, so a mini-transaction is cut in half",
+    ),
     /// Mb4: the writer acknowledges a commit once its commit record reaches a write quorum,
     /// ignoring holes below it.
-    AckOnCommitRecordQuorum,
+    AckOnCommitRecordQuorum => (
+        "ack-on-commit-record-quorum",
+        "Mb4",
+        "b11_acked_durable",
+        "a commit is acknowledged when its commit record reaches a write quorum, though \
+         an earlier record of its chain has not",
+    ),
     /// Mb5: recovery writes no truncation range and the new writer allocates from VDL + 1.
-    NoTruncation,
+    NoTruncation => (
+        "no-truncation",
+        "Mb5",
+        "b4_lsn_unique",
+        "no truncation range: the new writer reuses LSNs an old stray record still holds",
+    ),
     /// Mb6: a replica applies records above the VDL it knows.
-    ReplicaAppliesAboveVdl,
+    ReplicaAppliesAboveVdl => (
+        "replica-applies-above-vdl",
+        "Mb6",
+        "b7_replica_no_phantom",
+        "a replica applies records above its VDL, which recovery may then truncate",
+    ),
     /// Mb7: segments keep installed truncation ranges in memory only; a restart forgets them.
-    VolatileTruncation,
+    VolatileTruncation => (
+        "volatile-truncation",
+        "Mb7",
+        "b9_truncation_before_writes",
+        "segments forget installed truncation ranges on restart, so the open writer's range \
+         falls below a write quorum",
+    ),
     /// Mb8: the recovered VDL comes from the lowest SCL of the read quorum.
-    RecoveryMinScl,
+    RecoveryMinScl => (
+        "recovery-min-scl",
+        "Mb8",
+        "b10_recovery_keeps_acked",
+        "the recovered VDL comes from the lowest SCL of the read quorum and truncates an \
+         acknowledged commit",
+    ),
     /// Mb9: the metadata service hands the same volume epoch out twice.
-    EpochReuse,
+    EpochReuse => (
+        "epoch-reuse",
+        "Mb9",
+        "b2_one_writer_per_epoch",
+        "the metadata service hands out the old writer's epoch again, so two instances \
+         write at one epoch",
+    ),
     /// Mb10: the writer allocates past VDL + LAL.
-    IgnoreLal,
+    IgnoreLal => (
+        "ignore-lal",
+        "Mb10",
+        "b5_allocation_bounded",
+        "the writer allocates LSNs past VDL + LAL, beyond any truncation range's reach",
+    ),
     /// Mb11: a replica applies a mini-transaction record by record.
-    ReplicaPartialMtr,
+    ReplicaPartialMtr => (
+        "replica-partial-mtr",
+        "Mb11",
+        "b8_replica_whole_mtrs",
+        "a replica applies a mini-transaction record by record, showing half of it",
+    ),
     /// Mb12: the new writer never rolls back the transactions active at the crash.
-    NoUndo,
+    NoUndo => (
+        "no-undo",
+        "Mb12",
+        "f2_active_txns_rolled_back",
+        "the new writer opens without rolling back the transactions active at the \
+         crash, so they stay in progress forever",
+    ),
     /// Mb13: the client's open transaction survives the failover: the new writer lets it
     /// commit instead of rolling it back.
-    ResumeOrphanTxn,
-}
-
-impl Mutant {
-    /// Every mutant, in spec order.
-    pub const ALL: [Mutant; 13] = [
-        Mutant::NoFencing,
-        Mutant::FenceAfterRecoveryRead,
-        Mutant::TruncateAtVcl,
-        Mutant::AckOnCommitRecordQuorum,
-        Mutant::NoTruncation,
-        Mutant::ReplicaAppliesAboveVdl,
-        Mutant::VolatileTruncation,
-        Mutant::RecoveryMinScl,
-        Mutant::EpochReuse,
-        Mutant::IgnoreLal,
-        Mutant::ReplicaPartialMtr,
-        Mutant::NoUndo,
-        Mutant::ResumeOrphanTxn,
-    ];
-
-    /// The CLI name, e.g. `no-fencing`.
-    pub fn name(self) -> &'static str {
-        self.info().0
-    }
-
-    /// The spec ID, e.g. `Mb1`.
-    pub fn spec_id(self) -> &'static str {
-        self.info().1
-    }
-
-    /// The property that must catch it.
-    pub fn caught_by(self) -> &'static str {
-        self.info().2
-    }
-
-    /// One sentence describing the bug.
-    pub fn doc(self) -> &'static str {
-        self.info().3
-    }
-
-    fn info(self) -> (&'static str, &'static str, &'static str, &'static str) {
-        match self {
-            Mutant::NoFencing => (
-                "no-fencing",
-                "Mb1",
-                "b3_stale_fenced",
-                "recovery installs no epoch and segments accept any volume epoch, so a cut-off \
-                 old writer keeps writing into the new incarnation's log",
-            ),
-            Mutant::FenceAfterRecoveryRead => (
-                "fence-after-recovery-read",
-                "Mb2",
-                "b1_no_lost_ack",
-                "the literal 2018 order: SCLs are read before the new epoch is at a write quorum, \
-                 so the old writer acknowledges a commit the recovery then truncates",
-            ),
-            Mutant::TruncateAtVcl => (
-                "truncate-at-vcl",
-                "Mb3",
-                "b6_recovered_vdl_at_cpl",
-                "the recovered VDL is the highest SCL, so a mini-transaction is cut in half",
-            ),
-            Mutant::AckOnCommitRecordQuorum => (
-                "ack-on-commit-record-quorum",
-                "Mb4",
-                "b11_acked_durable",
-                "a commit is acknowledged when its commit record reaches a write quorum, though \
-                 an earlier record of its chain has not",
-            ),
-            Mutant::NoTruncation => (
-                "no-truncation",
-                "Mb5",
-                "b4_lsn_unique",
-                "no truncation range: the new writer reuses LSNs an old stray record still holds",
-            ),
-            Mutant::ReplicaAppliesAboveVdl => (
-                "replica-applies-above-vdl",
-                "Mb6",
-                "b7_replica_no_phantom",
-                "a replica applies records above its VDL, which recovery may then truncate",
-            ),
-            Mutant::VolatileTruncation => (
-                "volatile-truncation",
-                "Mb7",
-                "b9_truncation_before_writes",
-                "segments forget installed truncation ranges on restart, so the open writer's range \
-                 falls below a write quorum",
-            ),
-            Mutant::RecoveryMinScl => (
-                "recovery-min-scl",
-                "Mb8",
-                "b10_recovery_keeps_acked",
-                "the recovered VDL comes from the lowest SCL of the read quorum and truncates an \
-                 acknowledged commit",
-            ),
-            Mutant::EpochReuse => (
-                "epoch-reuse",
-                "Mb9",
-                "b2_one_writer_per_epoch",
-                "the metadata service hands out the old writer's epoch again, so two instances \
-                 write at one epoch",
-            ),
-            Mutant::IgnoreLal => (
-                "ignore-lal",
-                "Mb10",
-                "b5_allocation_bounded",
-                "the writer allocates LSNs past VDL + LAL, beyond any truncation range's reach",
-            ),
-            Mutant::ReplicaPartialMtr => (
-                "replica-partial-mtr",
-                "Mb11",
-                "b8_replica_whole_mtrs",
-                "a replica applies a mini-transaction record by record, showing half of it",
-            ),
-            Mutant::NoUndo => (
-                "no-undo",
-                "Mb12",
-                "f2_active_txns_rolled_back",
-                "the new writer opens without rolling back the transactions active at the \
-                 crash, so they stay in progress forever",
-            ),
-            Mutant::ResumeOrphanTxn => (
-                "resume-orphan-txn",
-                "Mb13",
-                "f2a_orphan_never_acked",
-                "the client's open transaction survives the failover and the new writer \
-                 acknowledges its commit, though its body may have been truncated",
-            ),
-        }
-    }
-}
-
-impl FromStr for Mutant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Mutant::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
-                format!(
-                    "unknown mutant '{s}' for protocol failover; choose one of: {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
-
-impl fmt::Display for Mutant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+    ResumeOrphanTxn => (
+        "resume-orphan-txn",
+        "Mb13",
+        "f2a_orphan_never_acked",
+        "the client's open transaction survives the failover and the new writer \
+         acknowledges its commit, though its body may have been truncated",
+    ),
 }
 
 /// Everything that shapes one failover model instance.

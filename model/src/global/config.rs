@@ -2,9 +2,7 @@
 //! operation and fault budgets, and the planted bug (mutant), with named presets and
 //! `--set KEY=VALUE` overrides.
 
-use std::fmt;
-use std::str::FromStr;
-
+use crate::mutants::mutants;
 /// The most regions (one primary and up to two secondaries).
 pub const MAX_REGIONS: usize = 3;
 /// The most records a region's log holds.
@@ -24,143 +22,73 @@ pub enum Fencing {
     BestEffort,
 }
 
-/// A deliberate bug planted in the protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Mutant {
+mutants! {
+    protocol "global";
     /// Mc1: a switchover promotes the target as soon as the primary is read-only, without
     /// waiting for the marker.
-    PromoteWithoutMarker,
+    PromoteWithoutMarker => (
+        "promote-without-marker",
+        "Mc1",
+        "c1_switchover_keeps_acked",
+        "a switchover promotes the target as soon as the primary is read-only, without \
+         waiting for the MARKER (and every commit before it) to reach the target",
+    ),
     /// Mc2: "synchronize, then read-only": the switchover checks the target is caught up while
     /// the primary is still writable, and uses no marker.
-    SyncThenReadOnly,
+    SyncThenReadOnly => (
+        "sync-then-read-only",
+        "Mc2",
+        "c1_switchover_keeps_acked",
+        "the switchover checks that the target is caught up, then makes the primary \
+         read-only: a commit acknowledged in between is lost",
+    ),
     /// Mc3: the failover does not fence the old primary.
-    NoFence,
+    NoFence => (
+        "no-fence",
+        "Mc3",
+        "c2_single_writer",
+        "the failover never fences the old primary, which keeps acknowledging commits \
+         after the new primary has",
+    ),
     /// Mc4: the returned old primary rejoins on its own volume, unreplicated tail and all.
-    RejoinOwnVolume,
+    RejoinOwnVolume => (
+        "rejoin-own-volume",
+        "Mc4",
+        "c4_rejoin_from_new_primary",
+        "the returned old primary rejoins on its own volume, keeping records the new \
+         primary never had",
+    ),
     /// Mc5: the failover picks the most lagged secondary.
-    FailoverToMostLagged,
+    FailoverToMostLagged => (
+        "failover-to-most-lagged",
+        "Mc5",
+        "c5_rpo_bound",
+        "the failover promotes the most lagged secondary, losing more than the RPO \
+         allows",
+    ),
     /// Mc6: secondaries ahead of the new primary are not rebuilt.
-    NoRebuild,
+    NoRebuild => (
+        "no-rebuild",
+        "Mc6",
+        "c3_secondary_prefix",
+        "a secondary ahead of the new primary is not rebuilt and keeps records the new \
+         primary lacks",
+    ),
     /// Mc7: the failover promotes the target's log as it is, mid-transaction.
-    PromoteMidTxn,
+    PromoteMidTxn => (
+        "promote-mid-txn",
+        "Mc7",
+        "c6_promoted_at_commit_boundary",
+        "the failover promotes the target's log as it is, ending inside a transaction",
+    ),
     /// Mc8: the new primary keeps the old global epoch.
-    PromoteSameEpoch,
-}
-
-impl Mutant {
-    /// Every mutant, in spec order.
-    pub const ALL: [Mutant; 8] = [
-        Mutant::PromoteWithoutMarker,
-        Mutant::SyncThenReadOnly,
-        Mutant::NoFence,
-        Mutant::RejoinOwnVolume,
-        Mutant::FailoverToMostLagged,
-        Mutant::NoRebuild,
-        Mutant::PromoteMidTxn,
-        Mutant::PromoteSameEpoch,
-    ];
-
-    /// The CLI name.
-    pub fn name(self) -> &'static str {
-        self.info().0
-    }
-
-    /// The spec ID, e.g. `Mc1`.
-    pub fn spec_id(self) -> &'static str {
-        self.info().1
-    }
-
-    /// The property that must catch it.
-    pub fn caught_by(self) -> &'static str {
-        self.info().2
-    }
-
-    /// One sentence describing the bug.
-    pub fn doc(self) -> &'static str {
-        self.info().3
-    }
-
-    fn info(self) -> (&'static str, &'static str, &'static str, &'static str) {
-        match self {
-            Mutant::PromoteWithoutMarker => (
-                "promote-without-marker",
-                "Mc1",
-                "c1_switchover_keeps_acked",
-                "a switchover promotes the target as soon as the primary is read-only, without \
-                 waiting for the MARKER (and every commit before it) to reach the target",
-            ),
-            Mutant::SyncThenReadOnly => (
-                "sync-then-read-only",
-                "Mc2",
-                "c1_switchover_keeps_acked",
-                "the switchover checks that the target is caught up, then makes the primary \
-                 read-only: a commit acknowledged in between is lost",
-            ),
-            Mutant::NoFence => (
-                "no-fence",
-                "Mc3",
-                "c2_single_writer",
-                "the failover never fences the old primary, which keeps acknowledging commits \
-                 after the new primary has",
-            ),
-            Mutant::RejoinOwnVolume => (
-                "rejoin-own-volume",
-                "Mc4",
-                "c4_rejoin_from_new_primary",
-                "the returned old primary rejoins on its own volume, keeping records the new \
-                 primary never had",
-            ),
-            Mutant::FailoverToMostLagged => (
-                "failover-to-most-lagged",
-                "Mc5",
-                "c5_rpo_bound",
-                "the failover promotes the most lagged secondary, losing more than the RPO \
-                 allows",
-            ),
-            Mutant::NoRebuild => (
-                "no-rebuild",
-                "Mc6",
-                "c3_secondary_prefix",
-                "a secondary ahead of the new primary is not rebuilt and keeps records the new \
-                 primary lacks",
-            ),
-            Mutant::PromoteMidTxn => (
-                "promote-mid-txn",
-                "Mc7",
-                "c6_promoted_at_commit_boundary",
-                "the failover promotes the target's log as it is, ending inside a transaction",
-            ),
-            Mutant::PromoteSameEpoch => (
-                "promote-same-epoch",
-                "Mc8",
-                "c7_lsn_epoch_unique",
-                "the new primary keeps the old global epoch, so two records share an (LSN, \
-                 epoch)",
-            ),
-        }
-    }
-}
-
-impl FromStr for Mutant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Mutant::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
-                format!(
-                    "unknown mutant '{s}' for protocol global; choose one of: {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
-
-impl fmt::Display for Mutant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+    PromoteSameEpoch => (
+        "promote-same-epoch",
+        "Mc8",
+        "c7_lsn_epoch_unique",
+        "the new primary keeps the old global epoch, so two records share an (LSN, \
+         epoch)",
+    ),
 }
 
 /// Everything that shapes one Global Database model instance.

@@ -1,9 +1,7 @@
 //! Parameters of the storage-quorum model: quorum geometry, workload size, fault budgets and
 //! the deliberate bug (mutant) planted, with named presets and `--set KEY=VALUE` overrides.
 
-use std::fmt;
-use std::str::FromStr;
-
+use crate::mutants::mutants;
 /// The most segments (members plus spares) the bit-set encoding holds.
 pub const MAX_SEGMENTS: usize = 12;
 /// The most writer crashes (each recovery leaves one truncation range in the state).
@@ -23,177 +21,98 @@ pub enum Messages {
     Explicit,
 }
 
-/// A deliberate bug planted in the protocol. The suite asserts that each is caught by its
-/// named property with a shortest counterexample.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Mutant {
+mutants! {
+    protocol "quorum";
     /// Ma1: write quorum 3/6, read quorum 3/6 (quorums need not intersect).
-    W3r3,
+    W3r3 => (
+        "w3r3",
+        "Ma1",
+        "a1_acked_readable",
+        "write quorum 3/6 with read quorum 3/6: a read quorum can miss an acknowledged commit",
+    ),
     /// Ma2: write quorum 4/6, read quorum 2/6.
-    W4r2,
+    W4r2 => (
+        "w4r2",
+        "Ma2",
+        "a1_acked_readable",
+        "write quorum 4/6 with read quorum 2/6: a read quorum can miss an acknowledged commit",
+    ),
     /// Ma3: replace a member in one step, with no dual quorum set: the new member hydrates
     /// outside the configuration while the writer keeps writing to the old set, then the
     /// configuration flips.
-    NoDualQuorum,
+    NoDualQuorum => (
+        "no-dual-quorum",
+        "Ma3",
+        "a1_acked_readable",
+        "membership change in one step: writes acknowledged while the new member hydrates \
+         are on too few members of the new set",
+    ),
     /// Ma4: finalize a membership change before the new member has hydrated.
-    FinalizeBeforeHydration,
+    FinalizeBeforeHydration => (
+        "finalize-before-hydration",
+        "Ma4",
+        "a1_acked_readable",
+        "the membership change is finalized before the new member has hydrated",
+    ),
     /// Ma5: segments accept requests whatever membership epoch they carry.
-    IgnoreMembershipEpoch,
+    IgnoreMembershipEpoch => (
+        "ignore-membership-epoch",
+        "Ma5",
+        "a5_epochs_checked",
+        "segments accept writes with a stale membership epoch, so a writer with an old \
+         configuration reaches a false quorum",
+    ),
     /// Ma6: a segment accepts a gossiped record without checking its truncation ranges.
-    GossipIgnoresTruncation,
+    GossipIgnoresTruncation => (
+        "gossip-ignores-truncation",
+        "Ma6",
+        "a6_no_resurrection",
+        "gossip copies a record annulled by a truncation range into a segment that knows the range",
+    ),
     /// Ma7: a read is served by a segment whose SCL is below the read point.
-    ReadBelowScl,
+    ReadBelowScl => (
+        "read-below-scl",
+        "Ma7",
+        "a7_read_sound",
+        "a read is served by a segment whose SCL is below the read point",
+    ),
     /// Ma8: the writer sets VDL to VCL, ignoring consistency points.
-    VdlNotAtCpl,
+    VdlNotAtCpl => (
+        "vdl-not-at-cpl",
+        "Ma8",
+        "a2_vdl_sound",
+        "VDL follows VCL instead of the highest consistency point at or below it",
+    ),
     /// Ma9: a segment advances its SCL to the highest record it holds, across gaps.
-    SclSkipsGaps,
+    SclSkipsGaps => (
+        "scl-skips-gaps",
+        "Ma9",
+        "a3_scl_sound",
+        "a segment's SCL jumps to its highest record across a gap",
+    ),
     /// Ma10: the writer recomputes PGCL from the segments it can reach now instead of keeping
     /// the highest value proven so far.
-    PgclNotMonotone,
+    PgclNotMonotone => (
+        "pgcl-not-monotone",
+        "Ma10",
+        "a4_monotone",
+        "PGCL is recomputed from the segments reachable now and can move backwards",
+    ),
     /// Ma11: the literal dual-phase read rule: a joining member counts toward a read quorum of
     /// the new set before it has hydrated.
-    LiteralDualRead,
+    LiteralDualRead => (
+        "literal-dual-read",
+        "Ma11",
+        "a9_quorums_intersect",
+        "the literal dual-phase read rule counts an un-hydrated new member toward a read quorum",
+    ),
     /// Ma12: garbage collection advances to VDL, ignoring the read points of open read views.
-    GcIgnoresReaders,
-}
-
-impl Mutant {
-    /// Every mutant, in spec order.
-    pub const ALL: [Mutant; 12] = [
-        Mutant::W3r3,
-        Mutant::W4r2,
-        Mutant::NoDualQuorum,
-        Mutant::FinalizeBeforeHydration,
-        Mutant::IgnoreMembershipEpoch,
-        Mutant::GossipIgnoresTruncation,
-        Mutant::ReadBelowScl,
-        Mutant::VdlNotAtCpl,
-        Mutant::SclSkipsGaps,
-        Mutant::PgclNotMonotone,
-        Mutant::LiteralDualRead,
-        Mutant::GcIgnoresReaders,
-    ];
-
-    /// The CLI name, e.g. `w3r3`.
-    pub fn name(self) -> &'static str {
-        self.info().0
-    }
-
-    /// The spec ID, e.g. `Ma1`.
-    pub fn spec_id(self) -> &'static str {
-        self.info().1
-    }
-
-    /// The property that must catch it.
-    pub fn caught_by(self) -> &'static str {
-        self.info().2
-    }
-
-    /// One sentence describing the bug.
-    pub fn doc(self) -> &'static str {
-        self.info().3
-    }
-
-    fn info(self) -> (&'static str, &'static str, &'static str, &'static str) {
-        match self {
-            Mutant::W3r3 => (
-                "w3r3",
-                "Ma1",
-                "a1_acked_readable",
-                "write quorum 3/6 with read quorum 3/6: a read quorum can miss an acknowledged commit",
-            ),
-            Mutant::W4r2 => (
-                "w4r2",
-                "Ma2",
-                "a1_acked_readable",
-                "write quorum 4/6 with read quorum 2/6: a read quorum can miss an acknowledged commit",
-            ),
-            Mutant::NoDualQuorum => (
-                "no-dual-quorum",
-                "Ma3",
-                "a1_acked_readable",
-                "membership change in one step: writes acknowledged while the new member hydrates \
-                 are on too few members of the new set",
-            ),
-            Mutant::FinalizeBeforeHydration => (
-                "finalize-before-hydration",
-                "Ma4",
-                "a1_acked_readable",
-                "the membership change is finalized before the new member has hydrated",
-            ),
-            Mutant::IgnoreMembershipEpoch => (
-                "ignore-membership-epoch",
-                "Ma5",
-                "a5_epochs_checked",
-                "segments accept writes with a stale membership epoch, so a writer with an old \
-                 configuration reaches a false quorum",
-            ),
-            Mutant::GossipIgnoresTruncation => (
-                "gossip-ignores-truncation",
-                "Ma6",
-                "a6_no_resurrection",
-                "gossip copies a record annulled by a truncation range into a segment that knows the range",
-            ),
-            Mutant::ReadBelowScl => (
-                "read-below-scl",
-                "Ma7",
-                "a7_read_sound",
-                "a read is served by a segment whose SCL is below the read point",
-            ),
-            Mutant::VdlNotAtCpl => (
-                "vdl-not-at-cpl",
-                "Ma8",
-                "a2_vdl_sound",
-                "VDL follows VCL instead of the highest consistency point at or below it",
-            ),
-            Mutant::SclSkipsGaps => (
-                "scl-skips-gaps",
-                "Ma9",
-                "a3_scl_sound",
-                "a segment's SCL jumps to its highest record across a gap",
-            ),
-            Mutant::PgclNotMonotone => (
-                "pgcl-not-monotone",
-                "Ma10",
-                "a4_monotone",
-                "PGCL is recomputed from the segments reachable now and can move backwards",
-            ),
-            Mutant::LiteralDualRead => (
-                "literal-dual-read",
-                "Ma11",
-                "a9_quorums_intersect",
-                "the literal dual-phase read rule counts an un-hydrated new member toward a read quorum",
-            ),
-            Mutant::GcIgnoresReaders => (
-                "gc-ignores-readers",
-                "Ma12",
-                "a8_gc_below_read_points",
-                "garbage collection advances past the read point of an open read view",
-            ),
-        }
-    }
-}
-
-impl FromStr for Mutant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Mutant::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
-                format!(
-                    "unknown mutant '{s}' for protocol quorum; choose one of: {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
-
-impl fmt::Display for Mutant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+    GcIgnoresReaders => (
+        "gc-ignores-readers",
+        "Ma12",
+        "a8_gc_below_read_points",
+        "garbage collection advances past the read point of an open read view",
+    ),
 }
 
 /// Everything that shapes one storage-quorum model instance.
