@@ -18,3 +18,36 @@ pub fn flag(key: &str, value: &str) -> Result<bool, String> {
         )),
     }
 }
+
+/// A named config preset and the sentence `quorate list` shows for it.
+pub struct Preset {
+    /// e.g. `ci`.
+    pub name: &'static str,
+    /// What it covers.
+    pub doc: &'static str,
+    /// The overrides applied to the protocol's base config, as `key=value`.
+    pub sets: &'static [&'static str],
+}
+
+/// The config of preset `name` among `presets` of `protocol`: `base` with the preset's
+/// overrides applied by `set`; an unknown name is an error naming the known ones.
+pub fn preset<C>(
+    protocol: &str,
+    presets: &[Preset],
+    name: &str,
+    mut base: C,
+    set: impl Fn(&mut C, &str, &str) -> Result<(), String>,
+) -> Result<C, String> {
+    let preset = presets.iter().find(|p| p.name == name).ok_or_else(|| {
+        let names: Vec<_> = presets.iter().map(|p| p.name).collect();
+        format!(
+            "unknown config '{name}' for protocol {protocol}; choose one of: {}",
+            names.join(", ")
+        )
+    })?;
+    for kv in preset.sets {
+        let (k, v) = kv.split_once('=').expect("preset entries are key=value");
+        set(&mut base, k, v).expect("presets are valid");
+    }
+    Ok(base)
+}

@@ -158,15 +158,7 @@ pub struct QuorumConfig {
     pub mutant: Option<Mutant>,
 }
 
-/// A named preset and the sentence `quorate list` shows for it.
-pub struct Preset {
-    /// e.g. `ci`.
-    pub name: &'static str,
-    /// What it covers.
-    pub doc: &'static str,
-    /// The overrides applied to [`QuorumConfig::base`], as `key=value`.
-    pub sets: &'static [&'static str],
-}
+pub use crate::params::Preset;
 
 /// The presets, in `list` order. Together the focused ones cover every feature; see
 /// `specs/quorum.md` for why no single config carries all of them at 3 LSNs.
@@ -245,25 +237,9 @@ impl QuorumConfig {
         }
     }
 
-    /// Names of the presets.
-    pub fn preset_names() -> Vec<&'static str> {
-        PRESETS.iter().map(|p| p.name).collect()
-    }
-
     /// A preset by name, or an error naming the known ones.
     pub fn preset(name: &str) -> Result<Self, String> {
-        let preset = PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
-            format!(
-                "unknown config '{name}' for protocol quorum; choose one of: {}",
-                Self::preset_names().join(", ")
-            )
-        })?;
-        let mut cfg = Self::base();
-        for kv in preset.sets {
-            let (k, v) = kv.split_once('=').expect("preset entries are key=value");
-            cfg.set(k, v).expect("presets are valid");
-        }
-        Ok(cfg)
+        crate::params::preset("quorum", PRESETS, name, Self::base(), Self::set)
     }
 
     /// Every settable key with its meaning.
