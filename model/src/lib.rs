@@ -6,8 +6,11 @@
 //!   read 3/6, consistency points, gossip repair, membership change with epochs, AZ+1 faults).
 //! * [`failover`]: writer failover, volume epochs, fencing and crash recovery over the same
 //!   storage quorum, with read replicas and a control plane that promotes them.
+//! * [`global`]: Aurora Global Database across regions: asynchronous replication, switchover
+//!   with a MARKER, failover with fencing, rebuild and rejoin, the RPO gate.
 //! * [`register`]: the quorum-register benchmark (`QuorumRegister.tla`), the checker-speed
 //!   yardstick.
+//! * [`table`], [`params`]: what every protocol's property table and config share.
 
 pub mod checkable;
 pub mod failover;
@@ -16,3 +19,4 @@ mod mutants;
 pub mod params;
 pub mod quorum;
 pub mod register;
+pub mod table;

@@ -14,6 +14,7 @@ use super::step::{self, Action};
 use super::symmetry;
 use crate::checkable::{Checkable, Kind, Property};
 use crate::quorum::config::MAX_LSN;
+use crate::table::{always_applies, witness};
 
 /// The failover model for one configuration.
 #[derive(Clone, Debug)]
@@ -29,19 +30,8 @@ impl FailoverModel {
     }
 }
 
-/// One row of the property table (see the quorum model's for the fields).
-struct Row {
-    name: &'static str,
-    spec_id: &'static str,
-    kind: Kind,
-    check: fn(&FailoverConfig, &FailoverState) -> Verdict,
-    doc: &'static str,
-    applies: fn(&FailoverConfig) -> bool,
-}
-
-fn always_applies(_: &FailoverConfig) -> bool {
-    true
-}
+/// One row of the property table.
+type Row = crate::table::Row<FailoverConfig, FailoverState>;
 
 fn flag(s: &FailoverState, f: u16, what: &str) -> Verdict {
     if s.ghost.flags & f != 0 {
@@ -70,13 +60,6 @@ fn stale_rejected(_: &FailoverConfig, s: &FailoverState) -> Verdict {
 }
 fn annulled(_: &FailoverConfig, s: &FailoverState) -> Verdict {
     flag(s, F_ANNULLED, "a recovery annuls a record a segment holds")
-}
-fn witness(ok: bool, what: &str) -> Verdict {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("not yet: {what}"))
-    }
 }
 fn two_epochs_wrote(_: &FailoverConfig, s: &FailoverState) -> Verdict {
     let epochs = s.ghost.wrote.iter().filter(|&&w| w != 0).count();
@@ -396,32 +379,16 @@ const ROWS: &[Row] = &[
 
 /// Every property of the protocol (whatever the config), as `(name, spec_id, kind, doc)`.
 pub fn all_properties() -> Vec<(&'static str, &'static str, Kind, &'static str)> {
-    ROWS.iter()
-        .map(|r| (r.name, r.spec_id, r.kind, r.doc))
-        .collect()
+    crate::table::all_properties(ROWS)
 }
 
 /// Evaluate the property named `name` (for tests and the reference implementation).
 pub fn evaluate(name: &str, cfg: &FailoverConfig, s: &FailoverState) -> Option<Verdict> {
-    ROWS.iter()
-        .find(|r| r.name == name)
-        .map(|r| (r.check)(cfg, s))
+    crate::table::evaluate(ROWS, name, cfg, s)
 }
 
-// stateright's `Property` takes plain `fn` pointers: one pair of shims per row.
-macro_rules! shims {
-    ($($i:literal),*) => {
-        const CONDITIONS: &[fn(&FailoverModel, &FailoverState) -> bool] = &[$(|m, s| (ROWS[$i].check)(&m.cfg, s).is_ok()),*];
-        const EXPLAINS: &[fn(&FailoverModel, &FailoverState) -> String] = &[$(|m, s| match (ROWS[$i].check)(&m.cfg, s) {
-            Ok(()) => format!("{} holds here", ROWS[$i].name),
-            Err(why) => why,
-        }),*];
-    };
-}
-shims!(
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
-    26, 27
-);
+crate::table::property_shims!(FailoverModel, FailoverState, ROWS; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+    26, 27);
 
 impl Model for FailoverModel {
     type State = FailoverState;
@@ -445,31 +412,13 @@ impl Model for FailoverModel {
 
     /// For stateright's own checkers and Explorer: the always and sometimes properties.
     fn properties(&self) -> Vec<SrProperty<Self>> {
-        self.props()
-            .into_iter()
-            .filter_map(|p| match p.kind {
-                Kind::Always => Some(SrProperty::always(p.name, p.condition)),
-                Kind::Sometimes => Some(SrProperty::sometimes(p.name, p.condition)),
-                Kind::Eventually => None,
-            })
-            .collect()
+        crate::table::stateright_properties(self)
     }
 }
 
 impl Checkable for FailoverModel {
     fn props(&self) -> Vec<Property<Self>> {
-        ROWS.iter()
-            .enumerate()
-            .filter(|(_, r)| (r.applies)(&self.cfg))
-            .map(|(i, r)| Property {
-                name: r.name,
-                spec_id: r.spec_id,
-                kind: r.kind,
-                condition: CONDITIONS[i],
-                explain: EXPLAINS[i],
-                doc: r.doc,
-            })
-            .collect()
+        crate::table::props(ROWS, &self.cfg, CONDITIONS, EXPLAINS)
     }
 
     fn symmetry(&self) -> bool {

@@ -6,8 +6,7 @@ use super::config::FailoverConfig;
 use super::state::{F_B3_BROKEN, F_B10_BROKEN, FailoverState, Lsn, Role, epoch_bit};
 use crate::quorum::config::MAX_LSN;
 
-/// `Ok` if the property holds, else why not.
-pub type Verdict = Result<(), String>;
+pub use crate::table::Verdict;
 
 /// Segment name in the paper's style: AZ letter, then index within the AZ (`A1`, `B2`).
 pub fn seg_name(cfg: &FailoverConfig, i: usize) -> String {

@@ -11,6 +11,7 @@ use super::state::{
 };
 use super::step::{self, Action};
 use crate::checkable::{Checkable, Kind, Property};
+use crate::table::{always_applies, witness};
 
 /// The Global Database model for one configuration.
 #[derive(Clone, Debug)]
@@ -27,18 +28,7 @@ impl GlobalModel {
 }
 
 /// One row of the property table.
-struct Row {
-    name: &'static str,
-    spec_id: &'static str,
-    kind: Kind,
-    check: fn(&GlobalConfig, &GlobalState) -> Verdict,
-    doc: &'static str,
-    applies: fn(&GlobalConfig) -> bool,
-}
-
-fn always_applies(_: &GlobalConfig) -> bool {
-    true
-}
+type Row = crate::table::Row<GlobalConfig, GlobalState>;
 
 fn flag(s: &GlobalState, f: u16, what: &str) -> Verdict {
     if s.ghost.flags & f != 0 {
@@ -79,13 +69,6 @@ fn split_brain(_: &GlobalConfig, s: &GlobalState) -> Verdict {
     )
 }
 
-fn witness(ok: bool, what: &str) -> Verdict {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("not yet: {what}"))
-    }
-}
 fn switchover_carried_ack(_: &GlobalConfig, s: &GlobalState) -> Verdict {
     let e = s.gepoch;
     let ok = e >= 2
@@ -319,31 +302,15 @@ const ROWS: &[Row] = &[
 
 /// Every property of the protocol (whatever the config), as `(name, spec_id, kind, doc)`.
 pub fn all_properties() -> Vec<(&'static str, &'static str, Kind, &'static str)> {
-    ROWS.iter()
-        .map(|r| (r.name, r.spec_id, r.kind, r.doc))
-        .collect()
+    crate::table::all_properties(ROWS)
 }
 
 /// Evaluate the property named `name` (for tests and the reference implementation).
 pub fn evaluate(name: &str, cfg: &GlobalConfig, s: &GlobalState) -> Option<Verdict> {
-    ROWS.iter()
-        .find(|r| r.name == name)
-        .map(|r| (r.check)(cfg, s))
+    crate::table::evaluate(ROWS, name, cfg, s)
 }
 
-// stateright's `Property` takes plain `fn` pointers: one pair of shims per row.
-macro_rules! shims {
-    ($($i:literal),*) => {
-        const CONDITIONS: &[fn(&GlobalModel, &GlobalState) -> bool] = &[$(|m, s| (ROWS[$i].check)(&m.cfg, s).is_ok()),*];
-        const EXPLAINS: &[fn(&GlobalModel, &GlobalState) -> String] = &[$(|m, s| match (ROWS[$i].check)(&m.cfg, s) {
-            Ok(()) => format!("{} holds here", ROWS[$i].name),
-            Err(why) => why,
-        }),*];
-    };
-}
-shims!(
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21
-);
+crate::table::property_shims!(GlobalModel, GlobalState, ROWS; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21);
 
 impl Model for GlobalModel {
     type State = GlobalState;
@@ -367,32 +334,13 @@ impl Model for GlobalModel {
 
     /// For stateright's own checkers and Explorer: the always and sometimes properties.
     fn properties(&self) -> Vec<SrProperty<Self>> {
-        self.props()
-            .into_iter()
-            .filter_map(|p| match p.kind {
-                Kind::Always => Some(SrProperty::always(p.name, p.condition)),
-                Kind::Sometimes => Some(SrProperty::sometimes(p.name, p.condition)),
-                Kind::Eventually => None,
-            })
-            .collect()
+        crate::table::stateright_properties(self)
     }
 }
 
 impl Checkable for GlobalModel {
     fn props(&self) -> Vec<Property<Self>> {
-        debug_assert_eq!(ROWS.len(), CONDITIONS.len());
-        ROWS.iter()
-            .enumerate()
-            .filter(|(_, r)| (r.applies)(&self.cfg))
-            .map(|(i, r)| Property {
-                name: r.name,
-                spec_id: r.spec_id,
-                kind: r.kind,
-                condition: CONDITIONS[i],
-                explain: EXPLAINS[i],
-                doc: r.doc,
-            })
-            .collect()
+        crate::table::props(ROWS, &self.cfg, CONDITIONS, EXPLAINS)
     }
 
     fn is_fault(&self, action: &Action) -> bool {

@@ -5,8 +5,7 @@
 use super::config::{Fencing, GlobalConfig};
 use super::state::{F_SPLIT_BRAIN, GlobalState, Op, Role, txn_bit};
 
-/// `Ok` if the property holds, else why not.
-pub type Verdict = Result<(), String>;
+pub use crate::table::Verdict;
 
 /// Region name in traces: `us-east` (region 0, the first primary), `eu-west`, `ap-south`.
 pub fn region_name(r: usize) -> String {

@@ -12,6 +12,7 @@ use super::state::{
 use super::step::{self, Action};
 use super::symmetry;
 use crate::checkable::{Checkable, Kind, Property};
+use crate::table::always_applies;
 
 /// The storage-quorum model for one configuration.
 #[derive(Clone, Debug)]
@@ -27,21 +28,8 @@ impl QuorumModel {
     }
 }
 
-/// One row of the property table: name, spec ID, kind, invariant, doc, and whether the config
-/// has the features the property is about (a `sometimes` twin of an absent feature could never
-/// be witnessed).
-struct Row {
-    name: &'static str,
-    spec_id: &'static str,
-    kind: Kind,
-    check: fn(&QuorumConfig, &QuorumState) -> Verdict,
-    doc: &'static str,
-    applies: fn(&QuorumConfig) -> bool,
-}
-
-fn always_applies(_: &QuorumConfig) -> bool {
-    true
-}
+/// One row of the property table.
+type Row = crate::table::Row<QuorumConfig, QuorumState>;
 
 fn flag(s: &QuorumState, f: u16, what: &str) -> Verdict {
     if s.ghost.flags & f != 0 {
@@ -359,32 +347,15 @@ const ROWS: &[Row] = &[
 
 /// Every property of the protocol (whatever the config), as `(name, spec_id, kind, doc)`.
 pub fn all_properties() -> Vec<(&'static str, &'static str, Kind, &'static str)> {
-    ROWS.iter()
-        .map(|r| (r.name, r.spec_id, r.kind, r.doc))
-        .collect()
+    crate::table::all_properties(ROWS)
 }
 
 /// Evaluate the property named `name` (for tests and the reference implementation).
 pub fn evaluate(name: &str, cfg: &QuorumConfig, s: &QuorumState) -> Option<Verdict> {
-    ROWS.iter()
-        .find(|r| r.name == name)
-        .map(|r| (r.check)(cfg, s))
+    crate::table::evaluate(ROWS, name, cfg, s)
 }
 
-// stateright's `Property` takes plain `fn` pointers, so each row gets a pair of monomorphic
-// shims, generated here, indexed by position.
-macro_rules! shims {
-    ($($i:literal),*) => {
-        const CONDITIONS: &[fn(&QuorumModel, &QuorumState) -> bool] = &[$(|m, s| (ROWS[$i].check)(&m.cfg, s).is_ok()),*];
-        const EXPLAINS: &[fn(&QuorumModel, &QuorumState) -> String] = &[$(|m, s| match (ROWS[$i].check)(&m.cfg, s) {
-            Ok(()) => format!("{} holds here", ROWS[$i].name),
-            Err(why) => why,
-        }),*];
-    };
-}
-shims!(
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25
-);
+crate::table::property_shims!(QuorumModel, QuorumState, ROWS; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25);
 
 impl Model for QuorumModel {
     type State = QuorumState;
@@ -409,31 +380,13 @@ impl Model for QuorumModel {
     /// For stateright's own checkers and Explorer: the always and sometimes properties
     /// (stateright's `eventually` has different, path-based semantics, so L1-L4 stay ours).
     fn properties(&self) -> Vec<SrProperty<Self>> {
-        self.props()
-            .into_iter()
-            .filter_map(|p| match p.kind {
-                Kind::Always => Some(SrProperty::always(p.name, p.condition)),
-                Kind::Sometimes => Some(SrProperty::sometimes(p.name, p.condition)),
-                Kind::Eventually => None,
-            })
-            .collect()
+        crate::table::stateright_properties(self)
     }
 }
 
 impl Checkable for QuorumModel {
     fn props(&self) -> Vec<Property<Self>> {
-        ROWS.iter()
-            .enumerate()
-            .filter(|(_, r)| (r.applies)(&self.cfg))
-            .map(|(i, r)| Property {
-                name: r.name,
-                spec_id: r.spec_id,
-                kind: r.kind,
-                condition: CONDITIONS[i],
-                explain: EXPLAINS[i],
-                doc: r.doc,
-            })
-            .collect()
+        crate::table::props(ROWS, &self.cfg, CONDITIONS, EXPLAINS)
     }
 
     fn symmetry(&self) -> bool {

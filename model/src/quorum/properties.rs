@@ -29,7 +29,7 @@ pub fn set_name(cfg: &QuorumConfig, set: SegSet) -> String {
 }
 
 /// Result of an invariant: the explanation when violated.
-pub type Verdict = Result<(), String>;
+pub use crate::table::Verdict;
 
 /// A1 AckedReadable: every acknowledged commit is live (no truncation range covers it), and for
 /// every live LSN at or below it, every read quorum of the configuration in force (counting a
