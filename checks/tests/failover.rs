@@ -3,12 +3,10 @@
 //! find and replay step for step, and results do not depend on the thread count. (Spec IDs:
 //! `specs.rs`.)
 
-use std::collections::{HashSet, VecDeque};
+#[path = "support/traces.rs"]
+mod traces;
 
-use quorate::engine::{self, Options, StopAfter};
-use quorate::report::Status;
-use quorate_model::checkable::Checkable;
-use quorate_model::failover::model::evaluate;
+use quorate::engine::{self, Options};
 use quorate_model::failover::{FailoverConfig, FailoverModel, FailoverState, Mutant};
 use stateright::{Checker, Model};
 
@@ -81,40 +79,6 @@ fn thread_count_changes_nothing() {
     );
 }
 
-/// The fewest steps to a state violating `property`, by a plain breadth-first search with no
-/// symmetry, no fingerprints and no threads: an independent yardstick for the engine.
-fn shortest_by_plain_bfs(m: &FailoverModel, property: &str, bound: usize) -> Option<usize> {
-    let violated = |s: &FailoverState| evaluate(property, &m.cfg, s).unwrap().is_err();
-    let mut seen = HashSet::new();
-    let mut queue = VecDeque::new();
-    for s in m.init_states() {
-        if violated(&s) {
-            return Some(0);
-        }
-        seen.insert(s.clone());
-        queue.push_back((s, 0));
-    }
-    let mut actions = Vec::new();
-    while let Some((s, d)) = queue.pop_front() {
-        if d == bound {
-            continue;
-        }
-        m.actions(&s, &mut actions);
-        for a in actions.drain(..) {
-            let Some(n) = m.next_state(&s, a) else {
-                continue;
-            };
-            if violated(&n) {
-                return Some(d + 1);
-            }
-            if seen.insert(n.clone()) {
-                queue.push_back((n, d + 1));
-            }
-        }
-    }
-    None
-}
-
 #[test]
 fn mutant_counterexamples_are_shortest_replayable_and_thread_independent() {
     for mutant in [
@@ -130,37 +94,12 @@ fn mutant_counterexamples_are_shortest_replayable_and_thread_independent() {
             .unwrap()
             .with_mutant(Some(mutant));
         let model = FailoverModel::new(cfg);
-        let index = model
-            .props()
-            .iter()
-            .position(|p| p.name == property)
-            .unwrap();
-        let mut lengths = Vec::new();
-        for threads in [1, 2] {
-            let options = Options {
-                threads,
-                stop_after: StopAfter::Violation(property.to_string()),
-                ..Options::default()
-            };
-            let outcome = engine::check(&model, &options);
-            let found = &outcome.properties[index];
-            assert_eq!(found.status, Status::Violated, "{mutant}: {property}");
-            let trace = found.trace.as_ref().unwrap();
-            let mut s = model.init_states().remove(0);
-            for (a, next) in &trace.steps {
-                s = model.next_state(&s, *a).expect("every step is enabled");
-                assert_eq!(&s, next);
-            }
-            assert!(evaluate(property, &model.cfg, &s).unwrap().is_err());
-            lengths.push(trace.steps.len());
-        }
-        assert_eq!(lengths[0], lengths[1], "{mutant}: 1 vs 2 threads");
-        let plain = shortest_by_plain_bfs(&model, property, lengths[0]);
+        let length = traces::replayed_violation(&model, property);
+        let plain = traces::shortest_by_plain_bfs(&model, property, length);
         assert_eq!(
             plain,
-            Some(lengths[0]),
-            "{mutant}: the engine's trace has {} steps; a plain BFS finds {plain:?}",
-            lengths[0]
+            Some(length),
+            "{mutant}: the engine\'s trace has {length} steps; a plain BFS finds {plain:?}"
         );
     }
 }

@@ -3,10 +3,12 @@
 //! step for step, results do not depend on the thread count, and every focused config passes.
 //! (Spec IDs and mutant coverage: `specs.rs`.)
 
-use quorate::engine::{self, Options, StopAfter};
+#[path = "support/traces.rs"]
+mod traces;
+
+use quorate::engine::{self, Options};
 use quorate::report::Status;
 use quorate_model::checkable::Checkable;
-use quorate_model::global::model::evaluate;
 use quorate_model::global::{GlobalConfig, GlobalModel, Mutant};
 use stateright::{Checker, Model};
 
@@ -45,27 +47,7 @@ fn every_mutant_is_caught_by_its_property_with_a_replayable_trace() {
     for mutant in Mutant::ALL {
         let m = model(config_of(mutant), Some(mutant));
         let property = mutant.caught_by();
-        let index = m.props().iter().position(|p| p.name == property).unwrap();
-        let mut lengths = Vec::new();
-        for threads in [1, 2] {
-            let options = Options {
-                threads,
-                stop_after: StopAfter::Violation(property.to_string()),
-                ..Options::default()
-            };
-            let outcome = engine::check(&m, &options);
-            let found = &outcome.properties[index];
-            assert_eq!(found.status, Status::Violated, "{mutant}: {property}");
-            let trace = found.trace.as_ref().unwrap();
-            let mut s = m.init_states().remove(0);
-            for (a, next) in &trace.steps {
-                s = m.next_state(&s, *a).expect("every step is enabled");
-                assert_eq!(&s, next);
-            }
-            assert!(evaluate(property, &m.cfg, &s).unwrap().is_err());
-            lengths.push(trace.steps.len());
-        }
-        assert_eq!(lengths[0], lengths[1], "{mutant}: 1 vs 2 threads");
+        traces::replayed_violation(&m, property);
     }
 }
 

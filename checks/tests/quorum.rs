@@ -2,13 +2,12 @@
 //! checkers on state counts, its counterexamples are as short as an independent breadth-first
 //! search can find, and results do not depend on the thread count. (Spec IDs: `specs.rs`.)
 
-use std::collections::{HashSet, VecDeque};
+#[path = "support/traces.rs"]
+mod traces;
 
 use quorate::engine::{self, Options, StopAfter};
 use quorate::registry::Protocol;
 use quorate::report::Status;
-use quorate_model::checkable::Checkable;
-use quorate_model::quorum::model::evaluate;
 use quorate_model::quorum::{Mutant, QuorumConfig, QuorumModel, QuorumState};
 use stateright::{Checker, Model};
 
@@ -67,41 +66,6 @@ fn thread_count_changes_nothing() {
     assert_eq!(one.max_depth, two.max_depth);
 }
 
-/// The fewest steps to a state violating `property`, by a plain breadth-first search with no
-/// symmetry, no fingerprints and no threads: an independent yardstick for the engine.
-fn shortest_by_plain_bfs(m: &QuorumModel, property: &str, bound: usize) -> Option<usize> {
-    let violated = |s: &QuorumState| evaluate(property, &m.cfg, s).unwrap().is_err();
-    let mut seen = HashSet::new();
-    let mut queue = VecDeque::new();
-    for s in m.init_states() {
-        if violated(&s) {
-            return Some(0);
-        }
-        seen.insert(s.clone());
-        queue.push_back((s, 0));
-    }
-    let mut actions = Vec::new();
-    while let Some((s, d)) = queue.pop_front() {
-        if d == bound {
-            continue;
-        }
-        actions.clear();
-        m.actions(&s, &mut actions);
-        for a in actions.drain(..) {
-            let Some(n) = m.next_state(&s, a) else {
-                continue;
-            };
-            if violated(&n) {
-                return Some(d + 1);
-            }
-            if seen.insert(n.clone()) {
-                queue.push_back((n, d + 1));
-            }
-        }
-    }
-    None
-}
-
 #[test]
 fn mutant_counterexamples_are_shortest_with_symmetry_and_threads() {
     for (mutant, property) in [
@@ -116,41 +80,12 @@ fn mutant_counterexamples_are_shortest_with_symmetry_and_threads() {
             .unwrap()
             .with_mutant(Some(mutant));
         let model = QuorumModel::new(cfg);
-        let index = model
-            .props()
-            .iter()
-            .position(|p| p.name == property)
-            .unwrap();
-        let mut lengths = Vec::new();
-        for threads in [1, 2] {
-            let options = Options {
-                threads,
-                stop_after: StopAfter::Violation(property.to_string()),
-                ..Options::default()
-            };
-            let outcome = engine::check(&model, &options);
-            let found = &outcome.properties[index];
-            assert_eq!(found.status, Status::Violated, "{mutant}: {property}");
-            let trace = found.trace.as_ref().unwrap();
-            // The trace is real: replaying its actions from the initial state reproduces it.
-            let mut s = model.init_states().remove(0);
-            for (a, next) in &trace.steps {
-                s = model.next_state(&s, *a).expect("every step is enabled");
-                assert_eq!(&s, next);
-            }
-            assert!(evaluate(property, &model.cfg, &s).unwrap().is_err());
-            lengths.push(trace.steps.len());
-        }
-        assert_eq!(
-            lengths[0], lengths[1],
-            "{mutant}: same length on 1 and 2 threads"
-        );
-        let plain = shortest_by_plain_bfs(&model, property, lengths[0]);
+        let length = traces::replayed_violation(&model, property);
+        let plain = traces::shortest_by_plain_bfs(&model, property, length);
         assert_eq!(
             plain,
-            Some(lengths[0]),
-            "{mutant}: the engine's trace has {} steps; a plain BFS finds {plain:?}",
-            lengths[0]
+            Some(length),
+            "{mutant}: the engine\'s trace has {length} steps; a plain BFS finds {plain:?}"
         );
     }
 }
