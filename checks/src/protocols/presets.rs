@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 
 use quorate_model::checkable::{Checkable, Kind};
 
-use crate::engine::{self, Options};
+use crate::engine::Options;
 use crate::registry::{ConfigInfo, MutantInfo, ParamInfo, PropInfo, Protocol, UsageError};
 use crate::report::Report;
 
@@ -144,13 +144,9 @@ impl<C: PresetConfig> Protocol for PresetProtocol<C> {
         let parameters = cfg.describe();
         let model = cfg.model();
         debug_assert!(!model.props().is_empty());
-        let outcome = engine::check(&model, options);
-        Ok(engine::to_report(
+        Ok(super::check_model(
             &model,
-            &outcome,
-            C::NAME,
-            config,
-            mutant,
+            (C::NAME, config, mutant),
             parameters,
             options,
         ))
