@@ -53,7 +53,14 @@ fn every_mutant_is_caught_by_its_property_with_a_replayable_trace() {
 
 #[test]
 fn the_correct_protocol_passes_every_focused_config() {
-    for config in ["ci", "rpo", "split-brain", "three", "records"] {
+    for config in [
+        "ci",
+        "rpo",
+        "split-brain",
+        "three",
+        "records",
+        "two-failovers",
+    ] {
         let m = model(config, None);
         let outcome = engine::check(&m, &Options::default());
         assert!(outcome.complete, "{config}");

@@ -89,6 +89,21 @@ mutants! {
         "the new primary keeps the old global epoch, so two records share an (LSN, \
          epoch)",
     ),
+    /// Mc9: the returned old primary rejoins on a new volume but takes no snapshot.
+    RejoinWithoutSnapshot => (
+        "rejoin-without-snapshot",
+        "Mc9",
+        "c4_rejoin_from_new_primary",
+        "the returned old primary takes a new volume without first saving its \
+         unreplicated tail: an acknowledged commit is gone everywhere",
+    ),
+    /// Mc10: the primary acknowledges commits whatever the RPO gate says.
+    NoGate => (
+        "no-gate",
+        "Mc10",
+        "c5a_gate_at_ack",
+        "the primary acknowledges commits while every secondary lags by the RPO or more",
+    ),
 }
 
 /// Everything that shapes one Global Database model instance.
@@ -155,8 +170,13 @@ pub const PRESETS: &[Preset] = &[
         sets: &["txn_records=2"],
     },
     Preset {
+        name: "two-failovers",
+        doc: "three regions, two failovers and the RPO gate: the second failover leaves the first one's old primary to rejoin through its snapshot, and C5 judges each failover by the epoch it ended",
+        sets: &["regions=3", "failovers=2", "rpo=2"],
+    },
+    Preset {
         name: "deep",
-        doc: "three regions, three transactions of two records, the RPO gate, a switchover and a failover, best-effort fencing: 99 M states, about 2.5 minutes and 4.2 GB on 2 cores",
+        doc: "three regions, three transactions of two records, the RPO gate, a switchover and a failover, best-effort fencing: 193 M states, about 5 minutes and 8.6 GB on 2 cores",
         sets: &[
             "regions=3",
             "txn_records=2",

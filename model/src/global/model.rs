@@ -6,8 +6,9 @@ use stateright::{Model, Property as SrProperty};
 use super::config::{Fencing, GlobalConfig, Mutant};
 use super::properties::{self as p, Verdict, region_name};
 use super::state::{
-    F_FAILOVER_LOST_DATA, F_HALF_TXN_DROPPED, F_LOST_WITHIN_RPO, F_REJOINED, F_RESUMED,
-    F_SPLIT_BRAIN, F_SWITCHOVER_CANCELLED, F_SWITCHOVER_DONE, GlobalState, Op, Rec, Role,
+    F_ACK_UNREPLICATED, F_FAILOVER_LOST_DATA, F_FENCED_LIVE, F_HALF_TXN_DROPPED, F_LOST_WITHIN_RPO,
+    F_REBUILD_CUT, F_REJOINED, F_RESUMED, F_SPLIT_BRAIN, F_SWITCHOVER_CANCELLED, F_SWITCHOVER_DONE,
+    GlobalState, Op, Rec, Role,
 };
 use super::step::{self, Action};
 use crate::checkable::{Checkable, Kind, Property};
@@ -58,7 +59,24 @@ fn resumed(_: &GlobalConfig, s: &GlobalState) -> Verdict {
     flag(
         s,
         F_RESUMED,
-        "a commit blocks on the RPO gate and is later acknowledged",
+        "a commit blocks on the RPO gate for lag and is later acknowledged",
+    )
+}
+fn fenced_live(_: &GlobalConfig, s: &GlobalState) -> Verdict {
+    flag(
+        s,
+        F_FENCED_LIVE,
+        "a fence stops an old primary that is still running",
+    )
+}
+fn rebuild_cut(_: &GlobalConfig, s: &GlobalState) -> Verdict {
+    flag(s, F_REBUILD_CUT, "a rebuild cuts a secondary's log back")
+}
+fn ack_unreplicated(_: &GlobalConfig, s: &GlobalState) -> Verdict {
+    flag(
+        s,
+        F_ACK_UNREPLICATED,
+        "with the gate on, a commit is acknowledged before any other region holds it",
     )
 }
 fn split_brain(_: &GlobalConfig, s: &GlobalState) -> Verdict {
@@ -161,6 +179,14 @@ const ROWS: &[Row] = &[
         applies: |c| c.rpo > 0,
     },
     Row {
+        name: "c5a_gate_at_ack",
+        spec_id: "C5a",
+        kind: Kind::Always,
+        check: p::c5a_gate_at_ack,
+        doc: "with the RPO gate on, every acknowledgement happens while some secondary holds every commit at least the RPO old",
+        applies: |c| c.rpo > 0,
+    },
+    Row {
         name: "c6_promoted_at_commit_boundary",
         spec_id: "C6",
         kind: Kind::Always,
@@ -237,7 +263,7 @@ const ROWS: &[Row] = &[
         spec_id: "G3.s1",
         kind: Kind::Sometimes,
         check: resumed,
-        doc: "a commit blocks on the RPO gate and is later acknowledged",
+        doc: "a commit the RPO gate holds back for lag (not for a partition) is later acknowledged",
         applies: |c| c.rpo > 0,
     },
     Row {
@@ -249,6 +275,14 @@ const ROWS: &[Row] = &[
         // With the RPO gate on, a cut-off old primary hears no lag reports and blocks: the
         // gate itself rules split-brain acknowledgements out.
         applies: |c| c.fencing == Fencing::BestEffort && c.failovers > 0 && c.rpo == 0,
+    },
+    Row {
+        name: "c2s_fence_stops_live_primary",
+        spec_id: "C2.s2",
+        kind: Kind::Sometimes,
+        check: fenced_live,
+        doc: "under reliable fencing, a fence stops an old primary that is cut off but still running (C2 is at stake, not vacuous)",
+        applies: |c| c.fencing == Fencing::Reliable && c.failovers > 0 && c.partitions > 0,
     },
     Row {
         name: "c1s_switchover_carries_ack",
@@ -267,6 +301,14 @@ const ROWS: &[Row] = &[
         applies: |c| c.txns > 1,
     },
     Row {
+        name: "c3s_rebuild_cuts_back",
+        spec_id: "C3.s2",
+        kind: Kind::Sometimes,
+        check: rebuild_cut,
+        doc: "a rebuild cuts a secondary's log back to the new primary's",
+        applies: |c| c.failovers > 0 && c.regions > 2,
+    },
+    Row {
         name: "c4s_snapshot_saves_lost_commit",
         spec_id: "C4.s1",
         kind: Kind::Sometimes,
@@ -281,6 +323,14 @@ const ROWS: &[Row] = &[
         check: lost_within_rpo,
         doc: "a failover that owes the RPO bound loses an acknowledged commit",
         applies: |c| c.failovers > 0 && c.rpo > 0,
+    },
+    Row {
+        name: "c5as_ack_before_replication",
+        spec_id: "C5a.s1",
+        kind: Kind::Sometimes,
+        check: ack_unreplicated,
+        doc: "with the RPO gate on, a commit is acknowledged before any other region holds it (the gate is not synchronous replication)",
+        applies: |c| c.rpo > 0,
     },
     Row {
         name: "c6s_half_txn_dropped",
@@ -310,7 +360,7 @@ pub fn evaluate(name: &str, cfg: &GlobalConfig, s: &GlobalState) -> Option<Verdi
     crate::table::evaluate(ROWS, name, cfg, s)
 }
 
-crate::table::property_shims!(GlobalModel, GlobalState, ROWS; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21);
+crate::table::property_shims!(GlobalModel, GlobalState, ROWS; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25);
 
 impl Model for GlobalModel {
     type State = GlobalState;
@@ -515,6 +565,9 @@ pub fn describe_change(b: &GlobalState, a: &GlobalState) -> Vec<String> {
     let newly = a.ghost.flags & !b.ghost.flags;
     if newly & super::state::F_BLOCKED != 0 {
         out.push("RPO gate: commits blocked, every secondary lags too far".into());
+    }
+    if newly & super::state::F_ACK_PAST_GATE != 0 {
+        out.push("acknowledged past the RPO gate: every secondary lags too far".into());
     }
     if newly & F_SPLIT_BRAIN != 0 {
         out.push("split brain: an older epoch acknowledged after a newer one".into());

@@ -3,7 +3,7 @@
 //! both call. Each returns `Err(why)` naming the region, transaction or LSN that breaks it.
 
 use super::config::{Fencing, GlobalConfig};
-use super::state::{F_SPLIT_BRAIN, GlobalState, Op, Role, txn_bit};
+use super::state::{F_ACK_PAST_GATE, F_SPLIT_BRAIN, GlobalState, Op, Role, txn_bit};
 
 pub use crate::table::Verdict;
 
@@ -43,6 +43,14 @@ pub fn c1_switchover_keeps_acked(_: &GlobalConfig, s: &GlobalState) -> Verdict {
 /// fencing, at all times; the commits of each epoch are acknowledged by one region; and, with
 /// reliable fencing, no commit is acknowledged at an epoch below one already acknowledged.
 pub fn c2_single_writer(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
+    c2a_one_writable(cfg, s)?;
+    c2b_one_acker_per_epoch(cfg, s)?;
+    c2c_no_ack_at_older_epoch(cfg, s)
+}
+
+/// C2 clause (a): at most one writable region, during a switchover and, with reliable
+/// fencing, always.
+pub fn c2a_one_writable(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
     if matches!(s.op, Op::Switchover { .. }) || cfg.fencing == Fencing::Reliable {
         let w: Vec<_> = (0..s.regions.len())
             .filter(|&r| s.regions[r].writable)
@@ -60,6 +68,11 @@ pub fn c2_single_writer(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
             ));
         }
     }
+    Ok(())
+}
+
+/// C2 clause (b): the commits of each epoch are acknowledged by one region.
+pub fn c2b_one_acker_per_epoch(_: &GlobalConfig, s: &GlobalState) -> Verdict {
     for (k, &from) in s.ghost.ack_from.iter().enumerate() {
         if from.count_ones() > 1 {
             let who: Vec<_> = (0..8)
@@ -73,6 +86,12 @@ pub fn c2_single_writer(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
             ));
         }
     }
+    Ok(())
+}
+
+/// C2 clause (c): with reliable fencing, no commit is acknowledged at an epoch below one
+/// already acknowledged.
+pub fn c2c_no_ack_at_older_epoch(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
     if cfg.fencing == Fencing::Reliable && s.ghost.flags & F_SPLIT_BRAIN != 0 {
         return Err(format!(
             "a commit was acknowledged at an older epoch after one at epoch {}: the old \
@@ -106,7 +125,9 @@ pub fn c3_secondary_prefix(_: &GlobalConfig, s: &GlobalState) -> Verdict {
 }
 
 /// C4: a rejoined old primary's log is a prefix of the new primary's, and every acknowledged
-/// commit the new primary lacks was saved in the old primary's snapshot.
+/// commit the new primary lacks was saved in the old primary's snapshot. Clause (a) is C3
+/// for the rejoined regions, kept so that the message names the rejoin (Mc4); clause (b) is
+/// what only C4 says (Mc9).
 pub fn c4_rejoin_from_new_primary(_: &GlobalConfig, s: &GlobalState) -> Verdict {
     if s.ghost.rejoined == 0 {
         return Ok(());
@@ -141,10 +162,25 @@ pub fn c4_rejoin_from_new_primary(_: &GlobalConfig, s: &GlobalState) -> Verdict 
     Ok(())
 }
 
+/// C5a (with the RPO gate on): at every acknowledgement, some secondary held every commit of
+/// the acknowledging region that was at least `rpo` ticks old. Checked through a flag that
+/// `settle` sets by this definition, independently of the gate it implements.
+pub fn c5a_gate_at_ack(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
+    if cfg.rpo > 0 && s.ghost.flags & F_ACK_PAST_GATE != 0 {
+        return Err(format!(
+            "a commit was acknowledged while every secondary lacked a commit at least {} \
+             ticks old (the RPO)",
+            cfg.rpo
+        ));
+    }
+    Ok(())
+}
+
 /// C5 (with the RPO gate on): while the epoch a failover created lasts, every commit
-/// acknowledged at an older epoch that the new primary lacks was committed less than `rpo`
-/// ticks before that epoch's last acknowledgement: the failover lost at most the RPO. Owed
-/// only when a most-caught-up secondary was reachable at the promotion.
+/// acknowledged at the epoch it ended that the new primary lacks was committed less than
+/// `rpo` ticks before that epoch's last acknowledgement: the failover lost at most the RPO.
+/// Owed only when a most-caught-up secondary was reachable when `FailoverStart` chose the
+/// target. Losses of an earlier failover are that failover's, not this one's.
 pub fn c5_rpo_bound(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
     let e = s.gepoch;
     if cfg.rpo == 0 || e < 2 || s.ghost.rpo_owed & s.ghost.by_failover & epoch_bit(e) == 0 {
@@ -153,7 +189,7 @@ pub fn c5_rpo_bound(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
     let p = usize::from(s.primary);
     for x in 1..=s.begun {
         let a = s.ghost.acked[usize::from(x) - 1];
-        if a == 0 || a >= e || s.holds_commit(p, x) {
+        if a == 0 || a + 1 != e || s.holds_commit(p, x) {
             continue;
         }
         let ts = s.ghost.ts[usize::from(x) - 1];
@@ -188,7 +224,9 @@ pub fn c6_promoted_at_commit_boundary(_: &GlobalConfig, s: &GlobalState) -> Verd
 }
 
 /// C7: an (LSN, epoch) pair names one record in every region, and a new primary never
-/// rewrites an LSN at or below its starting point.
+/// rewrites an LSN at or below its starting point. Clause (b) holds by construction in this
+/// model (logs only grow at the end, and a promotion only truncates); it is kept as a guard
+/// for changes to `step`, and Mc8 breaks clause (a).
 pub fn c7_lsn_epoch_unique(_: &GlobalConfig, s: &GlobalState) -> Verdict {
     for (a, x) in s.regions.iter().enumerate() {
         for (b, y) in s.regions.iter().enumerate().skip(a + 1) {
@@ -232,7 +270,9 @@ pub fn g1_switchover_ends(_: &GlobalConfig, s: &GlobalState) -> Verdict {
     }
 }
 
-/// G2 (at quiescent states): a returned old primary ends as a secondary.
+/// G2 (at quiescent states): a returned old primary ends as a secondary. `Rejoin` is progress
+/// and needs only a reachable old primary and no operation in progress, so no mutant here
+/// breaks G2; it guards changes to those guards.
 pub fn g2_old_primary_rejoins(_: &GlobalConfig, s: &GlobalState) -> Verdict {
     match s
         .regions

@@ -120,11 +120,14 @@ pub struct Ghost {
     pub by_switchover: u8,
     /// Epochs (bits) created by a failover.
     pub by_failover: u8,
-    /// Failover epochs (bits) at whose promotion a most-caught-up secondary was reachable:
-    /// those owe the RPO bound (C5).
+    /// Failover epochs (bits) for which a most-caught-up secondary was reachable when
+    /// `FailoverStart` chose the target: those owe the RPO bound (C5).
     pub rpo_owed: u8,
     /// The log length each epoch's primary started from: `start[e-1]`.
     pub start: [u8; 8],
+    /// Transactions (bits) whose acknowledgement the RPO gate held back because every
+    /// secondary lagged (not because the primary was cut off).
+    pub blocked: u8,
     /// Event flags, `F_*`.
     pub flags: u16,
 }
@@ -137,9 +140,9 @@ pub const F_SWITCHOVER_CANCELLED: u16 = 1 << 1;
 pub const F_FAILOVER_LOST_DATA: u16 = 1 << 2;
 /// An old primary rejoined as a secondary.
 pub const F_REJOINED: u16 = 1 << 3;
-/// A commit was held back by the RPO gate.
+/// A reachable primary's commit was held back by the RPO gate because every secondary lagged.
 pub const F_BLOCKED: u16 = 1 << 4;
-/// A commit held back by the RPO gate was later acknowledged.
+/// A commit the RPO gate held back for lag was later acknowledged.
 pub const F_RESUMED: u16 = 1 << 5;
 /// A commit was acknowledged at an epoch below one already acknowledged (split brain).
 pub const F_SPLIT_BRAIN: u16 = 1 << 6;
@@ -147,8 +150,16 @@ pub const F_SPLIT_BRAIN: u16 = 1 << 6;
 pub const F_FAILOVER_DONE: u16 = 1 << 8;
 /// A failover's promotion dropped a transaction's data record whose commit never arrived.
 pub const F_HALF_TXN_DROPPED: u16 = 1 << 9;
-/// A failover that owes the RPO bound lost an acknowledged commit.
+/// A failover that owes the RPO bound lost a commit acknowledged at the epoch it ended.
 pub const F_LOST_WITHIN_RPO: u16 = 1 << 10;
+/// A commit was acknowledged while no secondary held every commit older than the RPO (C5a).
+pub const F_ACK_PAST_GATE: u16 = 1 << 11;
+/// With the gate on, a commit was acknowledged before any other region held it.
+pub const F_ACK_UNREPLICATED: u16 = 1 << 12;
+/// A fence took effect on an old primary that was still running (cut off, not down).
+pub const F_FENCED_LIVE: u16 = 1 << 13;
+/// A rebuild cut a secondary's log back.
+pub const F_REBUILD_CUT: u16 = 1 << 14;
 
 /// The whole system state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -214,6 +225,25 @@ impl GlobalState {
         }
         self.regions.iter().enumerate().any(|(s, x)| {
             s != p && x.role == Role::Secondary && x.up && !x.cut_off && self.lag(p, s) < rpo
+        })
+    }
+}
+
+impl GlobalState {
+    /// C5a by its definition in protocols.md, independent of [`GlobalState::gate_open`]: some
+    /// secondary holds every commit in region `p`'s log that is at least `rpo` ticks old.
+    pub fn some_secondary_within_rpo(&self, rpo: u8, p: usize) -> bool {
+        let old_enough = |x: Txn| {
+            u16::from(self.ghost.ts[usize::from(x) - 1]) + u16::from(rpo) <= u16::from(self.t)
+        };
+        self.regions.iter().enumerate().any(|(s, x)| {
+            s != p
+                && x.role == Role::Secondary
+                && self.regions[p]
+                    .log
+                    .iter()
+                    .filter(|c| c.commit && c.txn != 0 && old_enough(c.txn))
+                    .all(|c| self.holds_commit(s, c.txn))
         })
     }
 }

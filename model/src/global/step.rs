@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use super::config::{Fencing, GlobalConfig, Mutant};
 use super::state::{
-    Budget, F_BLOCKED, F_FAILOVER_DONE, F_FAILOVER_LOST_DATA, F_HALF_TXN_DROPPED,
-    F_LOST_WITHIN_RPO, F_REJOINED, F_RESUMED, F_SPLIT_BRAIN, F_SWITCHOVER_CANCELLED,
-    F_SWITCHOVER_DONE, Ghost, GlobalState, Op, Rec, Region, Role, txn_bit,
+    Budget, F_ACK_PAST_GATE, F_ACK_UNREPLICATED, F_BLOCKED, F_FAILOVER_DONE, F_FAILOVER_LOST_DATA,
+    F_FENCED_LIVE, F_HALF_TXN_DROPPED, F_LOST_WITHIN_RPO, F_REBUILD_CUT, F_REJOINED, F_RESUMED,
+    F_SPLIT_BRAIN, F_SWITCHOVER_CANCELLED, F_SWITCHOVER_DONE, Ghost, GlobalState, Op, Rec, Region,
+    Role, txn_bit,
 };
 
 /// One step of the system. Operator commands and faults are "environment" actions
@@ -392,7 +393,11 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
                 return false;
             }
             if ok && !cfg.has(Mutant::NoFence) {
-                s.regions[usize::from(s.primary)].writable = false;
+                let old = &mut s.regions[usize::from(s.primary)];
+                if old.up {
+                    s.ghost.flags |= F_FENCED_LIVE; // cut off, still running: C2 is at stake
+                }
+                old.writable = false;
             }
             s.op = Op::Failover {
                 target,
@@ -424,6 +429,7 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
                 }
                 log.truncate(d);
             }
+            let old_e = s.gepoch;
             let e = if cfg.has(Mutant::PromoteSameEpoch) {
                 s.gepoch
             } else {
@@ -433,20 +439,29 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
             s.regions[p].role = Role::Old;
             let new_log = s.regions[t].log.clone();
             for (i, x) in s.regions.iter_mut().enumerate() {
+                // Only secondaries are rebuilt: an `Old` region from an earlier failover keeps
+                // its unreplicated tail until it rejoins through a snapshot.
+                let secondary = matches!(x.role, Role::Secondary | Role::Rebuilding);
                 let ahead = !GlobalState::is_prefix(&x.log, &new_log);
-                if i != t && i != p && ahead && !cfg.has(Mutant::NoRebuild) {
+                if i != t && secondary && ahead && !cfg.has(Mutant::NoRebuild) {
                     x.role = Role::Rebuilding;
                 }
             }
             s.ghost.by_failover |= 1 << (e - 1);
             s.ghost.flags |= F_FAILOVER_DONE;
-            let lost = (1..=s.begun)
-                .any(|x| s.ghost.acked[usize::from(x) - 1] != 0 && !s.holds_commit(t, x));
-            if lost {
+            let lost = |at: &dyn Fn(u8) -> bool| {
+                (1..=s.begun).any(|x| {
+                    let a = s.ghost.acked[usize::from(x) - 1];
+                    a != 0 && at(a) && !s.holds_commit(t, x)
+                })
+            };
+            let (lost_any, lost_own) = (lost(&|_| true), lost(&|a| a == old_e));
+            if lost_any {
                 s.ghost.flags |= F_FAILOVER_LOST_DATA;
-                if s.ghost.rpo_owed & (1 << (e - 1)) != 0 {
-                    s.ghost.flags |= F_LOST_WITHIN_RPO;
-                }
+            }
+            // C5's bound is about the epoch this failover ended; earlier losses are not its.
+            if lost_own && s.ghost.rpo_owed & (1 << (e - 1)) != 0 {
+                s.ghost.flags |= F_LOST_WITHIN_RPO;
             }
             true
         }
@@ -461,8 +476,12 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
             let p = s.prim().log.clone();
             let x = &mut s.regions[r];
             let common = x.log.iter().zip(&p).take_while(|(a, b)| a == b).count();
+            if common < x.log.len() {
+                s.ghost.flags |= F_REBUILD_CUT;
+            }
             x.log.truncate(common);
             x.role = Role::Secondary;
+            x.writable = false;
             true
         }
         Action::Rejoin { region } => {
@@ -478,7 +497,9 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
                 .filter(|c| c.commit && c.txn != 0)
                 .filter(|c| !s.holds_commit(p, c.txn))
                 .fold(0u8, |a, c| a | txn_bit(c.txn));
-            s.ghost.snapshot |= tail;
+            if !cfg.has(Mutant::RejoinWithoutSnapshot) {
+                s.ghost.snapshot |= tail;
+            }
             let x = &mut s.regions[r];
             if !cfg.has(Mutant::RejoinOwnVolume) {
                 x.log.clear();
@@ -589,11 +610,21 @@ fn settle(cfg: &GlobalConfig, s: &mut GlobalState) {
         if pending.is_empty() {
             continue;
         }
-        if !s.gate_open(cfg.rpo, r) {
-            s.ghost.flags |= F_BLOCKED;
+        if !s.gate_open(cfg.rpo, r) && !cfg.has(Mutant::NoGate) {
+            // Held back for lag (G3.s1) only when the gate, not a partition, is the reason.
+            if usize::from(s.primary) == r && !s.regions[r].cut_off {
+                s.ghost.flags |= F_BLOCKED;
+                s.ghost.blocked |= pending.iter().fold(0, |a, &x| a | txn_bit(x));
+            }
             continue;
         }
+        if cfg.rpo > 0 && !s.some_secondary_within_rpo(cfg.rpo, r) {
+            s.ghost.flags |= F_ACK_PAST_GATE;
+        }
         for txn in pending {
+            if cfg.rpo > 0 && !(0..s.regions.len()).any(|o| o != r && s.holds_commit(o, txn)) {
+                s.ghost.flags |= F_ACK_UNREPLICATED;
+            }
             s.ghost.acked[usize::from(txn) - 1] = e;
             s.ghost.ack_from[usize::from(e) - 1] |= 1 << r;
             if e < s.ghost.max_ack_epoch {
@@ -601,7 +632,7 @@ fn settle(cfg: &GlobalConfig, s: &mut GlobalState) {
             }
             s.ghost.max_ack_epoch = s.ghost.max_ack_epoch.max(e);
             s.ghost.last_ack_t[usize::from(e) - 1] = s.t;
-            if s.ghost.flags & F_BLOCKED != 0 {
+            if s.ghost.blocked & txn_bit(txn) != 0 {
                 s.ghost.flags |= F_RESUMED;
             }
         }
