@@ -9,12 +9,14 @@
 
 mod args;
 mod check;
+mod explore;
 mod interrupt;
 mod list;
 mod progress;
 mod render;
 mod style;
 mod suite;
+mod trace;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -101,7 +103,8 @@ where
     };
     let result = match &cli.command {
         None => Err(UsageError(
-            "no command given; use one of list, check, suite (see quorate --help)".to_string(),
+            "no command given; use one of list, check, suite, trace, explore (see quorate --help)"
+                .to_string(),
         )),
         Some(Command::List(a)) => {
             let text = match a.format {
@@ -118,6 +121,8 @@ where
         }
         Some(Command::Check(a)) => check::run(a, protocols, console),
         Some(Command::Suite(a)) => suite::run(a, protocols, console),
+        Some(Command::Trace(a)) => trace::run(a, protocols, console),
+        Some(Command::Explore(a)) => explore::run(a, protocols, console),
     };
     result.unwrap_or_else(|e| usage_error(&e.0, console))
 }

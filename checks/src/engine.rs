@@ -347,8 +347,8 @@ pub fn to_report<M: Checkable>(
     options: &Options,
 ) -> Report
 where
-    M::State: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync,
-    M::Action: Clone + std::fmt::Debug + Send + Sync,
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync + serde::Serialize,
+    M::Action: Clone + std::fmt::Debug + Send + Sync + serde::Serialize,
 {
     let properties = model
         .props()
@@ -388,6 +388,10 @@ where
                     .collect(),
                 steps,
                 explanation,
+                recorded: result
+                    .trace
+                    .as_ref()
+                    .map(|t| crate::trace::record(model, &t.init, &t.steps)),
             }
         })
         .collect();

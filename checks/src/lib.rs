@@ -5,6 +5,7 @@
 //! * [`report`]: the protocol-independent result of a check (text and JSON).
 //! * [`cli`]: the command line (`list`, `check`, `suite`).
 //! * [`suite`]: `checks/suite.toml`, the expected outcome of every protocol, config and mutant.
+//! * [`trace`]: trace files: recording, replay, and the text, Mermaid and ITF views.
 
 pub mod cli;
 pub mod engine;
@@ -12,3 +13,4 @@ pub mod protocols;
 pub mod registry;
 pub mod report;
 pub mod suite;
+pub mod trace;

@@ -3,6 +3,7 @@
 
 use crate::engine::Options;
 use crate::report::Report;
+use crate::trace::{Replayed, TraceFile};
 
 /// A named configuration preset of a protocol.
 #[derive(Clone, Debug)]
@@ -91,6 +92,28 @@ pub trait Protocol: Sync {
         mutant: Option<&str>,
         options: &Options,
     ) -> Result<Report, UsageError>;
+    /// Replay a trace file against the model it names (its config, parameters and mutant).
+    fn replay(&self, config: &str, file: &TraceFile) -> Result<Replayed, UsageError> {
+        let _ = (config, file);
+        Err(UsageError(format!(
+            "protocol {} cannot replay traces",
+            self.name()
+        )))
+    }
+    /// Serve stateright's Explorer for the model on `addr` (blocks until the process ends).
+    fn explore(
+        &self,
+        config: &str,
+        sets: &[(String, String)],
+        mutant: Option<&str>,
+        addr: std::net::SocketAddr,
+    ) -> Result<(), UsageError> {
+        let _ = (config, sets, mutant, addr);
+        Err(UsageError(format!(
+            "protocol {} has no Explorer view",
+            self.name()
+        )))
+    }
 }
 
 /// Every protocol `quorate` knows, in `list` order.

@@ -48,6 +48,10 @@ pub struct PropertyReport {
     /// For a violation or witness: the property's explanation in the last state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// The same trace as the model's JSON: the initial state and every step with its action
+    /// and state (what `--trace-out` writes).
+    #[serde(skip)]
+    pub recorded: Option<(serde_json::Value, Vec<crate::trace::TraceStep>)>,
 }
 
 /// The report of one `quorate check` run. Serialises to the contract's JSON object.

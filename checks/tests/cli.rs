@@ -115,6 +115,10 @@ fn help_teaches_exit_codes_examples_and_geometry() {
         &["check", "-h"],
         &["suite", "--help"],
         &["suite", "-h"],
+        &["trace", "--help"],
+        &["trace", "show", "--help"],
+        &["trace", "replay", "--help"],
+        &["explore", "--help"],
     ] {
         let (code, out, _) = run(args);
         assert_eq!(code, 0);

@@ -118,4 +118,14 @@ where
     fn describe_change(&self, _before: &Self::State, _after: &Self::State) -> Vec<String> {
         Vec::new()
     }
+
+    /// The lifelines of `action` in a sequence diagram: who acts, and who receives, when the
+    /// action carries something from one actor to another (a replicated record, a delivered
+    /// write). Default: the actor is the text before the first `:` of
+    /// [`Checkable::describe_action`], and nobody receives.
+    fn lifelines(&self, state: &Self::State, action: &Self::Action) -> (String, Option<String>) {
+        let text = self.describe_action(state, action);
+        let actor = text.split_once(": ").map_or("system", |(a, _)| a);
+        (actor.to_string(), None)
+    }
 }

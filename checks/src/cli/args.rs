@@ -140,6 +140,74 @@ The suite file. A relative path missing from the current directory is
 also looked up in the quorate source tree.
 [default: checks/suite.toml]";
 
+const TRACE_OUT_HELP: &str = "\
+Write the counterexample of the first violated property (or, with
+--trace-of, the trace of any violated or witnessed property) to
+FILE as JSON: protocol, config, parameters, mutant, the initial
+state and every step's action and state (specs/trace-format.md).
+`quorate trace show` and `quorate trace replay` read it. Nothing
+is written when there is no such trace.";
+
+const TRACE_OF_HELP: &str = "\
+The property whose trace --trace-out writes: a violated always or
+eventually property, or a witnessed sometimes property (its witness, a
+good start for a hand-written scenario).";
+
+const TRACE_SHOW_LONG_ABOUT: &str = "\
+Show a trace file. The trace is replayed against the model it names, so
+every step is shown in the model's words with what it changed, whether
+the file holds those words (a checker's trace) or only actions (a
+hand-written scenario). The last lines say how the trace ends: the
+property it violates with its explanation, a valid run, or the first
+step the model cannot take.";
+
+const TRACE_SHOW_AFTER_HELP: &str = "\
+Formats:
+  text     numbered steps, each with the state fields it changed
+  mermaid  a Mermaid sequence diagram (paste into mermaid.live or a
+           Markdown file): actors as lifelines, faults as notes
+  itf      the Informal Trace Format of Apalache and Quint (JSON)
+
+Examples:
+  quorate check global --config ci --mutant no-gate --trace-out t.json
+  quorate trace show t.json
+  quorate trace show t.json --format mermaid > t.mmd
+
+Exit codes: 0 shown; 1 the trace is not a run of the model (a step is
+not enabled, or a recorded state differs); 2 unreadable file.";
+
+const TRACE_REPLAY_LONG_ABOUT: &str = "\
+Replay a trace file step by step against the model it names: each step's
+action must be enabled in the state reached so far, each recorded state
+must equal the model's, and every always property (and, at a quiescent
+last state, every eventually property) is judged along the way. Use it
+to check a scenario you wrote by hand.";
+
+const TRACE_REPLAY_AFTER_HELP: &str = "\
+A minimal scenario (actions as `quorate trace show` prints them in JSON):
+  {\"format\": \"quorate-trace/1\", \"protocol\": \"global\",
+   \"config\": \"ci\",
+   \"steps\": [{\"action\": {\"Write\": {\"region\": 0}}},
+             {\"action\": \"Tick\"}]}
+
+Exit codes: 0 a valid run; 1 a property is violated, a step is not
+enabled or a state differs; 2 unreadable file or unknown protocol,
+config, parameter or mutant.";
+
+const EXPLORE_LONG_ABOUT: &str = "\
+Serve stateright's Explorer for one protocol config on loopback: open
+the printed address in a browser to see the properties, step through
+states one action at a time, and follow the discoveries (counterexamples
+and witnesses) as its checker finds them. Stop it with Ctrl-C.";
+
+const EXPLORE_AFTER_HELP: &str = "\
+Examples:
+  quorate explore global --config ci
+  quorate explore quorum --mutant w3r3 --addr 127.0.0.1:8080
+
+Exit codes: 2 bad usage or an address that cannot be listened on;
+otherwise it runs until interrupted.";
+
 /// `quorate`'s arguments.
 #[derive(Debug, Parser)]
 #[command(
@@ -168,6 +236,80 @@ pub enum Command {
     /// Run the check suite and compare with the expected outcomes.
     #[command(long_about = SUITE_LONG_ABOUT, after_help = SUITE_AFTER_HELP)]
     Suite(SuiteArgs),
+    /// Show or replay a trace file (a counterexample or a scenario).
+    #[command(subcommand)]
+    Trace(TraceCommand),
+    /// Serve stateright's Explorer for a protocol in the browser.
+    #[command(long_about = EXPLORE_LONG_ABOUT, after_help = EXPLORE_AFTER_HELP)]
+    Explore(ExploreArgs),
+}
+
+/// `quorate trace ...`.
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Show a trace as text, a Mermaid sequence diagram or ITF JSON.
+    #[command(long_about = TRACE_SHOW_LONG_ABOUT, after_help = TRACE_SHOW_AFTER_HELP)]
+    Show(TraceShowArgs),
+    /// Check a trace step by step against the model.
+    #[command(long_about = TRACE_REPLAY_LONG_ABOUT, after_help = TRACE_REPLAY_AFTER_HELP)]
+    Replay(TraceReplayArgs),
+}
+
+/// How `trace show` renders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// Numbered steps and what each changed.
+    #[default]
+    Text,
+    /// A Mermaid sequence diagram.
+    Mermaid,
+    /// The Informal Trace Format of Apalache and Quint.
+    Itf,
+}
+
+/// `quorate trace show`.
+#[derive(Debug, Args)]
+pub struct TraceShowArgs {
+    /// The trace file (JSON, specs/trace-format.md).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output: text, mermaid or itf [default: text].
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = ShowFormat::Text,
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
+    pub format: ShowFormat,
+}
+
+/// `quorate trace replay`.
+#[derive(Debug, Args)]
+pub struct TraceReplayArgs {
+    /// The trace file (JSON, specs/trace-format.md).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// `quorate explore`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// The protocol, e.g. global.
+    #[arg(value_name = "PROTOCOL", long_help = PROTOCOL_HELP)]
+    pub protocol: String,
+    /// Config preset (see quorate list).
+    #[arg(long, value_name = "NAME", long_help = CONFIG_HELP)]
+    pub config: Option<String>,
+    /// Override a parameter, e.g. regions=3.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set, long_help = SET_HELP)]
+    pub sets: Vec<(String, String)>,
+    /// Plant a deliberate bug (see quorate list).
+    #[arg(long, value_name = "NAME", long_help = MUTANT_HELP)]
+    pub mutant: Option<String>,
+    /// Where to listen: loopback only unless you say otherwise.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: std::net::SocketAddr,
 }
 
 /// Output format.
@@ -285,6 +427,14 @@ pub struct CheckArgs {
     /// Explore everything even after a violation.
     #[arg(long, long_help = KEEP_GOING_HELP)]
     pub keep_going: bool,
+
+    /// Write the counterexample as a JSON trace file.
+    #[arg(long, value_name = "FILE", long_help = TRACE_OUT_HELP)]
+    pub trace_out: Option<PathBuf>,
+
+    /// With --trace-out: the property whose trace to write.
+    #[arg(long, value_name = "PROPERTY", requires = "trace_out", long_help = TRACE_OF_HELP)]
+    pub trace_of: Option<String>,
 }
 
 /// `quorate suite`.

@@ -138,6 +138,26 @@ pub fn run(
         args.mutant.as_deref(),
     )?;
 
+    if let Some(name) = &args.trace_of {
+        let props = req.protocol.properties();
+        if !props.iter().any(|p| p.name == name) {
+            let known: Vec<_> = props.iter().map(|p| p.name).collect();
+            return Err(UsageError(format!(
+                "unknown property '{name}' for --trace-of; known: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    if let Some(path) = &args.trace_out {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(UsageError(format!(
+                "--trace-out {}: its directory does not exist; create it first",
+                path.display()
+            )));
+        }
+    }
+
     // JSON keeps stderr quiet unless someone is watching: its consumers are usually scripts.
     let show_progress = args.format == Format::Text || console.err_is_terminal;
     let line = ProgressLine::new(console.err.clone(), console.err_is_terminal, String::new());
@@ -157,7 +177,7 @@ pub fn run(
         progress: show_progress.then(|| line.callback()),
         progress_every: progress::EVERY_SECONDS,
         stop: super::interrupt::stop_flag(),
-        witness_traces: args.witnesses,
+        witness_traces: args.witnesses || args.trace_of.is_some(),
         stop_after: if args.keep_going {
             StopAfter::Exhaustive
         } else {
@@ -189,7 +209,92 @@ pub fn run(
         }
     };
     super::emit(&console.out, &text);
+    if let Some(path) = &args.trace_out {
+        write_trace(&req, &report, args.trace_of.as_deref(), path, console)?;
+    }
     Ok(report.exit_code())
+}
+
+/// Write the chosen trace of `report` to `path` (atomically: a temporary file, then a rename),
+/// or say on stderr that there is none.
+fn write_trace(
+    req: &Request<'_>,
+    report: &Report,
+    trace_of: Option<&str>,
+    path: &std::path::Path,
+    console: &Console,
+) -> Result<(), UsageError> {
+    use crate::report::Status;
+    use crate::trace::{Expect, FORMAT, PropertyNote, TraceFile};
+    let chosen = report.properties.iter().find(|p| {
+        p.recorded.is_some()
+            && match trace_of {
+                Some(name) => p.name == name,
+                None => p.status == Status::Violated,
+            }
+    });
+    let Some(prop) = chosen else {
+        let what = trace_of.map_or_else(
+            || "no property is violated".to_string(),
+            |n| format!("{n} is neither violated nor witnessed"),
+        );
+        super::emit(
+            &console.err,
+            &format!("note: {what}; nothing written to {}\n", path.display()),
+        );
+        return Ok(());
+    };
+    let (init, steps) = prop.recorded.clone().expect("chosen for its trace");
+    let settable: Vec<_> = req.protocol.params().iter().map(|p| p.key).collect();
+    let parameters = report
+        .parameters
+        .iter()
+        .filter(|kv| {
+            kv.split_once('=')
+                .is_some_and(|(k, _)| settable.contains(&k))
+        })
+        .cloned()
+        .collect();
+    let violated = prop.status == Status::Violated;
+    let file = TraceFile {
+        format: FORMAT.to_string(),
+        protocol: report.protocol.clone(),
+        config: Some(report.config.clone()),
+        parameters,
+        mutant: report.mutant.clone(),
+        description: None,
+        expect: Some(if violated {
+            Expect::Violates {
+                property: prop.name.clone(),
+                step: Some(steps.len()),
+            }
+        } else {
+            Expect::Valid
+        }),
+        property: Some(PropertyNote {
+            name: prop.name.clone(),
+            spec_id: prop.spec_id.clone(),
+            kind: prop.kind.clone(),
+            status: if violated { "violated" } else { "witnessed" }.to_string(),
+        }),
+        init: Some(init),
+        steps,
+    };
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, file.to_json())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?;
+    super::emit(
+        &console.err,
+        &format!(
+            "trace of {} ({} steps) written to {}; `quorate trace show {}` shows it\n",
+            prop.name,
+            file.steps.len(),
+            path.display(),
+            path.display()
+        ),
+    );
+    Ok(())
 }
 
 /// Exactly `to_string_pretty(report)`: a trailing newline is added only for a terminal, where

@@ -10,6 +10,7 @@ use crate::suite::file::{self, Entry, Expect};
 use crate::suite::judge::{Judgement, ProtocolInfo, RunResult, judge, validate};
 use crate::suite::junit::junit_xml;
 use crate::suite::run::{preflight, run_entry};
+use crate::suite::scenarios::{self, ScenarioResult};
 
 use super::Console;
 use super::args::SuiteArgs;
@@ -79,6 +80,20 @@ pub fn run(
         seconds.push(t.elapsed().as_secs_f64());
     }
 
+    // The scenarios beside the suite file: replays, quick, after the checks.
+    let mut scenario_results = Vec::new();
+    for f in scenarios::find(&path) {
+        let r = scenarios::run_one(&f, protocols);
+        if args.only.as_ref().is_some_and(|o| *o != r.protocol) {
+            continue;
+        }
+        super::emit(
+            &console.err,
+            &format!("[scenario] quorate trace replay {}\n", f.display()),
+        );
+        scenario_results.push(r);
+    }
+
     let judgement = judge(&entries, &results, &infos);
     let table = render_table(
         &entries,
@@ -89,15 +104,82 @@ pub fn run(
         console.style(),
     );
     super::emit(&console.out, &table);
+    let scenarios_ok = scenario_results.iter().all(|r| r.ok);
+    if !scenario_results.is_empty() {
+        super::emit(
+            &console.out,
+            &render_scenarios(&scenario_results, console.style()),
+        );
+    }
     super::emit(
         &console.out,
         &format!("total time {:.2} s\n", start.elapsed().as_secs_f64()),
     );
     if let (Some(f), Some(p)) = (junit.as_mut(), &args.junit) {
-        f.write_all(junit_xml(&entries, &judgement, &seconds).as_bytes())
+        f.write_all(junit_xml(&entries, &judgement, &seconds, &scenario_results).as_bytes())
             .map_err(|e| UsageError(format!("cannot write JUnit XML to {}: {e}", p.display())))?;
     }
-    Ok(if judgement.ok() { 0 } else { 1 })
+    Ok(if judgement.ok() && scenarios_ok { 0 } else { 1 })
+}
+
+/// The scenario table: one row per scenario, the reason beneath a mismatch, and a verdict.
+pub fn render_scenarios(results: &[ScenarioResult], style: Style) -> String {
+    let w_name = results
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let w_exp = results
+        .iter()
+        .map(|r| r.expected.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let w_got = results
+        .iter()
+        .map(|r| r.got.len())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let mut out = String::from("\n");
+    out.push_str(&style.paint(
+        Colour::Bold,
+        &format!(
+            "  {:<w_name$}  {:<w_exp$}  {:<w_got$}",
+            "scenario", "expected", "got"
+        ),
+    ));
+    out.push('\n');
+    for r in results {
+        let (word, colour) = if r.ok {
+            ("ok", Colour::Green)
+        } else {
+            ("FAIL", Colour::Red)
+        };
+        out.push_str(&format!(
+            "  {:<w_name$}  {:<w_exp$}  {:<w_got$}  {}\n",
+            r.name,
+            r.expected,
+            r.got,
+            style.paint(colour, word)
+        ));
+        if let Some(reason) = &r.reason {
+            out.push_str(&wrap(reason, "      - ", "        "));
+        }
+    }
+    let failed = results.iter().filter(|r| !r.ok).count();
+    let verdict = if failed == 0 {
+        style.paint(Colour::Green, "PASS:")
+    } else {
+        style.paint(Colour::Red, "FAIL:")
+    };
+    out.push_str(&format!(
+        "\n{verdict} {} scenarios, {} ok, {failed} failed\n",
+        results.len(),
+        results.len() - failed
+    ));
+    out
 }
 
 /// The `quorate check` command that reproduces an entry.

@@ -239,7 +239,7 @@ struct Delivery {
     retry: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 struct Link {
     sent: bool,
     in_flight: bool,
@@ -248,7 +248,7 @@ struct Link {
     flag: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 enum LinkAction {
     Send,
     Lose,

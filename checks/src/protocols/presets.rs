@@ -12,15 +12,16 @@ use quorate_model::checkable::{Checkable, Kind};
 use crate::engine::Options;
 use crate::registry::{ConfigInfo, MutantInfo, ParamInfo, PropInfo, Protocol, UsageError};
 use crate::report::Report;
+use crate::trace::{Replayed, TraceFile};
 
 /// A protocol's config type, as the CLI needs it.
 pub trait PresetConfig: Sized + 'static {
     /// The model's state (named here so its bounds carry over to generic code).
-    type State: Clone + Debug + Hash + Eq + Send + Sync;
+    type State: Clone + Debug + Hash + Eq + Send + Sync + serde::Serialize;
     /// The model's action.
-    type Action: Clone + Debug + Send + Sync;
+    type Action: Clone + Debug + Send + Sync + PartialEq + serde::Serialize;
     /// The model this config instantiates.
-    type Model: Checkable<State = Self::State, Action = Self::Action>;
+    type Model: Checkable<State = Self::State, Action = Self::Action> + Send + 'static;
     /// The protocol's CLI name, e.g. `failover`.
     const NAME: &'static str;
     /// One sentence for `quorate list`.
@@ -150,6 +151,23 @@ impl<C: PresetConfig> Protocol for PresetProtocol<C> {
             parameters,
             options,
         ))
+    }
+
+    fn replay(&self, config: &str, file: &TraceFile) -> Result<Replayed, UsageError> {
+        let sets = file.sets().map_err(UsageError)?;
+        let cfg = self.build(config, &sets, file.mutant.as_deref())?;
+        Ok(crate::trace::replay(&cfg.model(), file))
+    }
+
+    fn explore(
+        &self,
+        config: &str,
+        sets: &[(String, String)],
+        mutant: Option<&str>,
+        addr: std::net::SocketAddr,
+    ) -> Result<(), UsageError> {
+        let model = self.build(config, sets, mutant)?.model();
+        super::serve_explorer(model, addr)
     }
 }
 

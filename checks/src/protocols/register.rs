@@ -6,6 +6,7 @@ use quorate_model::register::{RegisterConfig, RegisterModel};
 use crate::engine::Options;
 use crate::registry::{ConfigInfo, MutantInfo, ParamInfo, PropInfo, Protocol, UsageError};
 use crate::report::Report;
+use crate::trace::{Replayed, TraceFile};
 
 /// The quorum-register benchmark.
 pub struct Register;
@@ -127,5 +128,22 @@ impl Protocol for Register {
             cfg.describe(),
             options,
         ))
+    }
+
+    fn replay(&self, config: &str, file: &TraceFile) -> Result<Replayed, UsageError> {
+        let sets = file.sets().map_err(UsageError)?;
+        let cfg = self.build(config, &sets, file.mutant.as_deref())?;
+        Ok(crate::trace::replay(&RegisterModel { cfg }, file))
+    }
+
+    fn explore(
+        &self,
+        config: &str,
+        sets: &[(String, String)],
+        mutant: Option<&str>,
+        addr: std::net::SocketAddr,
+    ) -> Result<(), UsageError> {
+        let cfg = self.build(config, sets, mutant)?;
+        super::serve_explorer(RegisterModel { cfg }, addr)
     }
 }

@@ -4,12 +4,20 @@
 
 use super::file::Entry;
 use super::judge::Judgement;
+use super::scenarios::ScenarioResult;
 
 /// The JUnit XML document for a judged run; `seconds[i]` is the wall time of `entries[i]`.
-pub fn junit_xml(entries: &[Entry], judgement: &Judgement, seconds: &[f64]) -> String {
-    let tests = entries.len() + 1;
-    let failures = judgement.failed() + usize::from(!judgement.problems.is_empty());
-    let total: f64 = seconds.iter().sum();
+pub fn junit_xml(
+    entries: &[Entry],
+    judgement: &Judgement,
+    seconds: &[f64],
+    scenarios: &[ScenarioResult],
+) -> String {
+    let tests = entries.len() + 1 + scenarios.len();
+    let failures = judgement.failed()
+        + usize::from(!judgement.problems.is_empty())
+        + scenarios.iter().filter(|r| !r.ok).count();
+    let total: f64 = seconds.iter().sum::<f64>() + scenarios.iter().map(|r| r.seconds).sum::<f64>();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     xml.push_str(&format!(
         "<testsuites name=\"quorate suite\" tests=\"{tests}\" failures=\"{failures}\" time=\"{total:.3}\">\n"
@@ -34,6 +42,23 @@ pub fn junit_xml(entries: &[Entry], judgement: &Judgement, seconds: &[f64]) -> S
         } else {
             xml.push_str(">\n");
             failure(&mut xml, &format!("got {}", v.got), &v.reasons);
+            xml.push_str("    </testcase>\n");
+        }
+    }
+    for r in scenarios {
+        xml.push_str(&format!(
+            "    <testcase classname=\"quorate.scenario.{}\" name=\"{} expect {}\" time=\"{:.3}\"",
+            escape(&r.protocol),
+            escape(&r.name),
+            escape(&r.expected),
+            r.seconds
+        ));
+        if r.ok {
+            xml.push_str(" />\n");
+        } else {
+            xml.push_str(">\n");
+            let reasons: Vec<String> = r.reason.iter().cloned().collect();
+            failure(&mut xml, &format!("got {}", r.got), &reasons);
             xml.push_str("    </testcase>\n");
         }
     }

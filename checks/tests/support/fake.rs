@@ -54,6 +54,7 @@ fn prop(name: &str, spec_id: &str, kind: &str, status: Status) -> PropertyReport
         trace: Vec::new(),
         steps: Vec::new(),
         explanation: None,
+        recorded: None,
     }
 }
 

@@ -444,6 +444,23 @@ impl Checkable for FailoverModel {
     fn describe_change(&self, before: &FailoverState, after: &FailoverState) -> Vec<String> {
         describe_change(&self.cfg, before, after)
     }
+
+    /// Gossip goes from segment to segment; fences and truncation ranges from the recovering
+    /// instance to a segment.
+    fn lifelines(&self, s: &FailoverState, a: &Action) -> (String, Option<String>) {
+        let seg = |i: u8| seg_name(&self.cfg, usize::from(i));
+        match *a {
+            Action::Gossip { from, to, .. } => (seg(from), Some(seg(to))),
+            Action::Fence { seg: g } | Action::WriteTrunc { seg: g } => {
+                (inst_name(usize::from(s.endpoint)), Some(seg(g)))
+            }
+            _ => {
+                let text = describe_action(&self.cfg, s, a);
+                let actor = text.split_once(": ").map_or("system", |(x, _)| x);
+                (actor.to_string(), None)
+            }
+        }
+    }
 }
 
 /// `actor: action` in protocol words.

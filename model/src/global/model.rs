@@ -404,6 +404,21 @@ impl Checkable for GlobalModel {
     fn describe_change(&self, before: &GlobalState, after: &GlobalState) -> Vec<String> {
         describe_change(before, after)
     }
+
+    /// Replication and rebuilds carry the primary's log to a secondary.
+    fn lifelines(&self, s: &GlobalState, a: &Action) -> (String, Option<String>) {
+        match *a {
+            Action::Replicate { region } | Action::Rebuild { region } => (
+                region_name(usize::from(s.primary)),
+                Some(region_name(usize::from(region))),
+            ),
+            _ => {
+                let text = describe_action(&self.cfg, s, a);
+                let actor = text.split_once(": ").map_or("system", |(x, _)| x);
+                (actor.to_string(), None)
+            }
+        }
+    }
 }
 
 fn rec_name(c: &Rec) -> String {

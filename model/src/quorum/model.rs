@@ -412,6 +412,24 @@ impl Checkable for QuorumModel {
     fn describe_change(&self, before: &QuorumState, after: &QuorumState) -> Vec<String> {
         describe_change(&self.cfg, before, after)
     }
+
+    /// Records travel from the writer to a segment, and gossip from segment to segment.
+    fn lifelines(&self, s: &QuorumState, a: &Action) -> (String, Option<String>) {
+        let name = |i: u8| seg_name(&self.cfg, usize::from(i));
+        match *a {
+            Action::Deliver { seg, .. } | Action::Retransmit { seg, .. } => {
+                ("writer".into(), Some(name(seg)))
+            }
+            Action::DeliverMsg { msg } => ("writer".into(), Some(name(msg.dst))),
+            Action::Gossip { from, to, .. } => (name(from), Some(name(to))),
+            Action::InstallTrunc { seg } => ("recovery".into(), Some(name(seg))),
+            _ => {
+                let text = describe_action(&self.cfg, s, a);
+                let actor = text.split_once(": ").map_or("system", |(x, _)| x);
+                (actor.to_string(), None)
+            }
+        }
+    }
 }
 
 /// `actor: action` in protocol words.
