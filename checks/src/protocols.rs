@@ -1,5 +1,6 @@
 //! Glue from each protocol model in `quorate-model` to the [`crate::registry::Protocol`] trait.
 
+pub mod backtrack;
 pub mod failover;
 pub mod global;
 pub mod presets;

@@ -122,6 +122,7 @@ pub fn protocols() -> Vec<&'static dyn Protocol> {
         &crate::protocols::quorum::QUORUM,
         &crate::protocols::failover::FAILOVER,
         &crate::protocols::global::GLOBAL,
+        &crate::protocols::backtrack::BACKTRACK,
         &crate::protocols::register::REGISTER,
     ]
 }

@@ -124,8 +124,14 @@ where
     /// write). Default: the actor is the text before the first `:` of
     /// [`Checkable::describe_action`], and nobody receives.
     fn lifelines(&self, state: &Self::State, action: &Self::Action) -> (String, Option<String>) {
-        let text = self.describe_action(state, action);
-        let actor = text.split_once(": ").map_or("system", |(a, _)| a);
-        (actor.to_string(), None)
+        (actor_of(&self.describe_action(state, action)), None)
     }
+}
+
+/// The actor of an `actor: action` description (`system` when there is no `: `).
+pub fn actor_of(description: &str) -> String {
+    description
+        .split_once(": ")
+        .map_or("system", |(a, _)| a)
+        .to_string()
 }

@@ -8,10 +8,13 @@
 //!   storage quorum, with read replicas and a control plane that promotes them.
 //! * [`global`]: Aurora Global Database across regions: asynchronous replication, switchover
 //!   with a MARKER, failover with fencing, rebuild and rejoin, the RPO gate.
+//! * [`backtrack`]: Aurora MySQL's Backtrack: rewinding a cluster in place, back and forth,
+//!   within a window, with in-flight transactions dropped.
 //! * [`register`]: the quorum-register benchmark (`QuorumRegister.tla`), the checker-speed
 //!   yardstick.
 //! * [`table`], [`params`]: what every protocol's property table and config share.
 
+pub mod backtrack;
 pub mod checkable;
 pub mod failover;
 pub mod global;

@@ -219,10 +219,22 @@ pub fn step(cfg: &RegisterConfig, s: &RegisterState, a: RegisterAction) -> Optio
 /// before the read started.
 pub fn r1_read_sees_last_ack(s: &RegisterState) -> Result<(), String> {
     if s.rphase == 2 && s.rmax < s.rstart {
+        let from: Vec<String> = (0..REPLICAS)
+            .filter(|r| s.rgot & (1 << r) != 0)
+            .map(|r| r.to_string())
+            .collect();
+        let holders: Vec<String> = (0..REPLICAS)
+            .filter(|&r| s.ver[usize::from(r)] >= s.rstart)
+            .map(|r| r.to_string())
+            .collect();
         return Err(format!(
-            "the read completed with version {} from replicas {:06b}, but version {} was \
-             acknowledged before it started",
-            s.rmax, s.rgot, s.rstart
+            "the read completed with version {} from replicas {{{}}}, but version {} was \
+             acknowledged before it started; replicas {{{}}} hold it, and none of them \
+             answered the read",
+            s.rmax,
+            from.join(","),
+            s.rstart,
+            holders.join(",")
         ));
     }
     Ok(())

@@ -292,53 +292,30 @@ impl ser::Serializer for Itf {
     }
 }
 
-impl ser::SerializeSeq for Collect {
-    type Ok = Value;
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.items.push(v.serialize(Itf)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, Error> {
-        Ok(self.done())
-    }
+/// The four serde traits that collect unnamed elements (sequences, tuples, tuple structs and
+/// tuple variants) do the same thing here.
+macro_rules! collect_elements {
+    ($($tr:ident :: $method:ident),+) => {$(
+        impl ser::$tr for Collect {
+            type Ok = Value;
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+                self.items.push(v.serialize(Itf)?);
+                Ok(())
+            }
+            fn end(self) -> Result<Value, Error> {
+                Ok(self.done())
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeTuple for Collect {
-    type Ok = Value;
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.items.push(v.serialize(Itf)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, Error> {
-        Ok(self.done())
-    }
-}
-
-impl ser::SerializeTupleStruct for Collect {
-    type Ok = Value;
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.items.push(v.serialize(Itf)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, Error> {
-        Ok(self.done())
-    }
-}
-
-impl ser::SerializeTupleVariant for Collect {
-    type Ok = Value;
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.items.push(v.serialize(Itf)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, Error> {
-        Ok(self.done())
-    }
-}
+collect_elements!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Collect {
     type Ok = Value;
@@ -360,37 +337,28 @@ impl ser::SerializeMap for Collect {
     }
 }
 
-impl ser::SerializeStruct for Collect {
-    type Ok = Value;
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        name: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        self.fields.insert(name.to_string(), v.serialize(Itf)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, Error> {
-        Ok(self.done())
-    }
+/// Structs and struct variants both collect named fields.
+macro_rules! collect_fields {
+    ($($tr:ident),+) => {$(
+        impl ser::$tr for Collect {
+            type Ok = Value;
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                name: &'static str,
+                v: &T,
+            ) -> Result<(), Error> {
+                self.fields.insert(name.to_string(), v.serialize(Itf)?);
+                Ok(())
+            }
+            fn end(self) -> Result<Value, Error> {
+                Ok(self.done())
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeStructVariant for Collect {
-    type Ok = Value;
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        name: &'static str,
-        v: &T,
-    ) -> Result<(), Error> {
-        self.fields.insert(name.to_string(), v.serialize(Itf)?);
-        Ok(())
-    }
-    fn end(self) -> Result<Value, Error> {
-        Ok(self.done())
-    }
-}
+collect_fields!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {

@@ -454,11 +454,10 @@ impl Checkable for FailoverModel {
             Action::Fence { seg: g } | Action::WriteTrunc { seg: g } => {
                 (inst_name(usize::from(s.endpoint)), Some(seg(g)))
             }
-            _ => {
-                let text = describe_action(&self.cfg, s, a);
-                let actor = text.split_once(": ").map_or("system", |(x, _)| x);
-                (actor.to_string(), None)
-            }
+            _ => (
+                crate::checkable::actor_of(&describe_action(&self.cfg, s, a)),
+                None,
+            ),
         }
     }
 }

@@ -412,11 +412,10 @@ impl Checkable for GlobalModel {
                 region_name(usize::from(s.primary)),
                 Some(region_name(usize::from(region))),
             ),
-            _ => {
-                let text = describe_action(&self.cfg, s, a);
-                let actor = text.split_once(": ").map_or("system", |(x, _)| x);
-                (actor.to_string(), None)
-            }
+            _ => (
+                crate::checkable::actor_of(&describe_action(&self.cfg, s, a)),
+                None,
+            ),
         }
     }
 }

@@ -195,9 +195,19 @@ pub fn c5_rpo_bound(cfg: &GlobalConfig, s: &GlobalState) -> Verdict {
         let ts = s.ghost.ts[usize::from(x) - 1];
         let last = s.ghost.last_ack_t[usize::from(a) - 1];
         if u16::from(ts) + u16::from(cfg.rpo) <= u16::from(last) {
+            let holders: Vec<_> = (0..s.regions.len())
+                .filter(|&r| r != p && s.holds_commit(r, x))
+                .map(region_name)
+                .collect();
+            let held = match holders.len() {
+                0 => String::new(),
+                1 => format!(" ({} holds it)", holders[0]),
+                _ => format!(" ({} hold it)", holders.join(" and ")),
+            };
             return Err(format!(
-                "the failover lost T{x}, committed at t={ts}, though epoch {a} acknowledged \
-                 commits until t={last} and the RPO is {}",
+                "the failover to {} lost T{x}{held}, committed at t={ts}, though epoch {a} \
+                 acknowledged commits until t={last} and the RPO is {}",
+                region_name(p),
                 cfg.rpo
             ));
         }

@@ -423,11 +423,10 @@ impl Checkable for QuorumModel {
             Action::DeliverMsg { msg } => ("writer".into(), Some(name(msg.dst))),
             Action::Gossip { from, to, .. } => (name(from), Some(name(to))),
             Action::InstallTrunc { seg } => ("recovery".into(), Some(name(seg))),
-            _ => {
-                let text = describe_action(&self.cfg, s, a);
-                let actor = text.split_once(": ").map_or("system", |(x, _)| x);
-                (actor.to_string(), None)
-            }
+            _ => (
+                crate::checkable::actor_of(&describe_action(&self.cfg, s, a)),
+                None,
+            ),
         }
     }
 }

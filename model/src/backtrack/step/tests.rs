@@ -1,0 +1,145 @@
+//! Scenarios of the Backtrack step function: back and forth on one timeline, what writes made
+//! after a backtrack mean for a later one, rejected requests, and a crashed rewind.
+
+use super::*;
+use crate::backtrack::model::evaluate;
+
+/// One key, two readers off, no binlog, not a clone: the base with room for three backtracks.
+fn cfg() -> BacktrackConfig {
+    let mut c = BacktrackConfig::base();
+    c.backtracks = 3;
+    c.max_time = 5;
+    c.readers = 0;
+    c.validate().unwrap();
+    c
+}
+
+fn go(c: &BacktrackConfig, s: &BacktrackState, a: Action) -> BacktrackState {
+    step(c, s, &a).unwrap_or_else(|| panic!("{a:?} is not enabled"))
+}
+
+fn commit_x(c: &BacktrackConfig, s: &BacktrackState) -> BacktrackState {
+    let s = go(c, s, Action::Begin);
+    let s = go(c, &s, Action::Write { key: 0 });
+    go(c, &s, Action::Commit)
+}
+
+fn backtrack(c: &BacktrackConfig, s: &BacktrackState, to: u8) -> BacktrackState {
+    let s = go(
+        c,
+        s,
+        Action::Backtrack {
+            to,
+            use_earliest: false,
+            force: false,
+        },
+    );
+    let s = go(c, &s, Action::ApplyKey { key: 0 });
+    go(c, &s, Action::Resume)
+}
+
+fn all_hold(c: &BacktrackConfig, s: &BacktrackState) {
+    for name in [
+        "d1_backtrack_shows_target",
+        "d2_inflight_dropped",
+        "d3_non_destructive",
+        "d4_no_ack_during_backtrack",
+        "d5_guards",
+        "d6_window_kept",
+        "d7_acked_after_resume_kept",
+    ] {
+        let v = evaluate(name, c, s).unwrap();
+        assert!(v.is_ok(), "{name}: {v:?}");
+    }
+}
+
+/// x=T1 at t=1, x=T2 at t=2; back to t=1 shows T1; forward to t=2 shows T2 again (the
+/// rewind destroyed nothing); a write after the backtrack (T3 at t=3) is part of the
+/// timeline from then on: back to t=2 does not show it.
+#[test]
+fn back_and_forth_on_the_timeline_that_was_live_then() {
+    let c = cfg();
+    let s = go(&c, &init(&c), Action::Tick); // t=1
+    let s = commit_x(&c, &s); // x=T1
+    let s = go(&c, &s, Action::Tick); // t=2; t=1 recorded x=T1
+    let s = commit_x(&c, &s); // x=T2
+    let s = go(&c, &s, Action::Tick); // t=3; t=2 recorded x=T2
+    let s = backtrack(&c, &s, 1);
+    assert_eq!(s.db[0], 1, "back to t=1 shows T1");
+    all_hold(&c, &s);
+    let s = backtrack(&c, &s, 2);
+    assert_eq!(s.db[0], 2, "forward to t=2 shows T2 again");
+    assert!(s.ghost.flags & F_FORWARD_DONE != 0);
+    all_hold(&c, &s);
+    let s = commit_x(&c, &s); // x=T3 at t=3, after two backtracks
+    let s = go(&c, &s, Action::Tick); // t=4; t=3 recorded x=T3
+    let s = backtrack(&c, &s, 2);
+    assert_eq!(
+        s.db[0], 2,
+        "a backtrack before T3's commit does not show it"
+    );
+    let s = go(&c, &s, Action::Tick);
+    assert_eq!(
+        s.hist[3],
+        Some([3, 0]),
+        "but the buffer keeps it for a backtrack to t=3"
+    );
+    all_hold(&c, &s);
+}
+
+/// A request in the future, or with binlog on and no force,
+/// changes nothing but the record of the rejection.
+#[test]
+fn rejected_requests_leave_the_cluster_as_it_was() {
+    let mut c = cfg();
+    c.binlog = true;
+    let s = go(&c, &init(&c), Action::Tick);
+    for (to, force) in [(3, true), (0, false)] {
+        let r = go(
+            &c,
+            &s,
+            Action::Backtrack {
+                to,
+                use_earliest: false,
+                force,
+            },
+        );
+        assert!(r.ghost.flags & F_REJECTED != 0);
+        let mut same = r.clone();
+        same.ghost.flags = s.ghost.flags;
+        assert_eq!(same, s, "nothing else changed");
+    }
+}
+
+/// A rewind that crashes restarts from scratch and converges on the target.
+#[test]
+fn a_crashed_rewind_restarts_and_converges() {
+    let mut c = cfg();
+    c.crashes = 1;
+    let s = go(&c, &init(&c), Action::Tick);
+    let s = commit_x(&c, &s);
+    let s = go(&c, &s, Action::Tick);
+    let s = go(
+        &c,
+        &s,
+        Action::Backtrack {
+            to: 0,
+            use_earliest: false,
+            force: false,
+        },
+    );
+    let s = go(&c, &s, Action::ApplyKey { key: 0 });
+    let s = go(&c, &s, Action::Crash);
+    assert!(step(&c, &s, &Action::Resume).is_none(), "not while crashed");
+    let s = go(&c, &s, Action::Restart);
+    assert!(
+        step(&c, &s, &Action::Resume).is_none(),
+        "the restart rewinds every key again"
+    );
+    let s = go(&c, &s, Action::ApplyKey { key: 0 });
+    let s = go(&c, &s, Action::Resume);
+    assert_eq!(s.db[0], 0);
+    assert!(s.ghost.flags & F_RESTART_DONE != 0);
+    let v = evaluate("l2_restarted_rewind_converges", &c, &s).unwrap();
+    assert!(v.is_ok(), "{v:?}");
+}
