@@ -561,7 +561,13 @@ pub fn describe_change(cfg: &FailoverConfig, b: &FailoverState, a: &FailoverStat
             out.push(format!("{n} holds {}", held(y)));
         }
         if x.scl != y.scl {
-            out.push(format!("{n} SCL {} -> {}", x.scl, y.scl));
+            // With no new record, only a truncation range it now knows can raise the SCL.
+            let why = if y.scl > x.scl && x.recs == y.recs {
+                " (a truncation range counts its LSNs as present)"
+            } else {
+                ""
+            };
+            out.push(format!("{n} SCL {} -> {}{why}", x.scl, y.scl));
         }
         if x.fence != y.fence {
             out.push(format!("{n} fenced at epoch {}", y.fence));

@@ -515,7 +515,13 @@ pub fn describe_change(cfg: &QuorumConfig, b: &QuorumState, a: &QuorumState) -> 
             out.push(format!("{n} holds LSNs {held:?}"));
         }
         if x.scl != y.scl {
-            out.push(format!("{n} SCL {} -> {}", x.scl, y.scl));
+            // With no new record, only a truncation range it now knows can raise the SCL.
+            let why = if y.scl > x.scl && x.recs == y.recs {
+                " (a truncation range counts its LSNs as present)"
+            } else {
+                ""
+            };
+            out.push(format!("{n} SCL {} -> {}{why}", x.scl, y.scl));
         }
         if x.mem_epoch != y.mem_epoch && !y.spare {
             out.push(format!(
