@@ -1,5 +1,18 @@
-//! The Quorate reference implementation: runtimes that execute the very same pure protocol
-//! state machines the checker explores (`quorate_model`), with durable storage and a transport.
+//! The Quorate reference implementation: the protocol state machines of `quorate_model`,
+//! executed by nodes with durable storage and a transport.
 //!
-//! Not built yet: this crate is a placeholder until the reference-implementation issue. It exists
-//! now so the workspace has its final shape and the model crate is kept free of I/O.
+//! * [`durable`]: append-only logs of checksummed records, on files or a simulated disk; torn
+//!   and corrupted records are detected on recovery.
+//! * [`quorum`]: the storage quorum's segment nodes and writer, the wire messages, and a
+//!   deterministic simulated cluster that tests drive event by event against the model.
+//! * [`rng`]: the seeded generator that runtimes and workloads use (protocol code has none).
+//! * [`crc`]: the CRC-32 the logs carry.
+//!
+//! Every node calls the model's pure functions for its protocol decisions; what this crate adds
+//! is what the model abstracts away: bytes on disk, recovery from them, messages on a wire, and
+//! the order in which a runtime carries events out.
+
+pub mod crc;
+pub mod durable;
+pub mod quorum;
+pub mod rng;

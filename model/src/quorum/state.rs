@@ -20,7 +20,7 @@ pub type Lsn = u8;
 pub type Epoch = u8;
 
 /// Iterate the slots in a set, lowest first.
-pub fn slots_of(set: SegSet) -> impl Iterator<Item = usize> {
+pub fn slots_of(set: SegSet) -> impl Iterator<Item = usize> + Clone {
     (0..16).filter(move |i| set & (1 << i) != 0)
 }
 

@@ -17,7 +17,9 @@
 
 use super::config::{Mutant, QuorumConfig};
 use super::segment;
-use super::state::{Cfg, Lsn, QuorumState, SegSet, Writer, slots_of};
+use super::state::{
+    Cfg, Epoch, Lsn, QuorumState, SegSet, Trunc, Writer, cpl_at_or_below, slots_of,
+};
 
 /// Segments whose acks the writer counts: up, and at the writer's membership and volume
 /// epochs (any membership epoch under Ma5).
@@ -26,12 +28,7 @@ pub fn ack_senders(cfg: &QuorumConfig, s: &QuorumState) -> SegSet {
     s.segs
         .iter()
         .enumerate()
-        .filter(|(_, seg)| {
-            seg.up
-                && !seg.spare
-                && (seg.mem_epoch == w.mem_epoch || cfg.has(Mutant::IgnoreMembershipEpoch))
-                && seg.vol_epoch == w.vol_epoch
-        })
+        .filter(|(_, seg)| seg.up && !seg.spare && counts_ack(cfg, w, seg.mem_epoch, seg.vol_epoch))
         .fold(0, |a, (i, _)| a | (1 << i))
 }
 
@@ -44,22 +41,53 @@ pub fn provable_pgcl(cfg: &QuorumConfig, s: &QuorumState) -> Lsn {
 /// The highest allocated LSN `l` such that the segments of `among` with SCL >= `l` form a write
 /// quorum of `quorum_cfg` (0 if none).
 fn pgcl_among(cfg: &QuorumConfig, s: &QuorumState, among: SegSet, quorum_cfg: &Cfg) -> Lsn {
-    (1..=s.max_allocated())
+    let scls = slots_of(among).map(|i| (i, s.segs[i].scl));
+    pgcl_from_scls(cfg, scls, s.max_allocated(), quorum_cfg)
+}
+
+/// The highest LSN `l <= max_allocated` such that the slots in `scls` (slot, reported SCL) with
+/// SCL >= `l` form a write quorum of `quorum_cfg` (0 if none). The model passes the SCLs of the
+/// segments it would hear from; the reference implementation passes the SCLs its acks carried.
+pub fn pgcl_from_scls(
+    cfg: &QuorumConfig,
+    scls: impl Iterator<Item = (usize, Lsn)> + Clone,
+    max_allocated: Lsn,
+    quorum_cfg: &Cfg,
+) -> Lsn {
+    (1..=max_allocated)
         .rev()
         .find(|&l| {
-            let at_l = slots_of(among)
-                .filter(|&i| s.segs[i].scl >= l)
-                .fold(0, |a, i| a | (1 << i));
+            let at_l = scls
+                .clone()
+                .filter(|&(_, scl)| scl >= l)
+                .fold(0, |a, (i, _)| a | (1 << i));
             quorum_cfg.is_write_quorum(at_l, cfg.write_quorum, SegSet::MAX)
         })
         .unwrap_or(0)
 }
 
+/// Whether the writer counts an ack carrying these epochs: the segment accepts the writer's
+/// membership epoch (any, under Ma5) and volume epoch.
+pub fn counts_ack(cfg: &QuorumConfig, w: &Writer, mem_epoch: Epoch, vol_epoch: Epoch) -> bool {
+    (mem_epoch == w.mem_epoch || cfg.has(Mutant::IgnoreMembershipEpoch)) && vol_epoch == w.vol_epoch
+}
+
 /// The writer after recomputing its consistency points. PGCL only moves forward (it was
 /// proven), except under Ma10; VDL snaps to a consistency point, except under Ma8.
 pub fn advance(cfg: &QuorumConfig, s: &QuorumState) -> Writer {
-    let mut w = s.writer;
-    let proven = provable_pgcl(cfg, s);
+    advance_to(cfg, s.writer, provable_pgcl(cfg, s), s.cpls, &s.truncs)
+}
+
+/// The writer `w` after it proved PGCL `proven`, given the consistency points (`cpls`, bit
+/// `l-1`) and truncation ranges it knows. The model and the reference implementation's writer
+/// both call this.
+pub fn advance_to(
+    cfg: &QuorumConfig,
+    mut w: Writer,
+    proven: Lsn,
+    cpls: u16,
+    truncs: &[Trunc],
+) -> Writer {
     w.pgcl = if cfg.has(Mutant::PgclNotMonotone) {
         proven
     } else {
@@ -69,7 +97,7 @@ pub fn advance(cfg: &QuorumConfig, s: &QuorumState) -> Writer {
     let vdl = if cfg.has(Mutant::VdlNotAtCpl) {
         w.vcl
     } else {
-        s.cpl_at_or_below(w.vcl)
+        cpl_at_or_below(cpls, truncs, w.vcl)
     };
     w.vdl = if cfg.has(Mutant::PgclNotMonotone) {
         vdl
@@ -79,14 +107,44 @@ pub fn advance(cfg: &QuorumConfig, s: &QuorumState) -> Writer {
     w
 }
 
+/// The commits (consistency points, bit `l-1`) that VDL moving from `old_vdl` to `new_vdl`
+/// acknowledges: CPLs in between that no truncation range annulled.
+pub fn newly_acked(old_vdl: Lsn, new_vdl: Lsn, cpls: u16, truncs: &[Trunc]) -> u16 {
+    let in_trunc = |l: Lsn| truncs.iter().any(|t| t.lo <= l && l <= t.hi);
+    (old_vdl + 1..=new_vdl)
+        .filter(|&l| cpls & (1 << (l - 1)) != 0 && !in_trunc(l))
+        .fold(0u16, |a, l| a | (1 << (l - 1)))
+}
+
+/// The truncation range a recovery at volume epoch `epoch` with recovered VDL `vdl` writes:
+/// everything it may have allocated above `vdl` (up to VDL + LAL) is annulled.
+pub fn truncation_range(cfg: &QuorumConfig, vdl: Lsn, epoch: Epoch) -> Trunc {
+    Trunc {
+        epoch,
+        lo: vdl + 1,
+        hi: vdl.saturating_add(cfg.lal),
+    }
+}
+
+/// The highest LSN inside any truncation range (0 if none). A reopened writer allocates above
+/// it, and retransmits only LSNs above it: a recovery that crashed after its read leaves a
+/// range *above* the next recovery's, and inside that range every slot counts as present in
+/// each segment's chain, so a record allocated there could be acknowledged on no copy at all.
+pub fn truncated_top(truncs: &[Trunc]) -> Lsn {
+    truncs.iter().map(|t| t.hi).max().unwrap_or(0)
+}
+
 /// The recovered VDL from the read quorum `y`: the highest consistency point at or below the
 /// highest SCL in `y`, with every truncation range known (the metadata service holds them).
 pub fn recovered_vdl(s: &QuorumState, y: SegSet) -> Lsn {
-    let top = slots_of(y)
-        .map(|i| segment::chain_top(&s.segs[i].recs, s.truncs.iter()))
-        .max()
-        .unwrap_or(0);
-    s.cpl_at_or_below(top)
+    let tops = slots_of(y).map(|i| segment::chain_top(&s.segs[i].recs, s.truncs.iter()));
+    recovered_vdl_from(tops, s.cpls, &s.truncs)
+}
+
+/// The recovered VDL from the chain tops a read quorum reported (each computed with every
+/// truncation range known), given the consistency points and truncation ranges.
+pub fn recovered_vdl_from(tops: impl Iterator<Item = Lsn>, cpls: u16, truncs: &[Trunc]) -> Lsn {
+    cpl_at_or_below(cpls, truncs, tops.max().unwrap_or(0))
 }
 
 /// The true PGCL: the highest LSN whose chain is held, by SCL, at a write quorum of the

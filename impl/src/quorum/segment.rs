@@ -1,0 +1,359 @@
+//! A storage node holding one segment: it applies each request with the model's pure segment
+//! functions (`quorate_model::quorum::segment`), logs what it accepted durably *before* it
+//! replies, and recovers after a restart by replaying that log through the same functions.
+//!
+//! The log holds inputs, not pages: `Created` (the segment's birth: its AZ and epochs),
+//! `Stored` (a record accepted from the writer or a peer), `Installed` (truncation ranges of a
+//! newer volume epoch) and `MemEpoch` (a membership epoch learned). Replaying the same inputs
+//! through the same deterministic functions rebuilds the same segment, SCL included.
+//!
+//! Damage found on recovery is reported in one line, and handled by what it can mean:
+//! * a **torn tail** (the last frame runs past the end of the file) is an append a crash cut
+//!   short. The node syncs before it acks, so that record was never acknowledged: the tail is
+//!   cut off and the segment comes back. Treating it as lost instead would turn every crash
+//!   during a write into a disk loss, and an AZ losing power mid-write into an AZ of lost
+//!   disks: beyond the AZ+1 fault model.
+//! * **corruption** (a complete frame with a bad checksum, or an undecodable one) may have hit
+//!   an acknowledged record. A segment that may have forgotten what it acknowledged must not
+//!   vote, so it is treated as lost and the protection group rebuilds it from its peers.
+
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use quorate_model::quorum::QuorumConfig;
+use quorate_model::quorum::config::MAX_LSN;
+use quorate_model::quorum::segment::{self, Epochs, Reject};
+use quorate_model::quorum::state::{Epoch, Lsn, Segment, Trunc};
+
+use super::wire::{Msg, WireTrunc};
+use crate::durable::{Damage, Disk, DurableLog};
+
+/// One durable log entry of a segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    /// The segment was created in `az` at these epochs, knowing these truncation ranges.
+    Created {
+        /// Its AZ.
+        az: u8,
+        /// Membership epoch at birth.
+        mem_epoch: Epoch,
+        /// Volume epoch at birth.
+        vol_epoch: Epoch,
+        /// Truncation ranges known at birth.
+        truncs: Vec<WireTrunc>,
+    },
+    /// A record was accepted.
+    Stored {
+        /// Its LSN.
+        lsn: Lsn,
+        /// The epochs the request carried.
+        vol_epoch: Epoch,
+        /// The sender's membership epoch.
+        mem_epoch: Epoch,
+        /// Whether it ends its mini-transaction.
+        cpl: bool,
+        /// From a peer (gossip) rather than the writer.
+        gossip: bool,
+    },
+    /// Truncation ranges of volume epoch `vol_epoch` were installed.
+    Installed {
+        /// The new volume epoch.
+        vol_epoch: Epoch,
+        /// Every range up to it.
+        truncs: Vec<WireTrunc>,
+    },
+    /// A membership epoch was learned.
+    MemEpoch {
+        /// The epoch.
+        epoch: Epoch,
+    },
+}
+
+/// Why a node could not come back from its disk.
+#[derive(Debug)]
+pub enum RecoverError {
+    /// The disk could not be read.
+    Io(io::Error),
+    /// The log is damaged; the segment must be treated as lost.
+    Damaged(Damage),
+    /// The log does not start with `Created`, or replays to a rejection (written by other code).
+    Inconsistent(String),
+}
+
+impl std::fmt::Display for RecoverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecoverError::Io(e) => write!(f, "cannot read the log: {e}"),
+            RecoverError::Damaged(d) => write!(f, "damaged log: {d}"),
+            RecoverError::Inconsistent(why) => write!(f, "inconsistent log: {why}"),
+        }
+    }
+}
+
+/// A running segment node.
+#[derive(Debug)]
+pub struct SegmentNode<D: Disk> {
+    /// Its slot in the protection group.
+    pub slot: u8,
+    seg: Segment,
+    truncs: Vec<Trunc>,
+    cpls: u16,
+    log: DurableLog<Entry, D>,
+    /// The torn tail dropped when it last recovered, if any (to report).
+    pub torn_tail: Option<Damage>,
+}
+
+fn truncs_of(w: &[WireTrunc]) -> Vec<Trunc> {
+    w.iter().map(|&t| t.into()).collect()
+}
+
+fn wire(t: &[Trunc]) -> Vec<WireTrunc> {
+    t.iter().map(|&t| t.into()).collect()
+}
+
+impl<D: Disk> SegmentNode<D> {
+    /// A new segment on an empty disk.
+    pub fn create(
+        slot: u8,
+        az: u8,
+        mem_epoch: Epoch,
+        vol_epoch: Epoch,
+        truncs: &[Trunc],
+        disk: D,
+    ) -> io::Result<Self> {
+        let mut log = DurableLog::new(disk);
+        log.erase()?;
+        let entry = Entry::Created {
+            az,
+            mem_epoch,
+            vol_epoch,
+            truncs: wire(truncs),
+        };
+        log.append_synced(&entry)?;
+        let mut node = SegmentNode {
+            slot,
+            seg: Segment::default(),
+            truncs: Vec::new(),
+            cpls: 0,
+            log,
+            torn_tail: None,
+        };
+        node.replay(&QuorumConfig::base(), &entry)
+            .expect("a birth always replays");
+        Ok(node)
+    }
+
+    /// Come back from `disk` by replaying its log.
+    pub fn recover(cfg: &QuorumConfig, slot: u8, disk: D) -> Result<Self, (RecoverError, D)> {
+        let mut log = DurableLog::new(disk);
+        let got = match log.recover() {
+            Ok(r) => r,
+            Err(e) => return Err((RecoverError::Io(e), log.into_disk())),
+        };
+        let mut torn = None;
+        match got.damage {
+            Some(d) if d.torn_tail => {
+                if let Err(e) = log.truncate(d.offset) {
+                    return Err((RecoverError::Io(e), log.into_disk()));
+                }
+                torn = Some(d);
+            }
+            Some(d) => return Err((RecoverError::Damaged(d), log.into_disk())),
+            None => {}
+        }
+        let mut node = SegmentNode {
+            slot,
+            seg: Segment::default(),
+            truncs: Vec::new(),
+            cpls: 0,
+            log,
+            torn_tail: torn,
+        };
+        if !matches!(got.records.first(), Some(Entry::Created { .. })) {
+            let why = "the first entry is not Created".to_string();
+            return Err((RecoverError::Inconsistent(why), node.log.into_disk()));
+        }
+        for (i, e) in got.records.iter().enumerate() {
+            if let Err(why) = node.replay(cfg, e) {
+                let why = format!("entry {i} ({e:?}) replays to {why}");
+                return Err((RecoverError::Inconsistent(why), node.log.into_disk()));
+            }
+        }
+        Ok(node)
+    }
+
+    /// Apply one logged input to the in-memory segment (no logging).
+    fn replay(&mut self, cfg: &QuorumConfig, e: &Entry) -> Result<(), String> {
+        match e {
+            Entry::Created {
+                az,
+                mem_epoch,
+                vol_epoch,
+                truncs,
+            } => {
+                let truncs = truncs_of(truncs);
+                let recs = [0; MAX_LSN];
+                self.seg = Segment {
+                    up: true,
+                    lost: false,
+                    spare: false,
+                    az: *az,
+                    mem_epoch: *mem_epoch,
+                    vol_epoch: *vol_epoch,
+                    scl: segment::chain_top(&recs, segment::known(&truncs, *vol_epoch)),
+                    recs,
+                };
+                self.truncs = truncs;
+                self.cpls = 0;
+            }
+            Entry::Stored {
+                lsn,
+                vol_epoch,
+                mem_epoch,
+                cpl,
+                gossip,
+            } => {
+                let epochs = Epochs {
+                    mem: *mem_epoch,
+                    vol: *vol_epoch,
+                };
+                let acc = if *gossip {
+                    segment::on_gossip(cfg, &self.seg, *lsn, epochs, &self.truncs)
+                } else {
+                    segment::on_write(cfg, &self.seg, *lsn, epochs, &self.truncs)
+                }
+                .map_err(|r| format!("{r:?}"))?;
+                self.seg = acc.seg;
+                self.set_cpl(*lsn, *cpl);
+            }
+            Entry::Installed { vol_epoch, truncs } => {
+                let truncs = truncs_of(truncs);
+                self.seg = segment::install_truncation(cfg, &self.seg, &truncs, *vol_epoch);
+                self.truncs = truncs
+                    .into_iter()
+                    .filter(|t| t.epoch <= *vol_epoch)
+                    .collect();
+                self.cpls &= self.held();
+            }
+            Entry::MemEpoch { epoch } => self.seg.mem_epoch = *epoch,
+        }
+        Ok(())
+    }
+
+    fn set_cpl(&mut self, lsn: Lsn, cpl: bool) {
+        let bit = 1 << (lsn - 1);
+        if cpl {
+            self.cpls |= bit;
+        } else {
+            self.cpls &= !bit;
+        }
+    }
+
+    /// Log `e` durably, then apply it.
+    fn commit(&mut self, cfg: &QuorumConfig, e: Entry) -> io::Result<()> {
+        self.log.append_synced(&e)?;
+        self.replay(cfg, &e)
+            .map_err(|why| io::Error::other(format!("logged entry did not apply: {why}")))
+    }
+
+    /// A write or gossip request: check it with the model's segment rules, then log and apply.
+    /// `Ok(false)`: the model's rules rejected it (nothing changes).
+    pub fn store(
+        &mut self,
+        cfg: &QuorumConfig,
+        lsn: Lsn,
+        epochs: Epochs,
+        cpl: bool,
+        gossip: bool,
+    ) -> io::Result<Result<(), Reject>> {
+        let verdict = if gossip {
+            segment::on_gossip(cfg, &self.seg, lsn, epochs, &self.truncs)
+        } else {
+            segment::on_write(cfg, &self.seg, lsn, epochs, &self.truncs)
+        };
+        if let Err(r) = verdict {
+            return Ok(Err(r));
+        }
+        let e = Entry::Stored {
+            lsn,
+            vol_epoch: epochs.vol,
+            mem_epoch: epochs.mem,
+            cpl,
+            gossip,
+        };
+        self.commit(cfg, e)?;
+        Ok(Ok(()))
+    }
+
+    /// Install the truncation ranges of volume epoch `vol_epoch`.
+    pub fn install(
+        &mut self,
+        cfg: &QuorumConfig,
+        truncs: &[Trunc],
+        vol_epoch: Epoch,
+    ) -> io::Result<()> {
+        let e = Entry::Installed {
+            vol_epoch,
+            truncs: wire(truncs),
+        };
+        self.commit(cfg, e)
+    }
+
+    /// Learn membership epoch `epoch`.
+    pub fn learn_mem_epoch(&mut self, cfg: &QuorumConfig, epoch: Epoch) -> io::Result<()> {
+        if epoch == self.seg.mem_epoch {
+            return Ok(());
+        }
+        self.commit(cfg, Entry::MemEpoch { epoch })
+    }
+
+    /// The segment as the model sees it.
+    pub fn seg(&self) -> &Segment {
+        &self.seg
+    }
+
+    /// The consistency points among the records it holds, bit `l-1`.
+    pub fn cpls(&self) -> u16 {
+        self.cpls
+    }
+
+    /// The LSNs it holds, bit `l-1`.
+    pub fn held(&self) -> u16 {
+        (1..=MAX_LSN as Lsn)
+            .filter(|&l| self.seg.holds(l))
+            .fold(0, |a, l| a | (1 << (l - 1)))
+    }
+
+    /// Its ack: what the writer learns of it.
+    pub fn ack(&self) -> Msg {
+        Msg::Ack {
+            slot: self.slot,
+            scl: self.seg.scl,
+            held: self.held(),
+            mem_epoch: self.seg.mem_epoch,
+            vol_epoch: self.seg.vol_epoch,
+        }
+    }
+
+    /// Its answer to a recovery read with every range in `truncs` known.
+    pub fn scl_reply(&self, truncs: &[Trunc]) -> Msg {
+        let top = segment::chain_top(&self.seg.recs, truncs.iter());
+        let below = if top == 0 { 0 } else { u16::MAX >> (16 - top) };
+        Msg::SclReply {
+            slot: self.slot,
+            top,
+            cpls: self.cpls & below,
+        }
+    }
+
+    /// Stop: the node's memory is gone, its disk stays.
+    pub fn into_disk(self) -> D {
+        self.log.into_disk()
+    }
+
+    /// The log, to damage it in tests.
+    pub fn log_mut(&mut self) -> &mut DurableLog<Entry, D> {
+        &mut self.log
+    }
+}

@@ -1,0 +1,192 @@
+//! The storage-quorum messages as they travel between nodes: serde structs encoded as JSON
+//! datagrams, and a decoder that rejects garbage, truncated or out-of-range datagrams with a
+//! reason instead of panicking.
+//!
+//! The model's messages are implicit (the writer "sends" by marking an LSN sent, and acks are
+//! folded in at once); these are the concrete messages the nodes exchange to do the same.
+
+use serde::{Deserialize, Serialize};
+
+use quorate_model::quorum::config::{MAX_LSN, MAX_SEGMENTS};
+use quorate_model::quorum::state::{Epoch, Lsn, Trunc};
+
+/// The largest datagram a node accepts (a bound on everything it allocates for one).
+pub const DATAGRAM_BYTES_MAX: usize = 8 * 1024;
+
+/// A truncation range on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireTrunc {
+    /// Volume epoch of the recovery that wrote it.
+    pub epoch: Epoch,
+    /// First annulled LSN.
+    pub lo: Lsn,
+    /// Last annulled LSN.
+    pub hi: Lsn,
+}
+
+impl From<Trunc> for WireTrunc {
+    fn from(t: Trunc) -> Self {
+        WireTrunc {
+            epoch: t.epoch,
+            lo: t.lo,
+            hi: t.hi,
+        }
+    }
+}
+
+impl From<WireTrunc> for Trunc {
+    fn from(t: WireTrunc) -> Self {
+        Trunc {
+            epoch: t.epoch,
+            lo: t.lo,
+            hi: t.hi,
+        }
+    }
+}
+
+/// Every message of the storage-quorum protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Msg {
+    /// Writer to segment: store redo record `lsn`.
+    Write {
+        /// The record's LSN.
+        lsn: Lsn,
+        /// Volume epoch of the writer incarnation that wrote it.
+        vol_epoch: Epoch,
+        /// Membership epoch the sender knows.
+        mem_epoch: Epoch,
+        /// Whether the record ends its mini-transaction (a consistency point).
+        cpl: bool,
+    },
+    /// Segment to peer: a record for repair (gossip).
+    Gossip {
+        /// The record's LSN.
+        lsn: Lsn,
+        /// Volume epoch of the incarnation that wrote it.
+        vol_epoch: Epoch,
+        /// The sending segment's membership epoch.
+        mem_epoch: Epoch,
+        /// Whether the record ends its mini-transaction.
+        cpl: bool,
+    },
+    /// Writer (recovery) to segment: install the truncation ranges of volume epoch `vol_epoch`.
+    Install {
+        /// The new volume epoch.
+        vol_epoch: Epoch,
+        /// Every truncation range up to it.
+        truncs: Vec<WireTrunc>,
+    },
+    /// Recovery to segment: report your chain top computed with every range in `truncs`.
+    ReadScl {
+        /// Every truncation range the metadata service holds.
+        truncs: Vec<WireTrunc>,
+    },
+    /// Segment to recovery: the chain top and the consistency points it holds below it.
+    SclReply {
+        /// The segment's slot.
+        slot: u8,
+        /// Its chain top with every range known.
+        top: Lsn,
+        /// Consistency points it holds, bit `l-1`.
+        cpls: u16,
+    },
+    /// Segment to writer: its state after a change (an ack of a write, gossip or install, or
+    /// a hello after a restart).
+    Ack {
+        /// The segment's slot.
+        slot: u8,
+        /// Its SCL.
+        scl: Lsn,
+        /// The live LSNs it holds, bit `l-1`.
+        held: u16,
+        /// Its membership epoch.
+        mem_epoch: Epoch,
+        /// Its volume epoch.
+        vol_epoch: Epoch,
+    },
+}
+
+/// Encode a message as one datagram.
+pub fn encode(msg: &Msg) -> Vec<u8> {
+    serde_json::to_vec(msg).expect("messages always serialize")
+}
+
+/// Decode and validate one datagram; the error says what was wrong with it.
+pub fn decode(bytes: &[u8]) -> Result<Msg, String> {
+    if bytes.len() > DATAGRAM_BYTES_MAX {
+        return Err(format!("datagram of {} bytes is too long", bytes.len()));
+    }
+    let msg: Msg = serde_json::from_slice(bytes).map_err(|e| format!("undecodable: {e}"))?;
+    validate(&msg)?;
+    Ok(msg)
+}
+
+fn lsn_ok(l: Lsn) -> bool {
+    (1..=MAX_LSN as Lsn).contains(&l)
+}
+
+fn validate(msg: &Msg) -> Result<(), String> {
+    let ok = match msg {
+        Msg::Write {
+            lsn,
+            vol_epoch,
+            mem_epoch,
+            ..
+        }
+        | Msg::Gossip {
+            lsn,
+            vol_epoch,
+            mem_epoch,
+            ..
+        } => lsn_ok(*lsn) && *vol_epoch > 0 && *mem_epoch > 0,
+        Msg::Install { vol_epoch, truncs } => {
+            *vol_epoch > 0 && truncs.iter().all(|t| t.lo >= 1 && t.lo <= t.hi)
+        }
+        Msg::ReadScl { truncs } => truncs.iter().all(|t| t.lo >= 1 && t.lo <= t.hi),
+        Msg::SclReply { slot, top, .. } => {
+            usize::from(*slot) < MAX_SEGMENTS && *top <= MAX_LSN as Lsn
+        }
+        Msg::Ack { slot, scl, .. } => usize::from(*slot) < MAX_SEGMENTS && *scl <= MAX_LSN as Lsn,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("out of range: {msg:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let m = Msg::Install {
+            vol_epoch: 2,
+            truncs: vec![WireTrunc {
+                epoch: 2,
+                lo: 3,
+                hi: 4,
+            }],
+        };
+        assert_eq!(decode(&encode(&m)), Ok(m));
+    }
+
+    #[test]
+    fn garbage_is_rejected_not_a_panic() {
+        assert!(decode(b"").is_err());
+        assert!(decode(b"\xff\x00garbage").is_err());
+        let good = encode(&Msg::Write {
+            lsn: 1,
+            vol_epoch: 1,
+            mem_epoch: 1,
+            cpl: true,
+        });
+        for cut in 0..good.len() {
+            assert!(decode(&good[..cut]).is_err(), "truncated at {cut}");
+        }
+        let bad = br#"{"Write":{"lsn":0,"vol_epoch":1,"mem_epoch":1,"cpl":true}}"#;
+        assert!(decode(bad).unwrap_err().contains("out of range"));
+        assert!(decode(&vec![b' '; DATAGRAM_BYTES_MAX + 1]).is_err());
+    }
+}
