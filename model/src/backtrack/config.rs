@@ -80,6 +80,14 @@ mutants! {
         "the cluster resumes before every key is rewound; the rest of the rewind then \
          overwrites commits acknowledged after the resume",
     ),
+    /// Md9: on a clone, the search for a consistent time goes below the clone's creation.
+    IgnoreClone => (
+        "ignore-clone",
+        "Md9",
+        "d5_guards",
+        "on a clone, an inconsistent target time is rounded down past the clone's creation, \
+         rewinding the clone to a time before it existed",
+    ),
 }
 
 /// Everything that shapes one Backtrack model instance.

@@ -130,7 +130,8 @@ pub fn d4_no_ack_during_backtrack(_: &BacktrackConfig, s: &BacktrackState) -> Ve
 
 /// D5 Guards: every accepted backtrack asked for a time not in the future, not before the
 /// clone's creation, on a cluster without binlog unless forced, and not before E unless
-/// `use_earliest` replaced it by E.
+/// `use_earliest` replaced it by E; and on a clone it went to no time before the clone's
+/// creation (the search for a consistent time stops there).
 pub fn d5_guards(cfg: &BacktrackConfig, s: &BacktrackState) -> Verdict {
     let l = &s.ghost.last;
     if !l.some {
@@ -142,6 +143,11 @@ pub fn d5_guards(cfg: &BacktrackConfig, s: &BacktrackState) -> Verdict {
         Some(format!(
             "t={} is before the clone was created (t={})",
             l.asked, cfg.clone_time
+        ))
+    } else if l.to < cfg.clone_time {
+        Some(format!(
+            "it rewound to t={}, before the clone was created (t={})",
+            l.to, cfg.clone_time
         ))
     } else if cfg.binlog && !l.force {
         Some("binary logging is on and force was not given".to_string())

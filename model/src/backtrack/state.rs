@@ -95,7 +95,7 @@ pub struct Ghost {
     pub prev_to: u8,
     /// Whether there was a backtrack before the last.
     pub prev_some: bool,
-    /// A commit was acknowledged since the last resume.
+    /// A commit was acknowledged since the last backtrack started (cleared when one starts).
     pub dirty: bool,
     /// Pressure evicted history early.
     pub pressured: bool,
@@ -146,7 +146,8 @@ pub struct BacktrackState {
     /// The change buffer: `hist[τ]` is the state at the end of wall tick `τ`, for
     /// `earliest <= τ < t` (`None` once evicted).
     pub hist: [Option<Values>; MAX_TIME + 1],
-    /// Wall ticks (bits) at whose end no transaction was in flight: the consistent times.
+    /// Wall ticks (bits) at whose end no transaction was in flight and no rewind was half
+    /// done: the consistent times.
     pub consistent: u8,
     /// The earliest reachable time E.
     pub earliest: u8,

@@ -319,17 +319,29 @@ fn commit(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
     true
 }
 
-/// The consistent time a backtrack to `asked` goes to: the latest consistent time in
-/// `[earliest, asked]` whose state the buffer holds (`now` itself is consistent once the
-/// transaction in flight is dropped); under Md3 the earliest such time at or after `asked`.
-fn choose(cfg: &BacktrackConfig, s: &BacktrackState, asked: u8) -> Option<u8> {
-    let ok = |tau: u8| {
-        tau == s.t || (s.consistent & (1 << tau) != 0 && s.hist[usize::from(tau)].is_some())
-    };
-    if cfg.has(Mutant::RoundUp) {
-        (asked..=s.t).find(|&tau| ok(tau))
+/// The lowest time a backtrack may go to: E, and on a clone no earlier than its creation
+/// (under Md9 the clone's creation is ignored).
+fn floor(cfg: &BacktrackConfig, s: &BacktrackState) -> u8 {
+    if cfg.has(Mutant::IgnoreClone) {
+        s.earliest
     } else {
-        (s.earliest..=asked).rev().find(|&tau| ok(tau))
+        s.earliest.max(cfg.clone_time)
+    }
+}
+
+/// Whether the cluster can go to `tau`: a consistent time whose state the buffer holds (`now`
+/// itself is consistent once the transaction in flight is dropped).
+fn reachable(s: &BacktrackState, tau: u8) -> bool {
+    tau == s.t || (s.consistent & (1 << tau) != 0 && s.hist[usize::from(tau)].is_some())
+}
+
+/// The consistent time a backtrack to `asked` goes to: the latest reachable time in
+/// `[floor, asked]`; under Md3 the earliest one at or after `asked`.
+fn choose(cfg: &BacktrackConfig, s: &BacktrackState, asked: u8) -> Option<u8> {
+    if cfg.has(Mutant::RoundUp) {
+        (asked..=s.t).find(|&tau| reachable(s, tau))
+    } else {
+        (floor(cfg, s)..=asked).rev().find(|&tau| reachable(s, tau))
     }
 }
 
@@ -345,7 +357,7 @@ fn backtrack(
     }
     // The guards of BacktrackDBCluster (D5): a rejected request changes nothing but the
     // record that it was rejected.
-    let asked = if to < s.earliest && use_earliest {
+    let mut asked = if to < s.earliest && use_earliest {
         s.earliest
     } else {
         to
@@ -355,11 +367,19 @@ fn backtrack(
         || (cfg.clone_time > 0 && asked < cfg.clone_time)
         || binlog_blocks
         || asked < s.earliest;
-    let chosen = if rejected {
+    let mut chosen = if rejected {
         None
     } else {
         choose(cfg, s, asked)
     };
+    // `use_earliest` asks for the earliest time the cluster can go to. When E itself is not
+    // consistent, that is the earliest consistent time after it (not a rejection).
+    if chosen.is_none() && !rejected && use_earliest && to < s.earliest {
+        chosen = (asked..=s.t).find(|&tau| reachable(s, tau));
+        if let Some(tau) = chosen {
+            asked = tau;
+        }
+    }
     let Some(tau) = chosen else {
         s.ghost.flags |= F_REJECTED;
         return true;

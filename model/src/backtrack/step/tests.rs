@@ -143,3 +143,76 @@ fn a_crashed_rewind_restarts_and_converges() {
     let v = evaluate("l2_restarted_rewind_converges", &c, &s).unwrap();
     assert!(v.is_ok(), "{v:?}");
 }
+
+/// Review finding: on a clone created at t=1, a backtrack to t=1 while t=1 is not consistent
+/// used to round down to t=0, before the clone existed. It is now rejected (nothing
+/// consistent in `[1, 1]`), and under Md9 it goes to t=0, which D5 reports.
+#[test]
+fn a_clone_is_never_rewound_before_its_creation() {
+    use crate::backtrack::properties::d5_guards;
+    let run = |mutant: Option<Mutant>| {
+        let mut cfg = BacktrackConfig::preset("ci").unwrap().with_mutant(mutant);
+        cfg.binlog = false;
+        let mut s = init(&cfg);
+        for a in [
+            Action::Tick,
+            Action::Begin,
+            Action::Tick,
+            Action::Abort,
+            Action::Tick,
+            Action::Backtrack {
+                to: 1,
+                use_earliest: false,
+                force: true,
+            },
+        ] {
+            s = step(&cfg, &s, &a).unwrap_or_else(|| panic!("{a:?} enabled"));
+        }
+        (cfg, s)
+    };
+    let (cfg, s) = run(None);
+    assert!(!s.ghost.last.some, "rejected, not rewound below the clone");
+    assert_eq!(d5_guards(&cfg, &s), Ok(()));
+    let (cfg, s) = run(Some(Mutant::IgnoreClone));
+    assert_eq!(s.ghost.last.to, 0);
+    assert!(
+        d5_guards(&cfg, &s)
+            .unwrap_err()
+            .contains("before the clone was created")
+    );
+}
+
+/// Review finding: with `use_earliest`, a time before E goes to the earliest time the cluster
+/// can reach, even when E itself is not consistent (it used to be rejected).
+#[test]
+fn use_earliest_goes_to_the_first_consistent_time_after_e() {
+    let mut cfg = BacktrackConfig::preset("ci").unwrap();
+    cfg.binlog = false;
+    cfg.clone_time = 0;
+    let mut s = init(&cfg);
+    for a in [
+        Action::Tick,
+        Action::Begin,
+        Action::Tick,
+        Action::Abort,
+        Action::Tick,
+        Action::Evict,
+    ] {
+        s = step(&cfg, &s, &a).unwrap_or_else(|| panic!("{a:?} enabled"));
+    }
+    assert_eq!(s.earliest, 1, "E moved up under pressure");
+    assert_eq!(s.consistent & (1 << 1), 0, "t=1 is not consistent");
+    let s = step(
+        &cfg,
+        &s,
+        &Action::Backtrack {
+            to: 0,
+            use_earliest: true,
+            force: true,
+        },
+    )
+    .unwrap();
+    assert!(s.ghost.last.some, "accepted");
+    assert_eq!(s.ghost.last.to, 2, "the first consistent time after E");
+    assert_eq!(s.ghost.last.asked, 2);
+}
