@@ -424,16 +424,10 @@ impl Cluster {
     }
 
     fn write_mtr(&mut self) -> bool {
-        let cfg = &self.cfg;
         let w = self.writer.w;
-        if w.mode != WriterMode::Open || w.next_lsn > cfg.lsns {
+        let Some((first, last)) = model_writer::next_mtr(&self.cfg, &w) else {
             return false;
-        }
-        let first = w.next_lsn;
-        let last = (first + cfg.mtr_len - 1).min(cfg.lsns);
-        if last > w.vdl.saturating_add(cfg.lal) {
-            return false; // LAL: never allocate above VDL + LAL
-        }
+        };
         let bit = 1 << (last - 1);
         self.writer.cpls |= bit;
         self.allocated_cpls |= bit;

@@ -131,17 +131,22 @@ impl<D: Disk> SegmentNode<D> {
             truncs: wire(truncs),
         };
         log.append_synced(&entry)?;
-        let mut node = SegmentNode {
+        let mut node = Self::blank(slot, log, None);
+        node.replay(&QuorumConfig::base(), &entry)
+            .expect("a birth always replays");
+        Ok(node)
+    }
+
+    /// A node over `log` before any entry is replayed.
+    fn blank(slot: u8, log: DurableLog<Entry, D>, torn_tail: Option<Damage>) -> Self {
+        SegmentNode {
             slot,
             seg: Segment::default(),
             truncs: Vec::new(),
             cpls: 0,
             log,
-            torn_tail: None,
-        };
-        node.replay(&QuorumConfig::base(), &entry)
-            .expect("a birth always replays");
-        Ok(node)
+            torn_tail,
+        }
     }
 
     /// Come back from `disk` by replaying its log.
@@ -162,14 +167,7 @@ impl<D: Disk> SegmentNode<D> {
             Some(d) => return Err((RecoverError::Damaged(d), log.into_disk())),
             None => {}
         }
-        let mut node = SegmentNode {
-            slot,
-            seg: Segment::default(),
-            truncs: Vec::new(),
-            cpls: 0,
-            log,
-            torn_tail: torn,
-        };
+        let mut node = Self::blank(slot, log, torn);
         if !matches!(got.records.first(), Some(Entry::Created { .. })) {
             let why = "the first entry is not Created".to_string();
             return Err((RecoverError::Inconsistent(why), node.log.into_disk()));

@@ -349,15 +349,9 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
     let w_quorum = cfg.write_quorum;
     match *action {
         Action::WriteMtr => {
-            let w = s.writer;
-            if w.mode != WriterMode::Open || w.next_lsn > cfg.lsns {
+            let Some((first, last)) = writer::next_mtr(cfg, &s.writer) else {
                 return false;
-            }
-            let first = w.next_lsn;
-            let last = (first + cfg.mtr_len - 1).min(cfg.lsns);
-            if last > w.vdl.saturating_add(cfg.lal) {
-                return false; // LAL: never allocate above VDL + LAL
-            }
+            };
             s.cpls |= 1 << (last - 1);
             for lsn in first..=last {
                 send(s, lsn);

@@ -18,7 +18,7 @@
 use super::config::{Mutant, QuorumConfig};
 use super::segment;
 use super::state::{
-    Cfg, Epoch, Lsn, QuorumState, SegSet, Trunc, Writer, cpl_at_or_below, slots_of,
+    Cfg, Epoch, Lsn, QuorumState, SegSet, Trunc, Writer, WriterMode, cpl_at_or_below, slots_of,
 };
 
 /// Segments whose acks the writer counts: up, and at the writer's membership and volume
@@ -105,6 +105,18 @@ pub fn advance_to(
         w.vdl.max(vdl)
     };
     w
+}
+
+/// The LSNs `first..=last` of the next mini-transaction writer `w` may allocate, if any: it
+/// must be open, have LSNs left, and stay within the LSN allocation limit (`last <= VDL + LAL`).
+pub fn next_mtr(cfg: &QuorumConfig, w: &Writer) -> Option<(Lsn, Lsn)> {
+    if w.mode != WriterMode::Open || w.next_lsn > cfg.lsns {
+        return None;
+    }
+    let first = w.next_lsn;
+    let last = (first + cfg.mtr_len - 1).min(cfg.lsns);
+    // LAL: never allocate above VDL + LAL.
+    (last <= w.vdl.saturating_add(cfg.lal)).then_some((first, last))
 }
 
 /// The commits (consistency points, bit `l-1`) that VDL moving from `old_vdl` to `new_vdl`
