@@ -6,8 +6,9 @@ use stateright::{Model, Property as SrProperty};
 use super::config::BacktrackConfig;
 use super::properties::{self as p, Verdict, key_name, value_name, values_name};
 use super::state::{
-    BacktrackState, F_ACK_AFTER_RESUME, F_ACK_KEPT, F_BACK_DONE, F_CACHE_REFILLED, F_EARLIEST_DONE,
-    F_FORWARD_DONE, F_INFLIGHT_DROPPED, F_REJECTED, F_RESTART_DONE, Mode,
+    BacktrackState, F_ACK_AFTER_RESUME, F_ACK_KEPT, F_BACK_DONE, F_CACHE_REFILLED, F_COMMIT_RACED,
+    F_EARLIEST_DONE, F_FORWARD_DONE, F_INFLIGHT_DROPPED, F_REJECTED, F_REJECTED_AT_STAKE,
+    F_RESTART_DONE, Mode, physical,
 };
 use super::step::{self, Action};
 use crate::checkable::{Checkable, Kind, Property};
@@ -35,23 +36,39 @@ fn flag(s: &BacktrackState, f: u16, what: &str) -> Verdict {
 }
 
 fn back_done(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
-    flag(s, F_BACK_DONE, "a backtrack to an earlier time completes")
+    flag(
+        s,
+        F_BACK_DONE,
+        "a backtrack to an earlier time completes and changes the data",
+    )
 }
 fn cache_refilled(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
-    flag(s, F_CACHE_REFILLED, "a reader caches the rewound state")
+    flag(
+        s,
+        F_CACHE_REFILLED,
+        "a reader caches the rewound state after a rewind that changed the data",
+    )
 }
 fn inflight_dropped(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
     flag(
         s,
         F_INFLIGHT_DROPPED,
-        "a backtrack drops a transaction in flight",
+        "a backtrack drops a transaction in flight that has written",
     )
 }
 fn forward_done(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
     flag(
         s,
         F_FORWARD_DONE,
-        "a backtrack forward, to a later time than the previous one's, completes",
+        "a backtrack forward, past the previous one's target but still into the past, \
+         completes and changes the data",
+    )
+}
+fn commit_raced(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
+    flag(
+        s,
+        F_COMMIT_RACED,
+        "a backtrack starts between a commit and its acknowledgement",
     )
 }
 fn ack_after_resume(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
@@ -69,12 +86,16 @@ fn earliest_done(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
     )
 }
 fn rejected(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
-    flag(s, F_REJECTED, "a backtrack request is rejected")
+    flag(
+        s,
+        F_REJECTED_AT_STAKE,
+        "a backtrack request is rejected while a transaction with writes is in flight",
+    )
 }
 fn pressed_inside(cfg: &BacktrackConfig, s: &BacktrackState) -> Verdict {
     let inside = s.earliest > 0 && u16::from(s.earliest) + u16::from(cfg.window) > u16::from(s.t);
     witness(
-        s.ghost.pressured && inside,
+        s.ghost.pressured_to > 0 && inside,
         "memory pressure moves the earliest reachable time inside the window",
     )
 }
@@ -86,7 +107,11 @@ fn ack_kept(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
     )
 }
 fn restart_done(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
-    flag(s, F_RESTART_DONE, "a crashed rewind restarts and completes")
+    flag(
+        s,
+        F_RESTART_DONE,
+        "a rewind crashes after rewinding a key, restarts and completes",
+    )
 }
 
 const ROWS: &[Row] = &[
@@ -167,7 +192,7 @@ const ROWS: &[Row] = &[
         spec_id: "D1.s1",
         kind: Kind::Sometimes,
         check: back_done,
-        doc: "a backtrack to an earlier time completes",
+        doc: "a backtrack to an earlier time completes and changes the data",
         applies: |c| c.backtracks > 0,
     },
     Row {
@@ -183,7 +208,7 @@ const ROWS: &[Row] = &[
         spec_id: "D2.s1",
         kind: Kind::Sometimes,
         check: inflight_dropped,
-        doc: "a backtrack drops a transaction in flight",
+        doc: "a backtrack drops a transaction in flight that has written",
         applies: |c| c.backtracks > 0,
     },
     Row {
@@ -191,8 +216,16 @@ const ROWS: &[Row] = &[
         spec_id: "D3.s1",
         kind: Kind::Sometimes,
         check: forward_done,
-        doc: "a backtrack forward, to a later time than the previous backtrack's, completes",
+        doc: "a backtrack forward, past the previous one's target but into the past, completes",
         applies: |c| c.backtracks > 1,
+    },
+    Row {
+        name: "d4s_commit_races_backtrack",
+        spec_id: "D4.s2",
+        kind: Kind::Sometimes,
+        check: commit_raced,
+        doc: "a backtrack starts between a commit and its acknowledgement",
+        applies: |c| c.backtracks > 0,
     },
     Row {
         name: "d4s_ack_after_backtrack",
@@ -215,7 +248,7 @@ const ROWS: &[Row] = &[
         spec_id: "D5.s2",
         kind: Kind::Sometimes,
         check: rejected,
-        doc: "a backtrack request is rejected and leaves the cluster as it was",
+        doc: "a backtrack is rejected while a transaction with writes is in flight, which goes on",
         applies: |c| c.backtracks > 0,
     },
     Row {
@@ -239,7 +272,7 @@ const ROWS: &[Row] = &[
         spec_id: "L2.s1",
         kind: Kind::Sometimes,
         check: restart_done,
-        doc: "a crashed rewind restarts and completes",
+        doc: "a rewind crashes after rewinding a key, restarts and completes",
         applies: |c| c.backtracks > 0 && c.crashes > 0,
     },
 ];
@@ -254,7 +287,7 @@ pub fn evaluate(name: &str, cfg: &BacktrackConfig, s: &BacktrackState) -> Option
     crate::table::evaluate(ROWS, name, cfg, s)
 }
 
-crate::table::property_shims!(BacktrackModel, BacktrackState, ROWS; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18);
+crate::table::property_shims!(BacktrackModel, BacktrackState, ROWS; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19);
 
 impl Model for BacktrackModel {
     type State = BacktrackState;
@@ -307,6 +340,10 @@ pub fn describe_action(cfg: &BacktrackConfig, s: &BacktrackState, a: &Action) ->
         Action::Begin => format!("client: begin T{}", s.begun + 1),
         Action::Write { key } => format!("client: T{open} writes {}", key_name(usize::from(key))),
         Action::Commit => format!("client: commit T{open}"),
+        Action::Ack => format!(
+            "client: the acknowledgement of T{} arrives",
+            s.pending.map_or(0, |o| o.id)
+        ),
         Action::Abort => format!("client: roll back T{open}"),
         Action::Tick => format!("clock: t = {}", s.t + 1),
         Action::Evict => format!(
@@ -394,7 +431,7 @@ pub fn describe_change(
         let tau = usize::from(b.t);
         out.push(format!(
             "buffer records t={tau}: {}{}",
-            values_name(cfg, &b.db),
+            values_name(cfg, &physical(b)),
             if a.consistent & (1 << tau) != 0 {
                 " (consistent)"
             } else {
@@ -428,6 +465,15 @@ pub fn describe_change(
     for x in 0..8 {
         if newly & (1 << x) != 0 {
             out.push(format!("client: T{} acknowledged", x + 1));
+        }
+    }
+    let unacked = a.ghost.unacked & !b.ghost.unacked;
+    for x in 0..8 {
+        if unacked & (1 << x) != 0 {
+            out.push(format!(
+                "T{} committed, but its connection is closed: never acknowledged",
+                x + 1
+            ));
         }
     }
     let dropped = a.ghost.dropped & !b.ghost.dropped;

@@ -6,7 +6,9 @@
 //! `seen[τ]`, recorded by `Tick` independently of the change buffer the rewind reads.
 
 use super::config::BacktrackConfig;
-use super::state::{BacktrackState, F_ACK_DROPPED, F_ACK_WHILE_PAUSED, Mode, Values};
+use super::state::{
+    BacktrackState, F_ACK_DROPPED, F_ACK_UNACKED, F_ACK_WHILE_PAUSED, Mode, Values,
+};
 
 pub use crate::table::Verdict;
 
@@ -89,9 +91,12 @@ pub fn d2_inflight_dropped(cfg: &BacktrackConfig, s: &BacktrackState) -> Verdict
 }
 
 /// D3 NonDestructive: a later backtrack to any time in `[E, now)`, back or forward, finds
-/// what the cluster showed then: the change buffer agrees with `S(τ)` for every such `τ`.
+/// what the cluster showed then: the change buffer agrees with `S(τ)` for every consistent
+/// such `τ` (a backtrack goes only to consistent times; at the others the buffer's pages
+/// also hold the uncommitted writes of the transaction in flight).
 pub fn d3_non_destructive(cfg: &BacktrackConfig, s: &BacktrackState) -> Verdict {
-    for tau in usize::from(s.earliest)..usize::from(s.t) {
+    let consistent = |tau: usize| s.consistent & (1 << tau) != 0;
+    for tau in (usize::from(s.earliest)..usize::from(s.t)).filter(|&t| consistent(t)) {
         let seen = s.ghost.seen[tau];
         match s.hist[tau] {
             Some(h) if h == seen => {}
@@ -114,8 +119,9 @@ pub fn d3_non_destructive(cfg: &BacktrackConfig, s: &BacktrackState) -> Verdict 
     Ok(())
 }
 
-/// D4: no commit is acknowledged while a backtrack is in progress, and a transaction in flight
-/// when a backtrack started is never acknowledged.
+/// D4: no commit is acknowledged while a backtrack is in progress; a transaction in flight
+/// when a backtrack started is never acknowledged; nor is one whose acknowledgement was still
+/// on its way then (the backtrack closed its connection).
 pub fn d4_no_ack_during_backtrack(_: &BacktrackConfig, s: &BacktrackState) -> Verdict {
     if s.ghost.flags & F_ACK_WHILE_PAUSED != 0 {
         return Err("a commit was acknowledged while a backtrack was rewinding the cluster".into());
@@ -123,6 +129,13 @@ pub fn d4_no_ack_during_backtrack(_: &BacktrackConfig, s: &BacktrackState) -> Ve
     if s.ghost.flags & F_ACK_DROPPED != 0 {
         return Err(
             "a transaction in flight when a backtrack started was later acknowledged".into(),
+        );
+    }
+    if s.ghost.flags & F_ACK_UNACKED != 0 {
+        return Err(
+            "a commit whose acknowledgement was on its way when a backtrack closed the \
+                    connections was acknowledged afterwards"
+                .into(),
         );
     }
     Ok(())
@@ -178,11 +191,11 @@ pub fn d6_window_kept(cfg: &BacktrackConfig, s: &BacktrackState) -> Verdict {
         ));
     }
     let inside = s.earliest > 0 && u16::from(s.earliest) + u16::from(cfg.window) > u16::from(s.t);
-    if inside && !s.ghost.pressured {
+    if inside && s.earliest > s.ghost.pressured_to {
         return Err(format!(
-            "the earliest reachable time is t={} at t={}, inside the window of {} ticks, with \
-             no memory pressure",
-            s.earliest, s.t, cfg.window
+            "the earliest reachable time is t={} at t={}, inside the window of {} ticks, \
+             beyond where memory pressure moved it (t={})",
+            s.earliest, s.t, cfg.window, s.ghost.pressured_to
         ));
     }
     Ok(())

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::config::{MAX_KEYS, MAX_READERS, MAX_TIME};
 
 /// The value of every key: the id of the transaction that last wrote it (0: the initial value).
+/// `db` holds the committed values; [`physical`] adds the in-flight transaction's writes.
 pub type Values = [u8; MAX_KEYS];
 
 /// The transaction in flight (one at a time).
@@ -31,15 +32,22 @@ pub enum Mode {
         to: u8,
         /// The values the buffer holds for `to`.
         target: Values,
-        /// Keys rewound so far.
+        /// Keys rewound so far (in memory: a crash loses them).
         done: u8,
+        /// The data when the rewind started (durable: what a crash falls back to).
+        before: Values,
     },
-    /// The rewind crashed; it restarts from scratch.
+    /// The rewind crashed: the keys it had rewound were not yet durable and are back at
+    /// `before`. It restarts from scratch.
     Crashed {
         /// The consistent time being rewound to.
         to: u8,
         /// The values it rewinds to.
         target: Values,
+        /// The data when the rewind started.
+        before: Values,
+        /// Keys it had rewound before the crash (only Md11 reads this).
+        done: u8,
     },
 }
 
@@ -75,6 +83,16 @@ pub struct LastBacktrack {
     pub force: bool,
     /// What the cluster showed at `to`: the target (from the ghost history, not the buffer).
     pub want: Values,
+    /// The data when it started (after the transaction in flight was dropped).
+    pub before: Values,
+}
+
+impl LastBacktrack {
+    /// Whether the rewind changes the data (a backtrack to the state the cluster is in
+    /// already puts nothing at stake).
+    pub fn changes_data(&self) -> bool {
+        self.want != self.before
+    }
 }
 
 /// History: read only by properties and trace descriptions.
@@ -84,6 +102,9 @@ pub struct Ghost {
     pub seen: [Values; MAX_TIME + 1],
     /// Transactions (bits) in flight when a backtrack started: never visible, never acked.
     pub dropped: u8,
+    /// Transactions (bits) committed but not yet acknowledged when a backtrack started: the
+    /// backtrack closed their connections, so they are never acknowledged.
+    pub unacked: u8,
     /// Transactions (bits) acknowledged.
     pub acked: u8,
     /// Per key, the transaction whose write to it was acknowledged last since the last
@@ -97,10 +118,13 @@ pub struct Ghost {
     pub prev_some: bool,
     /// A commit was acknowledged since the last backtrack started (cleared when one starts).
     pub dirty: bool,
-    /// Pressure evicted history early.
-    pub pressured: bool,
+    /// E just after the last early eviction under pressure (0: none). E may lie inside the
+    /// window up to here; anything beyond was evicted without pressure.
+    pub pressured_to: u8,
     /// The last accepted backtrack's rewind crashed (and restarted).
     pub crashed: bool,
+    /// ... and the crash lost keys it had already rewound.
+    pub crash_reverted: bool,
     /// Event flags, `F_*`.
     pub flags: u16,
 }
@@ -129,6 +153,12 @@ pub const F_RESTART_DONE: u16 = 1 << 9;
 pub const F_CACHE_REFILLED: u16 = 1 << 10;
 /// A write acknowledged after a resume was still visible a tick later.
 pub const F_ACK_KEPT: u16 = 1 << 11;
+/// A transaction committed but unacknowledged when a backtrack started was acknowledged.
+pub const F_ACK_UNACKED: u16 = 1 << 12;
+/// A backtrack was rejected while a transaction with writes was in flight.
+pub const F_REJECTED_AT_STAKE: u16 = 1 << 13;
+/// A commit was logged and a backtrack started before its acknowledgement reached the client.
+pub const F_COMMIT_RACED: u16 = 1 << 14;
 
 /// The whole system state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -139,12 +169,16 @@ pub struct BacktrackState {
     pub db: Values,
     /// The transaction in flight, if any.
     pub open: Option<Open>,
+    /// A transaction committed (durable, visible) whose acknowledgement has not reached the
+    /// client yet: the client waits for it before beginning the next.
+    pub pending: Option<Open>,
     /// Transactions begun so far (the next id is `begun + 1`).
     pub begun: u8,
     /// Serving, or rewinding.
     pub mode: Mode,
-    /// The change buffer: `hist[τ]` is the state at the end of wall tick `τ`, for
-    /// `earliest <= τ < t` (`None` once evicted).
+    /// The change buffer: `hist[τ]` is the physical state at the end of wall tick `τ`,
+    /// uncommitted writes of the transaction in flight included, for `earliest <= τ < t`
+    /// (`None` once evicted). At a consistent time it equals the committed state.
     pub hist: [Option<Values>; MAX_TIME + 1],
     /// Wall ticks (bits) at whose end no transaction was in flight and no rewind was half
     /// done: the consistent times.
@@ -159,6 +193,20 @@ pub struct BacktrackState {
     pub budget: Budget,
     /// History.
     pub ghost: Ghost,
+}
+
+/// The physical data: the committed values with the in-flight transaction's writes on top
+/// (pages hold uncommitted changes; the change buffer records them).
+pub fn physical(s: &BacktrackState) -> Values {
+    let mut v = s.db;
+    if let Some(o) = s.open {
+        for (k, x) in v.iter_mut().enumerate() {
+            if o.wrote & (1 << k) != 0 {
+                *x = o.id;
+            }
+        }
+    }
+    v
 }
 
 /// Transaction ids as a bit: bit `x-1`.

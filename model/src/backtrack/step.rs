@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use super::config::{BacktrackConfig, MAX_TIME, Mutant};
 use super::state::{
-    BacktrackState, Budget, F_ACK_AFTER_RESUME, F_ACK_DROPPED, F_ACK_KEPT, F_ACK_WHILE_PAUSED,
-    F_BACK_DONE, F_CACHE_REFILLED, F_EARLIEST_DONE, F_FORWARD_DONE, F_INFLIGHT_DROPPED, F_REJECTED,
-    F_RESTART_DONE, Ghost, LastBacktrack, Mode, Open, Values, txn_bit,
+    BacktrackState, Budget, F_ACK_AFTER_RESUME, F_ACK_DROPPED, F_ACK_KEPT, F_ACK_UNACKED,
+    F_ACK_WHILE_PAUSED, F_BACK_DONE, F_CACHE_REFILLED, F_COMMIT_RACED, F_EARLIEST_DONE,
+    F_FORWARD_DONE, F_INFLIGHT_DROPPED, F_REJECTED, F_REJECTED_AT_STAKE, F_RESTART_DONE, Ghost,
+    LastBacktrack, Mode, Open, Values, physical, txn_bit,
 };
 
 /// One step of the system. Client work, the clock, eviction, operator requests and faults are
@@ -24,8 +25,12 @@ pub enum Action {
         /// The key.
         key: u8,
     },
-    /// Client: commit the open transaction; the commit is acknowledged.
+    /// The open transaction commits: its writes are durable and visible; the
+    /// acknowledgement is on its way to the client.
     Commit,
+    /// The commit's acknowledgement reaches the client (unless a backtrack closed the
+    /// connection first).
+    Ack,
     /// Client: roll the open transaction back.
     Abort,
     /// The wall clock ticks; the change buffer records the committed state of the tick ending.
@@ -51,7 +56,7 @@ pub enum Action {
     },
     /// Fault: the cluster crashes during the rewind.
     Crash,
-    /// The crashed rewind restarts from scratch.
+    /// The crashed rewind restarts from scratch (under Md11 from the keys it had done).
     Restart,
     /// The rewind is complete: readers drop their caches and the cluster serves again.
     Resume,
@@ -79,6 +84,7 @@ pub fn init(cfg: &BacktrackConfig) -> BacktrackState {
         t: 0,
         db: Values::default(),
         open: None,
+        pending: None,
         begun: 0,
         mode: Mode::Normal,
         hist: [None; MAX_TIME + 1],
@@ -97,7 +103,13 @@ pub fn init(cfg: &BacktrackConfig) -> BacktrackState {
 
 /// Every action worth trying in `s` (a superset of the enabled ones; `step` decides).
 pub fn actions(cfg: &BacktrackConfig, s: &BacktrackState, out: &mut Vec<Action>) {
-    out.extend([Action::Begin, Action::Commit, Action::Abort, Action::Tick]);
+    out.extend([
+        Action::Begin,
+        Action::Commit,
+        Action::Ack,
+        Action::Abort,
+        Action::Tick,
+    ]);
     for key in 0..cfg.keys {
         out.push(Action::Write { key });
         out.push(Action::ApplyKey { key });
@@ -151,7 +163,7 @@ fn all_keys(cfg: &BacktrackConfig) -> u8 {
 fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool {
     match *action {
         Action::Begin => {
-            if !serving(cfg, s) || s.open.is_some() || s.begun >= cfg.txns {
+            if !serving(cfg, s) || s.open.is_some() || s.pending.is_some() || s.begun >= cfg.txns {
                 return false;
             }
             s.begun += 1;
@@ -173,6 +185,7 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
             }
         }
         Action::Commit => commit(cfg, s),
+        Action::Ack => ack(cfg, s),
         Action::Abort => {
             if !serving(cfg, s) || s.open.is_none() {
                 return false;
@@ -185,7 +198,9 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
                 return false;
             }
             let t = usize::from(s.t);
-            s.hist[t] = Some(s.db);
+            // The buffer holds pages as they are, uncommitted changes included; what the
+            // cluster showed is the committed data.
+            s.hist[t] = Some(physical(s));
             s.ghost.seen[t] = s.db;
             // A consistent time: nothing in flight and no rewind half done.
             if s.open.is_none() && s.mode == Mode::Normal && s.rewind_left.is_none() {
@@ -211,8 +226,8 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
                 return false;
             }
             s.budget.pressure -= 1;
-            s.ghost.pressured = true;
             evict_oldest(s);
+            s.ghost.pressured_to = s.earliest;
             true
         }
         Action::Backtrack {
@@ -244,7 +259,13 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
             }
         }
         Action::Crash => {
-            let Mode::Applying { to, target, .. } = s.mode else {
+            let Mode::Applying {
+                to,
+                target,
+                done,
+                before,
+            } = s.mode
+            else {
                 return false;
             };
             if s.budget.crashes == 0 {
@@ -252,17 +273,40 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
             }
             s.budget.crashes -= 1;
             s.ghost.crashed = true;
-            s.mode = Mode::Crashed { to, target };
+            // The keys rewound so far were in memory only: they are back where they were.
+            if s.db != before {
+                s.ghost.crash_reverted = true;
+            }
+            s.db = before;
+            s.mode = Mode::Crashed {
+                to,
+                target,
+                before,
+                done,
+            };
             true
         }
         Action::Restart => {
-            let Mode::Crashed { to, target } = s.mode else {
+            let Mode::Crashed {
+                to,
+                target,
+                before,
+                done,
+            } = s.mode
+            else {
                 return false;
+            };
+            // Md11: trust the keys the crashed run had rewound, though the crash lost them.
+            let done = if cfg.has(Mutant::RestartFromCheckpoint) {
+                done
+            } else {
+                0
             };
             s.mode = Mode::Applying {
                 to,
                 target,
-                done: 0,
+                done,
+                before,
             };
             true
         }
@@ -273,7 +317,7 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
                 return false;
             }
             s.caches[r] = Some(s.db);
-            if s.ghost.last.some && !s.ghost.dirty {
+            if s.ghost.last.some && !s.ghost.dirty && s.ghost.last.changes_data() {
                 s.ghost.flags |= F_CACHE_REFILLED;
             }
             true
@@ -296,7 +340,9 @@ fn commit(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
     for k in 0..usize::from(cfg.keys) {
         if o.wrote & (1 << k) != 0 {
             s.db[k] = o.id;
-            s.ghost.acked_since[k] = o.id;
+            // An acknowledged write this commit overwrites is no longer owed (D7); this one is
+            // owed once its acknowledgement arrives.
+            s.ghost.acked_since[k] = 0;
             // Reader instances apply the redo stream to the pages they cache.
             for c in s.caches.iter_mut().flatten() {
                 c[k] = o.id;
@@ -304,14 +350,35 @@ fn commit(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
         }
     }
     s.open = None;
+    s.pending = Some(o);
+    s.ghost.dirty = true;
+    true
+}
+
+/// The acknowledgement of the pending commit reaches the client.
+fn ack(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
+    let Some(o) = s.pending else {
+        return false;
+    };
+    if !serving(cfg, s) {
+        return false;
+    }
+    s.pending = None;
     let g = &mut s.ghost;
     g.acked |= txn_bit(o.id);
-    g.dirty = true;
+    for k in 0..usize::from(cfg.keys) {
+        if o.wrote & (1 << k) != 0 {
+            g.acked_since[k] = o.id;
+        }
+    }
     if s.mode != Mode::Normal {
         g.flags |= F_ACK_WHILE_PAUSED;
     }
     if g.dropped & txn_bit(o.id) != 0 {
         g.flags |= F_ACK_DROPPED;
+    }
+    if g.unacked & txn_bit(o.id) != 0 {
+        g.flags |= F_ACK_UNACKED;
     }
     if g.last.some && s.mode == Mode::Normal {
         g.flags |= F_ACK_AFTER_RESUME;
@@ -330,18 +397,22 @@ fn floor(cfg: &BacktrackConfig, s: &BacktrackState) -> u8 {
 }
 
 /// Whether the cluster can go to `tau`: a consistent time whose state the buffer holds (`now`
-/// itself is consistent once the transaction in flight is dropped).
-fn reachable(s: &BacktrackState, tau: u8) -> bool {
-    tau == s.t || (s.consistent & (1 << tau) != 0 && s.hist[usize::from(tau)].is_some())
+/// itself is consistent once the transaction in flight is dropped). Under Md10 any buffered
+/// time will do.
+fn reachable(cfg: &BacktrackConfig, s: &BacktrackState, tau: u8) -> bool {
+    let consistent = s.consistent & (1 << tau) != 0 || cfg.has(Mutant::IgnoreConsistency);
+    tau == s.t || (consistent && s.hist[usize::from(tau)].is_some())
 }
 
 /// The consistent time a backtrack to `asked` goes to: the latest reachable time in
 /// `[floor, asked]`; under Md3 the earliest one at or after `asked`.
 fn choose(cfg: &BacktrackConfig, s: &BacktrackState, asked: u8) -> Option<u8> {
     if cfg.has(Mutant::RoundUp) {
-        (asked..=s.t).find(|&tau| reachable(s, tau))
+        (asked..=s.t).find(|&tau| reachable(cfg, s, tau))
     } else {
-        (floor(cfg, s)..=asked).rev().find(|&tau| reachable(s, tau))
+        (floor(cfg, s)..=asked)
+            .rev()
+            .find(|&tau| reachable(cfg, s, tau))
     }
 }
 
@@ -375,23 +446,37 @@ fn backtrack(
     // `use_earliest` asks for the earliest time the cluster can go to. When E itself is not
     // consistent, that is the earliest consistent time after it (not a rejection).
     if chosen.is_none() && !rejected && use_earliest && to < s.earliest {
-        chosen = (asked..=s.t).find(|&tau| reachable(s, tau));
+        chosen = (asked..=s.t).find(|&tau| reachable(cfg, s, tau));
         if let Some(tau) = chosen {
             asked = tau;
         }
     }
     let Some(tau) = chosen else {
         s.ghost.flags |= F_REJECTED;
+        if s.open.is_some_and(|o| o.wrote != 0) {
+            s.ghost.flags |= F_REJECTED_AT_STAKE;
+        }
         return true;
     };
     s.budget.backtracks -= 1;
-    // Pause: close connections and drop the transaction in flight (not under Md1).
+    // Pause: close connections and drop the transaction in flight (not under Md1). A commit
+    // whose acknowledgement is still on its way stays committed, but its client's connection
+    // is gone: it is never acknowledged (under Md4 nothing is paused or closed).
     if let Some(o) = s.open {
         s.ghost.dropped |= txn_bit(o.id);
-        s.ghost.flags |= F_INFLIGHT_DROPPED;
+        if o.wrote != 0 {
+            s.ghost.flags |= F_INFLIGHT_DROPPED;
+        }
         if !cfg.has(Mutant::KeepInflight) {
             s.open = None;
         }
+    }
+    if let Some(o) = s.pending
+        && !cfg.has(Mutant::NoPause)
+    {
+        s.ghost.unacked |= txn_bit(o.id);
+        s.ghost.flags |= F_COMMIT_RACED;
+        s.pending = None;
     }
     let (target, want) = if tau == s.t {
         (s.db, s.db)
@@ -414,20 +499,26 @@ fn backtrack(
         use_earliest,
         force,
         want,
+        before: s.db,
     };
     g.acked_since = Values::default();
     g.dirty = false;
     g.crashed = false;
+    g.crash_reverted = false;
     s.mode = Mode::Applying {
         to: tau,
         target,
         done: 0,
+        before: s.db,
     };
     true
 }
 
 fn resume(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
-    let Mode::Applying { to, target, done } = s.mode else {
+    let Mode::Applying {
+        to, target, done, ..
+    } = s.mode
+    else {
         return false;
     };
     let complete = done == all_keys(cfg);
@@ -450,17 +541,20 @@ fn resume(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
             }
         }
     }
+    // The twins' flags count only rewinds that change the data: a backtrack to the state the
+    // cluster is in already would witness them with nothing at stake.
     let g = &mut s.ghost;
-    if to < g.last.at {
+    let changes = g.last.changes_data();
+    if to < g.last.at && changes {
         g.flags |= F_BACK_DONE;
     }
-    if g.prev_some && to > g.prev_to {
+    if g.prev_some && to > g.prev_to && to < g.last.at && changes {
         g.flags |= F_FORWARD_DONE;
     }
-    if g.last.asked != g.last.req {
+    if g.last.asked != g.last.req && changes {
         g.flags |= F_EARLIEST_DONE;
     }
-    if g.crashed {
+    if g.crash_reverted {
         g.flags |= F_RESTART_DONE;
     }
     true

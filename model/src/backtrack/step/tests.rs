@@ -21,7 +21,8 @@ fn go(c: &BacktrackConfig, s: &BacktrackState, a: Action) -> BacktrackState {
 fn commit_x(c: &BacktrackConfig, s: &BacktrackState) -> BacktrackState {
     let s = go(c, s, Action::Begin);
     let s = go(c, &s, Action::Write { key: 0 });
-    go(c, &s, Action::Commit)
+    let s = go(c, &s, Action::Commit);
+    go(c, &s, Action::Ack)
 }
 
 fn backtrack(c: &BacktrackConfig, s: &BacktrackState, to: u8) -> BacktrackState {
@@ -94,6 +95,10 @@ fn rejected_requests_leave_the_cluster_as_it_was() {
     let mut c = cfg();
     c.binlog = true;
     let s = go(&c, &init(&c), Action::Tick);
+    // Something at stake: a transaction with a write in flight, which a rejection must leave
+    // alone (an accepted backtrack would drop it).
+    let s = go(&c, &s, Action::Begin);
+    let s = go(&c, &s, Action::Write { key: 0 });
     for (to, force) in [(3, true), (0, false)] {
         let r = go(
             &c,
@@ -105,6 +110,8 @@ fn rejected_requests_leave_the_cluster_as_it_was() {
             },
         );
         assert!(r.ghost.flags & F_REJECTED != 0);
+        assert!(r.ghost.flags & F_REJECTED_AT_STAKE != 0);
+        assert_eq!(r.open, s.open, "the transaction in flight goes on");
         let mut same = r.clone();
         same.ghost.flags = s.ghost.flags;
         assert_eq!(same, s, "nothing else changed");
@@ -129,7 +136,10 @@ fn a_crashed_rewind_restarts_and_converges() {
         },
     );
     let s = go(&c, &s, Action::ApplyKey { key: 0 });
+    assert_eq!(s.db[0], 0, "x rewound to init (in memory)");
     let s = go(&c, &s, Action::Crash);
+    assert_eq!(s.db[0], 1, "the crash lost the rewound key: x is T1 again");
+    assert!(s.ghost.crash_reverted);
     assert!(step(&c, &s, &Action::Resume).is_none(), "not while crashed");
     let s = go(&c, &s, Action::Restart);
     assert!(
@@ -215,4 +225,101 @@ fn use_earliest_goes_to_the_first_consistent_time_after_e() {
     assert!(s.ghost.last.some, "accepted");
     assert_eq!(s.ghost.last.to, 2, "the first consistent time after E");
     assert_eq!(s.ghost.last.asked, 2);
+}
+
+/// The buffer records pages as they are: at a time when a transaction is in flight it holds
+/// that transaction's uncommitted write, and only the consistent-time rule keeps a backtrack
+/// from bringing it back. Under Md10 it comes back (and it is a dropped transaction's, D2).
+#[test]
+fn the_consistent_time_rule_keeps_uncommitted_writes_out() {
+    let run = |mutant: Option<Mutant>| {
+        let c = cfg().with_mutant(mutant);
+        let s = go(&c, &init(&c), Action::Tick); // t=1
+        let s = go(&c, &s, Action::Begin);
+        let s = go(&c, &s, Action::Write { key: 0 }); // T1 writes x, uncommitted
+        let s = go(&c, &s, Action::Tick); // t=2; t=1 recorded with T1's write on the page
+        assert_eq!(
+            s.hist[1],
+            Some([1, 0]),
+            "the page holds T1's uncommitted write"
+        );
+        assert_eq!(s.ghost.seen[1], [0, 0], "but the cluster showed x=init");
+        let s = backtrack(&c, &s, 1);
+        (c, s)
+    };
+    let (c, s) = run(None);
+    assert_eq!(
+        s.ghost.last.to, 0,
+        "t=1 is not consistent: the rewind goes to t=0"
+    );
+    assert_eq!(s.db[0], 0);
+    all_hold(&c, &s);
+    let (c, s) = run(Some(Mutant::IgnoreConsistency));
+    assert_eq!(s.db[0], 1, "T1's uncommitted write is visible");
+    assert!(evaluate("d2_inflight_dropped", &c, &s).unwrap().is_err());
+    assert!(
+        evaluate("d1_backtrack_shows_target", &c, &s)
+            .unwrap()
+            .is_err()
+    );
+}
+
+/// A commit racing the start of a backtrack: T1 is committed (durable, visible) but its
+/// acknowledgement has not reached the client when the backtrack closes the connections. It
+/// is never acknowledged; a rewind to before it erases it without breaking any promise.
+#[test]
+fn a_commit_racing_a_backtrack_is_never_acknowledged() {
+    let c = cfg();
+    let s = go(&c, &init(&c), Action::Tick); // t=1
+    let s = go(&c, &s, Action::Begin);
+    let s = go(&c, &s, Action::Write { key: 0 });
+    let s = go(&c, &s, Action::Commit);
+    assert_eq!(s.db[0], 1, "committed and visible");
+    let s = go(
+        &c,
+        &s,
+        Action::Backtrack {
+            to: 0,
+            use_earliest: false,
+            force: false,
+        },
+    );
+    assert!(s.ghost.flags & F_COMMIT_RACED != 0);
+    assert!(s.pending.is_none(), "the connection is closed");
+    assert!(step(&c, &s, &Action::Ack).is_none(), "no acknowledgement");
+    let s = go(&c, &s, Action::ApplyKey { key: 0 });
+    let s = go(&c, &s, Action::Resume);
+    assert_eq!(s.db[0], 0, "T1 is rewound away");
+    assert_eq!(s.ghost.acked, 0);
+    all_hold(&c, &s);
+}
+
+/// Md11: the restarted rewind trusts the keys the crashed run had rewound, though the crash
+/// lost them, and resumes on pre-rewind data (D1).
+#[test]
+fn a_restart_that_trusts_lost_progress_resumes_on_old_data() {
+    let mut c = cfg().with_mutant(Some(Mutant::RestartFromCheckpoint));
+    c.crashes = 1;
+    let s = go(&c, &init(&c), Action::Tick);
+    let s = commit_x(&c, &s);
+    let s = go(&c, &s, Action::Tick);
+    let s = go(
+        &c,
+        &s,
+        Action::Backtrack {
+            to: 0,
+            use_earliest: false,
+            force: false,
+        },
+    );
+    let s = go(&c, &s, Action::ApplyKey { key: 0 });
+    let s = go(&c, &s, Action::Crash);
+    let s = go(&c, &s, Action::Restart);
+    let s = go(&c, &s, Action::Resume);
+    assert_eq!(s.db[0], 1, "x is still T1 after a backtrack to t=0");
+    assert!(
+        evaluate("d1_backtrack_shows_target", &c, &s)
+            .unwrap()
+            .is_err()
+    );
 }
