@@ -22,11 +22,13 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
 
 use quorate_impl::quorum::Cluster;
-use quorate_model::checkable::Kind;
-use quorate_model::quorum::model::{all_properties, evaluate};
 use quorate_model::quorum::state::{Net, QuorumState, SegSet, WriteMsg};
-use quorate_model::quorum::step::{init, step};
+use quorate_model::quorum::step::init;
 use quorate_model::quorum::{Action, QuorumConfig};
+
+#[path = "support/lockstep_quorum.rs"]
+mod lockstep_quorum;
+use lockstep_quorum::{Stepped, first_violation, lockstep};
 
 /// A scheduled event, by identity.
 #[derive(Clone, Debug)]
@@ -45,6 +47,10 @@ enum Op {
     RecoveryRead { quorum: SegSet },
     InstallTrunc { seg: u8 },
     Open,
+    MemBegin { f: u8, g: u8 },
+    MemFinalize,
+    MemRevert,
+    WriterRefresh,
     OpenView,
     CloseView,
 }
@@ -69,6 +75,14 @@ fn config(name: &str) -> QuorumConfig {
             "reads=true",
             "crashes=2",
             "writer_crashes=2",
+        ],
+        "membership" => &[
+            "lsns=3",
+            "reads=true",
+            "crashes=2",
+            "writer_crashes=1",
+            "disk_losses=1",
+            "member_changes=1",
         ],
         _ => unreachable!(),
     };
@@ -103,10 +117,14 @@ fn op_strategy(cfg: &QuorumConfig) -> impl Strategy<Value = Op> {
         4 => proptest::sample::subsequence(members, r).prop_map(|q| Op::RecoveryRead {
             quorum: q.iter().fold(0, |a, &i| a | (1 << i)),
         }),
-        4 => seg.prop_map(|seg| Op::InstallTrunc { seg }),
+        4 => seg.clone().prop_map(|seg| Op::InstallTrunc { seg }),
         4 => Just(Op::Open),
         1 => Just(Op::OpenView),
         1 => Just(Op::CloseView),
+        2 => (seg.clone(), seg.clone()).prop_map(|(f, g)| Op::MemBegin { f, g }),
+        2 => Just(Op::MemFinalize),
+        1 => Just(Op::MemRevert),
+        2 => Just(Op::WriterRefresh),
     ]
 }
 
@@ -147,17 +165,11 @@ fn resolve(cfg: &QuorumConfig, s: &QuorumState, op: &Op) -> Option<Action> {
         Op::Open => Action::Open,
         Op::OpenView => Action::OpenView,
         Op::CloseView => Action::CloseView,
+        Op::MemBegin { f, g } => Action::MemBegin { f, g },
+        Op::MemFinalize => Action::MemFinalize,
+        Op::MemRevert => Action::MemRevert,
+        Op::WriterRefresh => Action::WriterRefresh,
     })
-}
-
-/// Actions the implementation may refuse though the model enables them, and why.
-fn may_refuse(a: &Action) -> Option<&'static str> {
-    match a {
-        // The model's repair check counts copies on crashed (not lost) segments; the writer
-        // knows only what installed, reachable segments acked, so it may wait longer.
-        Action::Open => Some("the writer counts only copies it has heard of"),
-        _ => None,
-    }
 }
 
 /// What one run did, for the coverage check.
@@ -178,52 +190,26 @@ fn run(cfg: &QuorumConfig, ops: &[Op], tally: &mut Tally) -> Result<(), TestCase
     let mut model = init(cfg);
     let mut cluster = Cluster::new(cfg);
     prop_assert_eq!(&cluster.lift(&model), &model, "initial states differ");
-    let always: Vec<&str> = all_properties()
-        .into_iter()
-        .filter(|p| p.2 == Kind::Always)
-        .map(|p| p.0)
-        .collect();
     for (k, op) in ops.iter().enumerate() {
         let Some(action) = resolve(cfg, &model, op) else {
             continue;
         };
-        let next = step(cfg, &model, &action);
-        let done = cluster.apply(&action);
-        match (done, next) {
-            (true, Some(next)) => {
-                model = next;
+        match lockstep(cfg, &mut model, &mut cluster, &action) {
+            Ok(Stepped::Done(lifted)) => {
                 tally.carried_out += 1;
                 tally.kinds.insert(kind_of(&action));
-                let lifted = cluster.lift(&model);
-                prop_assert_eq!(
-                    &lifted,
-                    &model,
-                    "after event {} ({:?}) the cluster and the model disagree",
-                    k,
-                    action
-                );
-                for name in &always {
-                    if let Some(Err(why)) = evaluate(name, cfg, &lifted) {
-                        return Err(TestCaseError::fail(format!(
-                            "after event {k} ({action:?}) the implementation violates {name}: {why}"
-                        )));
-                    }
-                }
-            }
-            (true, None) => {
-                return Err(TestCaseError::fail(format!(
-                    "event {k}: the cluster carried out {action:?}, which the model does not enable"
-                )));
-            }
-            (false, Some(_)) => match may_refuse(&action) {
-                Some(_) => tally.refused_allowed += 1,
-                None => {
+                if let Some((name, why)) = first_violation(cfg, &lifted) {
                     return Err(TestCaseError::fail(format!(
-                        "event {k}: the cluster refused {action:?}, which the model enables"
+                        "after event {k} ({action:?}) the implementation violates {name}: {why}"
                     )));
                 }
-            },
-            (false, None) => {}
+            }
+            Ok(Stepped::Refused { model_enabled }) => {
+                if model_enabled {
+                    tally.refused_allowed += 1;
+                }
+            }
+            Err(why) => return Err(TestCaseError::fail(format!("event {k}: {why}"))),
         }
     }
     Ok(())
@@ -287,6 +273,9 @@ fn check(name: &str, cases: u32) {
         "OpenView",
         "CloseView",
     ];
+    if cfg.member_changes > 0 {
+        want.extend(["MemBegin", "MemFinalize", "MemRevert", "WriterRefresh"]);
+    }
     if cfg.messages == quorate_model::quorum::Messages::Explicit {
         want.extend(["DeliverMsg", "Lose", "Duplicate", "Retransmit"]);
     } else {
@@ -305,4 +294,9 @@ fn instant() {
 #[test]
 fn explicit() {
     check("explicit", 2_000);
+}
+
+#[test]
+fn membership() {
+    check("membership", 2_000);
 }

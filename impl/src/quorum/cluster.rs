@@ -16,14 +16,15 @@
 //! member are one event. Write datagrams are the exception: they stay in the network as the
 //! model's in-flight records, to be delivered, lost or duplicated by later events.
 //!
-//! Not carried out here yet: membership changes (`MemBegin`, `MemFinalize`, `MemRevert` are
-//! refused), so conformance configs set `member_changes=0`.
+//! The control plane (membership) lives here too: it keeps the latest SCL each segment
+//! reported, and a membership epoch bump reaches every segment that is up in the same event
+//! (the model's MC3).
 
-use quorate_model::quorum::config::{MAX_LSN, Messages};
+use quorate_model::quorum::config::{MAX_LSN, MAX_SEGMENTS, Messages};
 use quorate_model::quorum::segment::Epochs;
 use quorate_model::quorum::state::{
-    Budget, Cfg, Epoch, Lsn, Membership, Net, QuorumState, Reads, SegSet, Segment, Trunc, WriteMsg,
-    Writer, WriterMode, count, slots_of,
+    Budget, Cfg, Change, Epoch, Lsn, Membership, Net, QuorumState, Reads, SegSet, Segment, Trunc,
+    WriteMsg, Writer, WriterMode, count, slots_of,
 };
 use quorate_model::quorum::writer as model_writer;
 use quorate_model::quorum::{Action, Mutant, QuorumConfig};
@@ -63,6 +64,9 @@ pub struct Cluster {
     /// Metadata service: the membership and every truncation range (durable there).
     mem: Membership,
     truncs: Vec<Trunc>,
+    /// Control plane: the latest SCL each segment reported (a down segment's stays: its
+    /// records are on its disk).
+    reports: [Option<Lsn>; MAX_SEGMENTS],
     /// Instant messages: per LSN, the newest copy sent.
     sent: [Option<InFlight>; MAX_LSN],
     /// Explicit messages: every datagram in flight, sorted.
@@ -115,6 +119,7 @@ impl Cluster {
             writer: WriterNode::new(init.writer),
             mem: init.mem,
             truncs: Vec::new(),
+            reports: [None; MAX_SEGMENTS],
             sent: [None; MAX_LSN],
             flight: Vec::new(),
             allocated_cpls: 0,
@@ -157,9 +162,13 @@ impl Cluster {
         }
     }
 
-    /// A segment tells the writer its state (after any change, or a restart).
+    /// A segment tells the writer and the control plane its state (after any change, or a
+    /// restart).
     fn hello(&mut self, i: usize) {
         if let Some(ack) = self.node(i).map(|n| n.ack()) {
+            if let Msg::Ack { scl, .. } = ack {
+                self.reports[i] = Some(scl);
+            }
             self.send_to_writer(&ack);
         }
     }
@@ -313,8 +322,9 @@ impl Cluster {
                 if !cfg.gossip || fi >= n || ti >= n || fi == ti || lsn == 0 {
                     return false;
                 }
-                let members = self.mem.cfg.members();
-                if members & (1 << fi) == 0 || members & (1 << ti) == 0 {
+                // Members gossip, and so does a joining member (it hydrates this way).
+                let gossipers = self.mem.cfg.members() | self.mem.change.map_or(0, |c| 1 << c.g);
+                if gossipers & (1 << fi) == 0 || gossipers & (1 << ti) == 0 {
                     return false;
                 }
                 let (Some(f), Some(t)) = (self.node(fi), self.node(ti)) else {
@@ -340,7 +350,9 @@ impl Cluster {
                 w.cfg = self.mem.cfg;
                 true
             }
-            Action::MemBegin { .. } | Action::MemFinalize | Action::MemRevert => false,
+            Action::MemBegin { f, g } => self.mem_begin(f, g),
+            Action::MemFinalize => self.mem_finalize(),
+            Action::MemRevert => self.mem_revert(),
             Action::RecoveryRead { quorum } => self.recovery_read(quorum),
             Action::InstallTrunc { seg } => {
                 let i = usize::from(seg);
@@ -524,13 +536,12 @@ impl Cluster {
         }
         let members = self.mem.cfg.members();
         let reachable = self.up_set() & members;
-        // Without membership changes every member counts toward a read quorum.
         if quorum == 0
             || quorum & !reachable != 0
             || !self
                 .mem
                 .cfg
-                .is_read_quorum(quorum, self.cfg.read_quorum, SegSet::MAX)
+                .is_read_quorum(quorum, self.cfg.read_quorum, self.read_counted())
         {
             return false;
         }
@@ -642,6 +653,7 @@ impl Cluster {
     fn lose_disk(&mut self, i: usize) {
         let seg = self.segment(i);
         self.take_down(i);
+        self.reports[i] = None;
         let slot = &mut self.slots[i];
         slot.disk = MemDisk::default();
         slot.lost = true;
@@ -654,12 +666,143 @@ impl Cluster {
         });
     }
 
+    /// Members that count toward a read quorum: all but a joiner that has not hydrated (under
+    /// Ma11, the literal rule, it counts at once).
+    fn read_counted(&self) -> SegSet {
+        let all = self.mem.cfg.members();
+        match self.mem.change {
+            Some(c) if !c.hydrated && !self.cfg.has(Mutant::LiteralDualRead) => all & !(1 << c.g),
+            _ => all,
+        }
+    }
+
+    /// The PGCL the segments' reports show now: the highest allocated LSN whose SCL is reached
+    /// by a write quorum of the configuration in force, lost disks left out.
+    fn true_pgcl(&self) -> Lsn {
+        let durable = (0..self.slots.len())
+            .filter(|&i| !self.slots[i].lost && !self.slots[i].spare)
+            .filter_map(|i| self.reports[i].map(|scl| (i, scl)));
+        let max_allocated = self.writer.w.next_lsn.saturating_sub(1);
+        model_writer::pgcl_from_scls(&self.cfg, durable, max_allocated, &self.mem.cfg)
+    }
+
+    /// Install configuration `cfg_new` at the next membership epoch: every segment that is up
+    /// adopts it in this event.
+    fn bump(&mut self, cfg_new: Cfg) {
+        self.mem.prev = self.mem.cfg;
+        self.mem.cfg = cfg_new;
+        self.mem.epoch += 1;
+        let epoch = self.mem.epoch;
+        let cfg = self.cfg.clone();
+        for i in 0..self.slots.len() {
+            if self.slots[i].spare {
+                continue;
+            }
+            if let Some(node) = self.slots[i].node.as_mut() {
+                node.learn_mem_epoch(&cfg, epoch)
+                    .expect("a simulated disk does not fail");
+                self.hello(i);
+            }
+        }
+    }
+
+    /// The control plane starts replacing member `f` by spare `g`: G joins, empty, in F's AZ,
+    /// and the dual configuration is installed (not under Ma3).
+    fn mem_begin(&mut self, f: u8, g: u8) -> bool {
+        let (fi, gi) = (usize::from(f), usize::from(g));
+        if fi >= self.slots.len()
+            || gi >= self.slots.len()
+            || self.budget.member_changes == 0
+            || self.mem.change.is_some()
+            || self.mem.cfg.dual
+            || !self.slots[gi].spare
+            || self.mem.cfg.members() & (1 << fi) == 0
+        {
+            return false;
+        }
+        let old = self.mem.cfg.sets[0];
+        let new = (old & !(1 << fi)) | (1 << gi);
+        // G must hydrate to everything the group made durable: what the segments show now,
+        // what the writer proved, and what clients were told.
+        let max_acked = (16 - self.acked.leading_zeros()) as Lsn;
+        let target = self.true_pgcl().max(self.writer.w.pgcl).max(max_acked);
+        let dual = Cfg {
+            sets: [old, new],
+            dual: true,
+        };
+        let up = self.up_set() | (1 << gi);
+        if !dual.is_write_quorum(up, self.cfg.write_quorum, SegSet::MAX) {
+            return false;
+        }
+        self.budget.member_changes -= 1;
+        let vol = self.truncs.last().map_or(1, |t| t.epoch);
+        let az = self.slots[fi].az;
+        let node =
+            SegmentNode::create(g, az, self.mem.epoch, vol, &self.truncs, MemDisk::default())
+                .expect("a simulated disk does not fail");
+        let slot = &mut self.slots[gi];
+        slot.spare = false;
+        slot.az = az;
+        slot.node = Some(node);
+        self.hello(gi);
+        self.mem.change = Some(Change {
+            f,
+            g,
+            target,
+            hydrated: false,
+        });
+        if !self.cfg.has(Mutant::NoDualQuorum) {
+            self.bump(dual);
+        }
+        true
+    }
+
+    /// The control plane finalizes the change once G has hydrated (or at once, under Ma4).
+    fn mem_finalize(&mut self) -> bool {
+        let Some(c) = self.mem.change else {
+            return false;
+        };
+        let new = (self.mem.cfg.sets[0] & !(1 << c.f)) | (1 << c.g);
+        let ready = c.hydrated || self.cfg.has(Mutant::FinalizeBeforeHydration);
+        if !ready || count(self.up_set() & new) < usize::from(self.cfg.write_quorum) {
+            return false;
+        }
+        self.bump(Cfg::single(new));
+        self.mem.change = None;
+        true
+    }
+
+    /// The control plane reverts the change because F is back: G is discarded.
+    fn mem_revert(&mut self) -> bool {
+        let Some(c) = self.mem.change else {
+            return false;
+        };
+        let old = self.mem.cfg.sets[0];
+        let wq = usize::from(self.cfg.write_quorum);
+        if !self.up(usize::from(c.f)) || count(self.up_set() & old) < wq {
+            return false;
+        }
+        if self.mem.cfg.dual {
+            self.bump(Cfg::single(old));
+        }
+        self.lose_disk(usize::from(c.g));
+        self.mem.change = None;
+        true
+    }
+
     /// Derived bookkeeping after every event: the writer's consistency points and client
-    /// acks, and garbage collection.
+    /// acks, garbage collection, and the joiner's hydration.
     fn settle(&mut self) {
+        if let Some(c) = self.mem.change.as_mut()
+            && !c.hydrated
+            && self.reports[usize::from(c.g)].is_some_and(|scl| scl >= c.target)
+        {
+            c.hydrated = true;
+        }
         if self.writer.w.mode != WriterMode::Open {
             return;
         }
+
         let newly = self.writer.advance(&self.cfg) & !self.acked;
         self.acked |= newly;
         if self.cfg.reads {

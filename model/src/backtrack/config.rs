@@ -84,7 +84,7 @@ mutants! {
     IgnoreConsistency => (
         "ignore-consistency",
         "Md10",
-        "d2_inflight_dropped",
+        "d1_backtrack_shows_target",
         "the rewind goes to the time asked for even when a transaction was in flight then: \
          the buffer's pages carry its uncommitted write, which becomes visible",
     ),
@@ -95,6 +95,15 @@ mutants! {
         "d1_backtrack_shows_target",
         "a rewind restarted after a crash skips the keys the crashed run had rewound, though \
          the crash lost them: the cluster resumes on a mix of old and rewound data",
+    ),
+    /// Md12: a backtrack leaves the connections of commits still awaiting their
+    /// acknowledgement open.
+    KeepConnections => (
+        "keep-connections",
+        "Md12",
+        "d4_no_ack_during_backtrack",
+        "a backtrack does not close the connection of a commit whose acknowledgement is still \
+         on its way: the client is told it committed after the rewind erased it",
     ),
     /// Md9: on a clone, the search for a consistent time goes below the clone's creation.
     IgnoreClone => (
@@ -162,7 +171,7 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "deep",
-        doc: "two keys, two transactions, a clock to 3, two backtracks, a crash, pressure and a reader: 153 M states, about 3 minutes and 7 GB on 2 cores",
+        doc: "two keys, two transactions, a clock to 3, two backtracks, a crash, pressure and a reader: 183 M states, about 2 minutes and 8 GB on 2 cores",
         sets: &[
             "keys=2",
             "txns=2",

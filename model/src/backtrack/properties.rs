@@ -35,17 +35,49 @@ pub fn values_name(cfg: &BacktrackConfig, v: &Values) -> String {
 }
 
 /// D1: after a backtrack completes, the cluster shows `S(τ')` with `E <= τ' <= τ <= now`:
-/// the chosen time is consistent and not after the one asked for, the data equals what the
-/// cluster showed at `τ'` (until the next commit), and every reader instance shows the data.
+/// the chosen time is consistent, it is the *latest* reachable consistent time not after the
+/// one asked for (with `use_earliest` past an inconsistent E, the *earliest* after it), the
+/// data equals what the cluster showed at `τ'` (until the next commit), and every reader
+/// instance shows the data.
 pub fn d1_backtrack_shows_target(cfg: &BacktrackConfig, s: &BacktrackState) -> Verdict {
     let l = &s.ghost.last;
     if !l.some {
         return Ok(());
     }
-    if !(l.earliest <= l.to && l.to <= l.asked && l.asked <= l.at) {
+    // What the search could reach when the backtrack started: now, or a consistent time the
+    // buffer held (`[E, at)`; consistency bits of past times never change), not below the
+    // clone's creation.
+    let floor = l.earliest.max(cfg.clone_time);
+    let consistent = |tau: u8| s.consistent & (1 << tau) != 0;
+    let reachable =
+        |tau: u8| tau >= floor && (tau == l.at || (tau >= l.earliest && consistent(tau)));
+    if l.to != l.at && !consistent(l.to) {
+        return Err(format!(
+            "the backtrack at t={} went to t={}, which is not a consistent time",
+            l.at, l.to
+        ));
+    }
+    let within = if l.fallback {
+        l.earliest <= l.asked && l.asked < l.to && l.to <= l.at
+    } else {
+        l.earliest <= l.to && l.to <= l.asked && l.asked <= l.at
+    };
+    if !within {
         return Err(format!(
             "the backtrack asked at t={} for t={} went to t={}, outside [E={}, {}]",
             l.at, l.asked, l.to, l.earliest, l.asked
+        ));
+    }
+    let skipped = if l.fallback {
+        (l.asked..l.to).find(|&tau| reachable(tau))
+    } else {
+        (l.to + 1..=l.asked).find(|&tau| reachable(tau))
+    };
+    if let Some(tau) = skipped {
+        return Err(format!(
+            "the backtrack asked at t={} for t={} went to t={}, but t={tau} was a consistent \
+             time nearer to the one asked for",
+            l.at, l.asked, l.to
         ));
     }
     if s.mode != Mode::Normal {

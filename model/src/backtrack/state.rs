@@ -67,7 +67,11 @@ pub struct Budget {
 pub struct LastBacktrack {
     /// Whether there was one.
     pub some: bool,
-    /// The time requested (after `use_earliest` replaced a time before E).
+    /// `use_earliest` found no consistent time at or after E up to `asked` (= E) and went to
+    /// the earliest consistent time after it.
+    pub fallback: bool,
+    /// The time requested (after `use_earliest` replaced a time before E by the earliest
+    /// reachable one).
     pub asked: u8,
     /// The consistent time chosen.
     pub to: u8,
@@ -116,7 +120,11 @@ pub struct Ghost {
     pub prev_to: u8,
     /// Whether there was a backtrack before the last.
     pub prev_some: bool,
-    /// A commit was acknowledged since the last backtrack started (cleared when one starts).
+    /// The wall time the backtrack before the last ran at.
+    pub prev_at: u8,
+    /// Whether the backtrack before the last changed the data.
+    pub prev_changed: bool,
+    /// A commit was made since the last backtrack started (cleared when one starts).
     pub dirty: bool,
     /// E just after the last early eviction under pressure (0: none). E may lie inside the
     /// window up to here; anything beyond was evicted without pressure.

@@ -33,7 +33,8 @@ pub enum Action {
     Ack,
     /// Client: roll the open transaction back.
     Abort,
-    /// The wall clock ticks; the change buffer records the committed state of the tick ending.
+    /// The wall clock ticks; the change buffer records the pages (uncommitted writes
+    /// included) at the end of the tick ending.
     Tick,
     /// Background: evict the oldest history once it is older than the backtrack window.
     Evict,
@@ -206,7 +207,10 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
             if s.open.is_none() && s.mode == Mode::Normal && s.rewind_left.is_none() {
                 s.consistent |= 1 << t;
             }
-            if s.ghost.last.some && s.ghost.acked_since.iter().any(|&x| x != 0) {
+            if s.ghost.last.some
+                && s.ghost.last.changes_data()
+                && s.ghost.acked_since.iter().any(|&x| x != 0)
+            {
                 s.ghost.flags |= F_ACK_KEPT;
             }
             s.t += 1;
@@ -380,7 +384,7 @@ fn ack(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
     if g.unacked & txn_bit(o.id) != 0 {
         g.flags |= F_ACK_UNACKED;
     }
-    if g.last.some && s.mode == Mode::Normal {
+    if g.last.some && g.last.changes_data() && s.mode == Mode::Normal {
         g.flags |= F_ACK_AFTER_RESUME;
     }
     true
@@ -428,8 +432,10 @@ fn backtrack(
     }
     // The guards of BacktrackDBCluster (D5): a rejected request changes nothing but the
     // record that it was rejected.
-    let mut asked = if to < s.earliest && use_earliest {
-        s.earliest
+    // `use_earliest` replaces a time before E by the earliest time the cluster can reach:
+    // E, or on a clone no earlier than its creation.
+    let asked = if to < s.earliest && use_earliest {
+        floor(cfg, s)
     } else {
         to
     };
@@ -445,11 +451,9 @@ fn backtrack(
     };
     // `use_earliest` asks for the earliest time the cluster can go to. When E itself is not
     // consistent, that is the earliest consistent time after it (not a rejection).
-    if chosen.is_none() && !rejected && use_earliest && to < s.earliest {
+    let fallback = chosen.is_none() && !rejected && use_earliest && to < s.earliest;
+    if fallback {
         chosen = (asked..=s.t).find(|&tau| reachable(cfg, s, tau));
-        if let Some(tau) = chosen {
-            asked = tau;
-        }
     }
     let Some(tau) = chosen else {
         s.ghost.flags |= F_REJECTED;
@@ -471,13 +475,6 @@ fn backtrack(
             s.open = None;
         }
     }
-    if let Some(o) = s.pending
-        && !cfg.has(Mutant::NoPause)
-    {
-        s.ghost.unacked |= txn_bit(o.id);
-        s.ghost.flags |= F_COMMIT_RACED;
-        s.pending = None;
-    }
     let (target, want) = if tau == s.t {
         (s.db, s.db)
     } else {
@@ -486,11 +483,29 @@ fn backtrack(
             s.ghost.seen[usize::from(tau)],
         )
     };
+    if let Some(o) = s.pending
+        && !cfg.has(Mutant::NoPause)
+    {
+        s.ghost.unacked |= txn_bit(o.id);
+        // At stake: the rewind erases a write whose commit the client never heard of.
+        let erased =
+            (0..usize::from(cfg.keys)).any(|k| o.wrote & (1 << k) != 0 && target[k] != o.id);
+        if erased {
+            s.ghost.flags |= F_COMMIT_RACED;
+        }
+        // Md12: the connection stays open, so the acknowledgement may still arrive.
+        if !cfg.has(Mutant::KeepConnections) {
+            s.pending = None;
+        }
+    }
     let g = &mut s.ghost;
     g.prev_some = g.last.some;
     g.prev_to = g.last.to;
+    g.prev_at = g.last.at;
+    g.prev_changed = g.last.some && g.last.changes_data();
     g.last = LastBacktrack {
         some: true,
+        fallback,
         asked,
         to: tau,
         at: s.t,
@@ -548,7 +563,9 @@ fn resume(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
     if to < g.last.at && changes {
         g.flags |= F_BACK_DONE;
     }
-    if g.prev_some && to > g.prev_to && to < g.last.at && changes {
+    // Forward: back onto the timeline the previous (data-changing) backtrack left, to a time
+    // after its target and before it ran.
+    if g.prev_changed && g.prev_to < to && to < g.prev_at && changes {
         g.flags |= F_FORWARD_DONE;
     }
     if g.last.asked != g.last.req && changes {

@@ -6,7 +6,7 @@
 //! deterministic `Hash`, so fingerprints are stable across runs.
 
 use arrayvec::ArrayVec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{MAX_LSN, MAX_SEGMENTS, MAX_WRITER_CRASHES};
 
@@ -222,7 +222,7 @@ pub enum Net {
 
 /// One write message: LSN `lsn`, written by incarnation `vol_epoch`, sent with membership
 /// epoch `mem_epoch`, to segment `dst`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WriteMsg {
     /// Destination slot.
     pub dst: u8,

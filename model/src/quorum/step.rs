@@ -6,7 +6,7 @@
 //!
 //! Action names follow `specs/quorum.md` (section "Actions").
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{Messages, Mutant, QuorumConfig};
 use super::segment::{self, Epochs};
@@ -18,7 +18,7 @@ use super::writer;
 
 /// One step of the system. Faults and client workload are "environment" actions
 /// ([`Action::is_environment`]); the rest is protocol progress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Action {
     /// Writer: allocate the next mini-transaction's LSNs and send each record to every member.
     WriteMtr,

@@ -224,7 +224,12 @@ fn use_earliest_goes_to_the_first_consistent_time_after_e() {
     .unwrap();
     assert!(s.ghost.last.some, "accepted");
     assert_eq!(s.ghost.last.to, 2, "the first consistent time after E");
-    assert_eq!(s.ghost.last.asked, 2);
+    assert_eq!(s.ghost.last.asked, 1, "use_earliest asked for E");
+    assert!(s.ghost.last.fallback);
+    assert_eq!(
+        evaluate("d1_backtrack_shows_target", &cfg, &s),
+        Some(Ok(()))
+    );
 }
 
 /// The buffer records pages as they are: at a time when a transaction is in flight it holds
