@@ -14,6 +14,7 @@ mod interrupt;
 mod list;
 mod progress;
 mod render;
+mod run;
 mod style;
 mod suite;
 mod trace;
@@ -103,7 +104,7 @@ where
     };
     let result = match &cli.command {
         None => Err(UsageError(
-            "no command given; use one of list, check, suite, trace, explore (see quorate --help)"
+            "no command given; use one of list, check, suite, trace, explore, run (see quorate --help)"
                 .to_string(),
         )),
         Some(Command::List(a)) => {
@@ -123,6 +124,7 @@ where
         Some(Command::Suite(a)) => suite::run(a, protocols, console),
         Some(Command::Trace(a)) => trace::run(a, protocols, console),
         Some(Command::Explore(a)) => explore::run(a, protocols, console),
+        Some(Command::Run(a)) => run::run(a, console),
     };
     result.unwrap_or_else(|e| usage_error(&e.0, console))
 }

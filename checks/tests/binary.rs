@@ -2,20 +2,9 @@
 //! the CLI contract (`check-cli.sh`) checks them. Nothing here runs a search, so these tests
 //! stay fast whatever the protocols grow into.
 
-use std::process::Command;
-
-fn quorate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quorate"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run quorate");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+#[path = "support/bin.rs"]
+mod bin;
+use bin::quorate;
 
 #[test]
 fn usage_errors_exit_2_with_one_line() {

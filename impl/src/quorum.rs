@@ -11,6 +11,7 @@
 //! `specs/quorum.md`, section "The reference implementation".
 
 pub mod cluster;
+pub mod real;
 pub mod segment;
 pub mod sim;
 pub mod wire;

@@ -90,6 +90,15 @@ pub enum Msg {
         /// Consistency points it holds, bit `l-1`.
         cpls: u16,
     },
+    /// Verification to segment: which LSNs do you hold?
+    ReadHeld,
+    /// Segment to verification: the LSNs it holds.
+    Held {
+        /// The segment's slot.
+        slot: u8,
+        /// The LSNs it holds, bit `l-1`.
+        held: u16,
+    },
     /// Segment to writer: its state after a change (an ack of a write, gossip or install, or
     /// a hello after a restart).
     Ack {
@@ -106,6 +115,28 @@ pub enum Msg {
     },
 }
 
+/// A message on the real network: the protection group it is about, and the message. A volume
+/// is a sequence of protection groups, each running the model's protocol on its own LSNs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Datagram {
+    /// The protection group.
+    pub pg: u32,
+    /// The message.
+    pub msg: Msg,
+}
+
+/// Encode a datagram for the wire.
+pub fn encode_datagram(d: &Datagram) -> Vec<u8> {
+    serde_json::to_vec(d).expect("datagrams always serialize")
+}
+
+/// Decode and validate a datagram from the wire.
+pub fn decode_datagram(bytes: &[u8]) -> Result<Datagram, String> {
+    let d: Datagram = parse(bytes)?;
+    validate(&d.msg)?;
+    Ok(d)
+}
+
 /// Encode a message as one datagram.
 pub fn encode(msg: &Msg) -> Vec<u8> {
     serde_json::to_vec(msg).expect("messages always serialize")
@@ -113,12 +144,17 @@ pub fn encode(msg: &Msg) -> Vec<u8> {
 
 /// Decode and validate one datagram; the error says what was wrong with it.
 pub fn decode(bytes: &[u8]) -> Result<Msg, String> {
+    let msg: Msg = parse(bytes)?;
+    validate(&msg)?;
+    Ok(msg)
+}
+
+/// Parse bytes of a bounded size as JSON of type `T`.
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     if bytes.len() > DATAGRAM_BYTES_MAX {
         return Err(format!("datagram of {} bytes is too long", bytes.len()));
     }
-    let msg: Msg = serde_json::from_slice(bytes).map_err(|e| format!("undecodable: {e}"))?;
-    validate(&msg)?;
-    Ok(msg)
+    serde_json::from_slice(bytes).map_err(|e| format!("undecodable: {e}"))
 }
 
 fn lsn_ok(l: Lsn) -> bool {
@@ -147,6 +183,8 @@ fn validate(msg: &Msg) -> Result<(), String> {
             usize::from(*slot) < MAX_SEGMENTS && *top <= MAX_LSN as Lsn
         }
         Msg::Ack { slot, scl, .. } => usize::from(*slot) < MAX_SEGMENTS && *scl <= MAX_LSN as Lsn,
+        Msg::ReadHeld => true,
+        Msg::Held { slot, .. } => usize::from(*slot) < MAX_SEGMENTS,
     };
     if ok {
         Ok(())

@@ -1,0 +1,106 @@
+//! `quorate run`: the reference implementation as a real cluster on loopback (UDP, threads,
+//! files), with faults, then verification; Ctrl-C-free recovery of the files it leaves; and
+//! one-line usage errors. Nothing here asserts speed: figures vary with the machine.
+
+use std::fs;
+use std::path::PathBuf;
+
+#[path = "support/bin.rs"]
+mod bin;
+use bin::quorate;
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("quorate-run-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+/// The number after `label` on its line of the report.
+fn figure(out: &str, label: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| {
+            panic!("no '{label}' line in:\n{out}");
+        });
+    line[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no number in '{line}'"))
+}
+
+#[test]
+fn a_cluster_with_faults_loses_no_acknowledged_commit_and_its_files_recover() {
+    let dir = scratch("faults");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&[
+        "run",
+        "quorum",
+        "--dir",
+        d,
+        "--seconds",
+        "3",
+        "--faults",
+        "crash,az-outage,restart,garbage",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.starts_with("seed 3 "), "the seed comes first: {err}");
+    assert!(err.contains("t= 1.0s"), "progress once a second: {err}");
+    let acked = figure(&out, "commits acknowledged");
+    assert!(acked > 0, "{out}");
+    assert!(out.contains("fault   "), "faults were injected: {out}");
+    assert!(
+        out.contains(&format!("verified              {acked} of {acked}")),
+        "{out}"
+    );
+    assert!(out.contains("datagrams rejected"), "{out}");
+
+    // Damage two logs: cut the end off one (a torn tail) and flip a byte of another.
+    let seg = |i: usize, pg: u32| dir.join(format!("seg-{i}/pg-{pg}.log"));
+    let torn = seg(1, 0);
+    let bytes = fs::read(&torn).unwrap();
+    fs::write(&torn, &bytes[..bytes.len() - 3]).unwrap();
+    let rotten = seg(4, 1);
+    let mut bytes = fs::read(&rotten).unwrap();
+    bytes[20] ^= 0x40;
+    fs::write(&rotten, &bytes).unwrap();
+    let (code, out, err) = quorate(&["run", "quorum", "--dir", d, "--seconds", "0"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("recover A2 pg 0: torn tail cut off"), "{out}");
+    assert!(out.contains("recover C1 pg 1: damaged log"), "{out}");
+    assert!(out.contains("the segment is lost"), "{out}");
+    assert_eq!(figure(&out, "commits acknowledged"), acked);
+    assert!(
+        out.contains(&format!("verified              {acked} of {acked}")),
+        "{out}"
+    );
+
+    // A volume is not run over: only recovered and verified.
+    let (code, _, err) = quorate(&["run", "quorum", "--dir", d, "--seconds", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("already holds a volume"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_run_requests_exit_2_with_one_line() {
+    let dir = scratch("usage");
+    let d = dir.to_str().unwrap();
+    for args in [
+        &["run", "quorum", "--dir", d, "--faults", "meteor"][..],
+        &["run", "quorum", "--dir", d, "--faults", "failover"],
+        &["run", "global", "--dir", d],
+        &["run", "quorum", "--dir", d, "--seconds", "-1"],
+        &["run", "quorum"],
+    ] {
+        let (code, out, err) = quorate(args);
+        assert_eq!(code, 2, "quorate {args:?}: {err}");
+        assert!(out.is_empty(), "quorate {args:?}: {out}");
+        assert_eq!(err.lines().count(), 1, "quorate {args:?}: {err}");
+        assert!(err.starts_with("error: "), "quorate {args:?}: {err}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}

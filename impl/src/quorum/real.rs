@@ -1,0 +1,779 @@
+//! The real runtime: a storage-quorum cluster on loopback, one OS thread and one UDP socket
+//! per node, durable logs in a data directory, a client workload, fault injection, and a
+//! verification pass that reads every acknowledged commit back.
+//!
+//! A **volume** is a sequence of protection groups (PGs), as Aurora's volume grows by 10 GB
+//! protection groups. Each PG runs exactly the model's protocol on its own LSNs, with the
+//! model's own segment and writer functions; a PG holds `lsns` records (the model's encoding
+//! caps it at 8) and, once the writer has allocated them all, the volume continues in the next
+//! PG. Every node hosts one segment of every PG (slot `i` on node `i`, as an Aurora storage
+//! node hosts segments of many PGs), in `DIR/seg-<slot>/pg-<n>.log`.
+//!
+//! * A **segment node** decodes each datagram (garbage, truncated and out-of-range ones are
+//!   counted and dropped), applies it with `SegmentNode` (which logs and fsyncs before it
+//!   returns), and replies with an ack carrying its SCL. A restarted node recovers every PG
+//!   from its files: a torn tail is cut off and reported; a corrupted log costs the node that
+//!   segment (renamed `*.damaged`, reported, never served again).
+//! * The **writer** runs the client workload: it keeps up to `inflight_max` commits (one
+//!   mini-transaction each) in flight, sends every record to the six segments of its PG,
+//!   folds acks in with the model's writer functions, acknowledges a commit once its PG's VDL
+//!   covers it (and appends it to `DIR/acked.log`), and retransmits what a segment has not
+//!   acked, oldest first, a bounded number per round.
+//! * The **fault injector** (main thread) crashes a segment node, takes an AZ down, or
+//!   restarts what is down, at seeded random moments, never taking more than two segments of
+//!   six down at once (AZ+1 for writes is the model's subject, not the workload's).
+//!
+//! Writer failover is not in this runtime yet (the simulated cluster covers crash recovery).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use quorate_model::quorum::QuorumConfig;
+use quorate_model::quorum::segment::Epochs;
+use quorate_model::quorum::state::{Lsn, WriterMode};
+use quorate_model::quorum::step::init;
+use quorate_model::quorum::writer as model_writer;
+
+use super::segment::SegmentNode;
+use super::wire::{Datagram, Msg, decode_datagram, encode_datagram};
+use super::writer::WriterNode;
+use crate::durable::FileDisk;
+use crate::rng::Rng;
+
+/// A fault the injector may choose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// Kill one segment node (its files stay).
+    Crash,
+    /// Kill both segment nodes of one AZ.
+    AzOutage,
+    /// Restart a killed node from its files.
+    Restart,
+    /// Send a burst of bad datagrams to a node: random bytes, a valid datagram cut short, one
+    /// with an out-of-range field, and writes at a membership or volume epoch the segment
+    /// must refuse. The first three are counted and dropped by the decoder; the model's
+    /// segment rules refuse the last. None may crash a node or change what it holds.
+    Garbage,
+}
+
+impl FromStr for Fault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "crash" => Ok(Fault::Crash),
+            "az-outage" => Ok(Fault::AzOutage),
+            "restart" => Ok(Fault::Restart),
+            "garbage" => Ok(Fault::Garbage),
+            "failover" => Err(
+                "fault 'failover' is not in the real runtime yet (writer crash \
+                               recovery is checked on the simulated cluster); use crash, \
+                               az-outage, restart, garbage"
+                    .into(),
+            ),
+            _ => Err(format!(
+                "unknown fault '{s}'; the faults are crash, az-outage, restart, garbage"
+            )),
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The data directory (created if missing).
+    pub dir: PathBuf,
+    /// How long the workload runs; 0 with an existing volume only verifies it.
+    pub seconds: f64,
+    /// The faults to inject.
+    pub faults: Vec<Fault>,
+    /// Seed of the fault schedule.
+    pub seed: u64,
+    /// Commits in flight at once.
+    pub inflight_max: usize,
+}
+
+/// A progress line's content, once a second.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Time since the workload started.
+    pub elapsed: Duration,
+    /// Commits acknowledged so far.
+    pub acked: u64,
+    /// Protection groups opened so far.
+    pub pgs: u32,
+    /// Segment nodes down now, by name.
+    pub down: Vec<String>,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct RunReport {
+    /// Commits acknowledged.
+    pub acked: u64,
+    /// Seconds the workload ran.
+    pub seconds: f64,
+    /// Commit latencies, in microseconds, sorted.
+    pub latencies_us: Vec<u64>,
+    /// Protection groups the volume spans.
+    pub pgs: u32,
+    /// Acknowledged commits read back from every read quorum.
+    pub verified: u64,
+    /// Acknowledged commits some read quorum misses: `(pg, commit LSN, holders)`.
+    pub missing: Vec<(u32, Lsn, usize)>,
+    /// Datagrams the nodes rejected as garbage.
+    pub rejected_datagrams: u64,
+    /// Well-formed requests the segments refused by the protocol's rules (stale epochs).
+    pub refused_requests: u64,
+    /// Faults injected, one line each.
+    pub faults: Vec<String>,
+    /// What recovery found on restarts (torn tails cut, damaged logs), one line each.
+    pub recovery: Vec<String>,
+    /// Whether Ctrl-C ended the workload early.
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    /// The latency at quantile `q` (0..=1), in milliseconds.
+    pub fn latency_ms(&self, q: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() - 1) as f64 * q).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+/// The protocol parameters every PG runs: Aurora's geometry, 8 LSNs in MTRs of 2, a LAL that
+/// lets the writer pipeline a whole PG.
+pub fn pg_config() -> QuorumConfig {
+    let mut cfg = QuorumConfig::base();
+    for (k, v) in [
+        ("lsns", "8"),
+        ("mtr_len", "2"),
+        ("lal", "8"),
+        ("member_changes", "0"),
+        ("messages", "explicit"),
+    ] {
+        cfg.set(k, v).expect("valid parameters");
+    }
+    cfg
+}
+
+/// Segment name of slot `i`: `A1`, `A2`, `B1`, ...
+fn name(i: usize) -> String {
+    format!("{}{}", (b'A' + (i / 2) as u8) as char, i % 2 + 1)
+}
+
+/// Shared counters of one node.
+#[derive(Default)]
+struct NodeStats {
+    rejected: AtomicU64,
+    refused: AtomicU64,
+    recovery: Mutex<Vec<String>>,
+}
+
+struct NodeHandle {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn pg_path(dir: &Path, slot: usize, pg: u32) -> PathBuf {
+    dir.join(format!("seg-{slot}")).join(format!("pg-{pg}.log"))
+}
+
+/// One segment node: recover, then serve until told to stop.
+fn segment_main(
+    slot: usize,
+    sock: UdpSocket,
+    dir: PathBuf,
+    writer: Option<SocketAddr>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<NodeStats>,
+) {
+    let cfg = pg_config();
+    let az = (slot / 2) as u8;
+    let home = dir.join(format!("seg-{slot}"));
+    let _ = fs::create_dir_all(&home);
+    let mut pgs: BTreeMap<u32, SegmentNode<FileDisk>> = BTreeMap::new();
+    let mut lost: BTreeSet<u32> = BTreeSet::new();
+    let mut found: Vec<(u32, PathBuf)> = fs::read_dir(&home)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let n = p.file_name()?.to_str()?;
+            if let Some(pg) = n
+                .strip_suffix(".damaged")
+                .and_then(|n| n.strip_prefix("pg-"))
+            {
+                lost.insert(pg.trim_end_matches(".log").parse().ok()?);
+                return None;
+            }
+            let pg = n.strip_prefix("pg-")?.strip_suffix(".log")?.parse().ok()?;
+            Some((pg, p))
+        })
+        .collect();
+    found.sort();
+    for (pg, path) in found {
+        let disk = match FileDisk::open(&path) {
+            Ok(d) => d,
+            Err(e) => {
+                stats.recovery.lock().unwrap().push(format!(
+                    "{} pg {pg}: cannot open {}: {e}",
+                    name(slot),
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        match SegmentNode::recover(&cfg, slot as u8, disk) {
+            Ok(node) => {
+                if let Some(t) = &node.torn_tail {
+                    stats.recovery.lock().unwrap().push(format!(
+                        "{} pg {pg}: torn tail cut off ({t}); it was never acknowledged",
+                        name(slot)
+                    ));
+                }
+                pgs.insert(pg, node);
+            }
+            Err((why, _)) => {
+                let damaged = path.with_extension("log.damaged");
+                let _ = fs::rename(&path, &damaged);
+                stats.recovery.lock().unwrap().push(format!(
+                    "{} pg {pg}: {why}; the segment is lost (kept as {})",
+                    name(slot),
+                    damaged.display()
+                ));
+                lost.insert(pg);
+            }
+        }
+    }
+    let send = |to: SocketAddr, pg: u32, msg: Msg| {
+        let _ = sock.send_to(&encode_datagram(&Datagram { pg, msg }), to);
+    };
+    // Hello: the writer learns what this node holds after a restart.
+    if let Some(w) = writer {
+        for (pg, node) in &pgs {
+            send(w, *pg, node.ack());
+        }
+    }
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buf = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::SeqCst) {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let d = match decode_datagram(&buf[..n]) {
+            Ok(d) => d,
+            Err(_) => {
+                stats.rejected.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        if lost.contains(&d.pg) {
+            continue;
+        }
+        match d.msg {
+            Msg::Write {
+                lsn,
+                vol_epoch,
+                mem_epoch,
+                cpl,
+            } => {
+                let node = match pgs.entry(d.pg) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        // The first record of a new protection group: create its segment. A
+                        // disk that fails kills the node.
+                        let Ok(disk) = FileDisk::open(&pg_path(&dir, slot, d.pg)) else {
+                            return;
+                        };
+                        let Ok(node) = SegmentNode::create(slot as u8, az, 1, 1, &[], disk) else {
+                            return;
+                        };
+                        e.insert(node)
+                    }
+                };
+                let epochs = Epochs {
+                    mem: mem_epoch,
+                    vol: vol_epoch,
+                };
+                // A copy of a record it holds, at its own epochs, is a retransmission: just
+                // ack again. Anything else is judged by the model's rules.
+                let seg = node.seg();
+                let duplicate =
+                    seg.holds(lsn) && epochs.mem == seg.mem_epoch && epochs.vol == seg.vol_epoch;
+                if !duplicate {
+                    match node.store(&cfg, lsn, epochs, cpl, false) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => {
+                            stats.refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // An I/O error: the node dies rather than ack what it may have lost.
+                        Err(_) => return,
+                    }
+                }
+                send(from, d.pg, node.ack());
+            }
+            Msg::ReadHeld => {
+                let held = pgs.get(&d.pg).map_or(0, |n| n.held());
+                send(
+                    from,
+                    d.pg,
+                    Msg::Held {
+                        slot: slot as u8,
+                        held,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+fn start_node(
+    slot: usize,
+    addr: SocketAddr,
+    dir: &Path,
+    writer: Option<SocketAddr>,
+    stats: Arc<NodeStats>,
+) -> io::Result<NodeHandle> {
+    // The old socket may take a moment to be released after a crash.
+    let mut tries = 0;
+    let sock = loop {
+        match UdpSocket::bind(addr) {
+            Ok(s) => break s,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                let _ = e;
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let addr = sock.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (d, s) = (dir.to_path_buf(), stop.clone());
+    let thread = thread::Builder::new()
+        .name(format!("segment-{}", name(slot)))
+        .spawn(move || segment_main(slot, sock, d, writer, s, stats))?;
+    Ok(NodeHandle {
+        addr,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+impl NodeHandle {
+    fn kill(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+    fn is_down(&self) -> bool {
+        self.thread.is_none()
+    }
+}
+
+/// What the writer shares with the main thread.
+#[derive(Default)]
+struct WriterStats {
+    acked: AtomicU64,
+    pgs: AtomicU64,
+    latencies_us: Mutex<Vec<u64>>,
+}
+
+/// One protection group as the writer sees it.
+struct WriterPg {
+    node: WriterNode,
+    /// Commits in flight: their commit (last) LSN and when they began.
+    pending: BTreeMap<Lsn, Instant>,
+}
+
+/// The writer and its client workload.
+fn writer_main(
+    sock: UdpSocket,
+    segments: Vec<SocketAddr>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<WriterStats>,
+    mut acked_log: File,
+    inflight_max: usize,
+) {
+    let cfg = pg_config();
+    let fresh = init(&cfg).writer;
+    let mut pgs: BTreeMap<u32, WriterPg> = BTreeMap::new();
+    let mut current = 0u32;
+    let mut inflight = 0usize;
+    let mut last_retransmit = Instant::now();
+    let mut buf = vec![0u8; 64 * 1024];
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(2)));
+    let mut log = io::BufWriter::new(&mut acked_log);
+    while !stop.load(Ordering::SeqCst) {
+        // The client begins commits while it may.
+        while inflight < inflight_max {
+            let pg = pgs.entry(current).or_insert_with(|| {
+                stats.pgs.fetch_add(1, Ordering::Relaxed);
+                WriterPg {
+                    node: WriterNode::new(fresh),
+                    pending: BTreeMap::new(),
+                }
+            });
+            let w = pg.node.w;
+            match model_writer::next_mtr(&cfg, &w) {
+                Some((first, last)) => {
+                    pg.node.cpls |= 1 << (last - 1);
+                    pg.node.w.next_lsn = last + 1;
+                    pg.pending.insert(last, Instant::now());
+                    inflight += 1;
+                    for lsn in first..=last {
+                        let msg = Msg::Write {
+                            lsn,
+                            vol_epoch: w.vol_epoch,
+                            mem_epoch: w.mem_epoch,
+                            cpl: lsn == last,
+                        };
+                        let bytes = encode_datagram(&Datagram { pg: current, msg });
+                        for &to in &segments {
+                            let _ = sock.send_to(&bytes, to);
+                        }
+                    }
+                }
+                None if w.next_lsn > cfg.lsns => current += 1,
+                None => break, // the LSN allocation limit: wait for acks
+            }
+        }
+        // Acks: everything that has arrived (the read returns at once while there is any).
+        for _ in 0..1024 {
+            let Ok((n, _)) = sock.recv_from(&mut buf) else {
+                break;
+            };
+            let Ok(d) = decode_datagram(&buf[..n]) else {
+                continue;
+            };
+            let Some(pg) = pgs.get_mut(&d.pg) else {
+                continue;
+            };
+            pg.node.on_msg(&d.msg);
+            let newly = pg.node.advance(&cfg);
+            for l in (1..=cfg.lsns).filter(|&l| newly & (1 << (l - 1)) != 0) {
+                if let Some(began) = pg.pending.remove(&l) {
+                    inflight -= 1;
+                    stats.acked.fetch_add(1, Ordering::Relaxed);
+                    let us = began.elapsed().as_micros() as u64;
+                    stats.latencies_us.lock().unwrap().push(us);
+                    let _ = writeln!(log, "{} {l}", d.pg);
+                }
+            }
+        }
+        // Retransmit what segments have not acked, oldest first, a bounded number a round.
+        if last_retransmit.elapsed() >= Duration::from_millis(50) {
+            last_retransmit = Instant::now();
+            let mut budget = 400usize;
+            'pgs: for (&n, pg) in pgs.iter() {
+                let w = pg.node.w;
+                let allocated = w.next_lsn.saturating_sub(1);
+                let all: u16 = if allocated == 0 {
+                    0
+                } else {
+                    u16::MAX >> (16 - allocated)
+                };
+                for (slot, &to) in segments.iter().enumerate() {
+                    let held = pg.node.heard[slot].map_or(0, |a| a.held);
+                    for l in (1..=allocated).filter(|&l| (all & !held) & (1 << (l - 1)) != 0) {
+                        if budget == 0 {
+                            break 'pgs;
+                        }
+                        budget -= 1;
+                        let msg = Msg::Write {
+                            lsn: l,
+                            vol_epoch: w.vol_epoch,
+                            mem_epoch: w.mem_epoch,
+                            cpl: pg.node.cpls & (1 << (l - 1)) != 0,
+                        };
+                        let _ = sock.send_to(&encode_datagram(&Datagram { pg: n, msg }), to);
+                    }
+                }
+            }
+            // Fully replicated and complete groups need nothing more.
+            pgs.retain(|&n, pg| {
+                let w = pg.node.w;
+                let full = u16::MAX >> (16 - cfg.lsns);
+                let done = w.next_lsn > cfg.lsns && w.mode == WriterMode::Open && w.vdl == cfg.lsns;
+                let everywhere = pg
+                    .node
+                    .heard
+                    .iter()
+                    .take(segments.len())
+                    .all(|a| a.is_some_and(|a| a.held & full == full));
+                n == current || !(done && everywhere)
+            });
+        }
+    }
+    let _ = log.flush();
+    drop(log);
+    let _ = acked_log.sync_all();
+}
+
+/// Ask every node which LSNs it holds of PG `pg`; `None` for a node that did not answer.
+fn read_held(sock: &UdpSocket, nodes: &[SocketAddr], pg: u32) -> Vec<Option<u16>> {
+    let mut got = vec![None; nodes.len()];
+    let mut buf = vec![0u8; 64 * 1024];
+    for _attempt in 0..5 {
+        for (i, &to) in nodes.iter().enumerate() {
+            if got[i].is_none() {
+                let msg = Msg::ReadHeld;
+                let _ = sock.send_to(&encode_datagram(&Datagram { pg, msg }), to);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_millis(100);
+        while got.iter().any(Option::is_none) && Instant::now() < deadline {
+            if let Ok((n, _)) = sock.recv_from(&mut buf)
+                && let Ok(d) = decode_datagram(&buf[..n])
+                && d.pg == pg
+                && let Msg::Held { slot, held } = d.msg
+                && usize::from(slot) < got.len()
+            {
+                got[usize::from(slot)] = Some(held);
+            }
+        }
+        if got.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    got
+}
+
+/// The acknowledged commits recorded in `DIR/acked.log`.
+fn read_acked(dir: &Path) -> io::Result<Vec<(u32, Lsn)>> {
+    let f = match File::open(dir.join("acked.log")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for line in BufReader::new(f).lines() {
+        let line = line?;
+        let mut it = line.split_whitespace();
+        // A line cut short by a crash of the client is not an acknowledgement it made.
+        if let (Some(pg), Some(l)) = (it.next(), it.next())
+            && let (Ok(pg), Ok(l)) = (pg.parse(), l.parse())
+        {
+            out.push((pg, l));
+        }
+    }
+    Ok(out)
+}
+
+/// Run the cluster: the workload with faults for `cfg.seconds` (or only recovery and
+/// verification of an existing volume when `seconds` is 0), then the verification pass.
+pub fn run(
+    cfg: &RunConfig,
+    interrupt: &AtomicBool,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RunReport, String> {
+    let dir = &cfg.dir;
+    let existing = dir.join("acked.log").exists();
+    if existing && cfg.seconds > 0.0 {
+        return Err(format!(
+            "{} already holds a volume; `--seconds 0` recovers and verifies it, or use a new \
+             directory",
+            dir.display()
+        ));
+    }
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let members = pg_config().members();
+    let stats: Vec<Arc<NodeStats>> = (0..members).map(|_| Arc::default()).collect();
+    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    let writer_sock = UdpSocket::bind(loopback).map_err(|e| format!("cannot bind: {e}"))?;
+    let writer_addr = writer_sock.local_addr().map_err(|e| e.to_string())?;
+    let mut nodes = Vec::new();
+    for (slot, st) in stats.iter().enumerate() {
+        let n = start_node(slot, loopback, dir, Some(writer_addr), st.clone())
+            .map_err(|e| format!("cannot start segment {}: {e}", name(slot)))?;
+        nodes.push(n);
+    }
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    let mut report = RunReport::default();
+    let wstats = Arc::new(WriterStats::default());
+    if cfg.seconds > 0.0 {
+        let acked_log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("acked.log"))
+            .map_err(|e| format!("cannot create acked.log: {e}"))?;
+        let wstop = Arc::new(AtomicBool::new(false));
+        let (ws, st, a) = (wstop.clone(), wstats.clone(), addrs.clone());
+        let inflight = cfg.inflight_max.max(1);
+        let writer = thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || writer_main(writer_sock, a, ws, st, acked_log, inflight))
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let mut rng = Rng::new(cfg.seed);
+        let mut next_fault = started + Duration::from_millis(300 + rng.below(700));
+        let mut next_progress = started + Duration::from_secs(1);
+        let end = started + Duration::from_secs_f64(cfg.seconds);
+        while Instant::now() < end {
+            if interrupt.load(Ordering::SeqCst) {
+                report.interrupted = true;
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+            let now = Instant::now();
+            if !cfg.faults.is_empty() && now >= next_fault {
+                next_fault = now + Duration::from_millis(300 + rng.below(900));
+                let t = started.elapsed().as_secs_f64();
+                if let Some(line) =
+                    inject(&cfg.faults, &mut rng, &mut nodes, dir, writer_addr, &stats)
+                {
+                    report.faults.push(format!("t={t:.1}s {line}"));
+                }
+            }
+            if now >= next_progress {
+                next_progress += Duration::from_secs(1);
+                progress(&Progress {
+                    elapsed: started.elapsed(),
+                    acked: wstats.acked.load(Ordering::Relaxed),
+                    pgs: wstats.pgs.load(Ordering::Relaxed) as u32,
+                    down: (0..nodes.len())
+                        .filter(|&i| nodes[i].is_down())
+                        .map(name)
+                        .collect(),
+                });
+            }
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        wstop.store(true, Ordering::SeqCst);
+        let _ = writer.join();
+    }
+    // Verification: every node up again, then every acknowledged commit read back.
+    for (slot, n) in nodes.iter_mut().enumerate() {
+        if n.is_down() {
+            *n = start_node(slot, n.addr, dir, None, stats[slot].clone())
+                .map_err(|e| format!("cannot restart segment {}: {e}", name(slot)))?;
+        }
+    }
+    let acked = read_acked(dir).map_err(|e| format!("cannot read acked.log: {e}"))?;
+    let verifier = UdpSocket::bind(loopback).map_err(|e| format!("cannot bind: {e}"))?;
+    let _ = verifier.set_read_timeout(Some(Duration::from_millis(10)));
+    let pcfg = pg_config();
+    // A commit is readable from every read quorum iff more than members - R segments hold
+    // every record of its mini-transaction.
+    let need = members - usize::from(pcfg.read_quorum) + 1;
+    let mut by_pg: BTreeMap<u32, Vec<Lsn>> = BTreeMap::new();
+    for (pg, l) in &acked {
+        by_pg.entry(*pg).or_default().push(*l);
+    }
+    for (pg, commits) in &by_pg {
+        let held = read_held(&verifier, &addrs, *pg);
+        for &l in commits {
+            let first = l + 1 - pcfg.mtr_len.min(l);
+            let mask: u16 = (first..=l).fold(0, |a, x| a | (1 << (x - 1)));
+            let holders = held.iter().flatten().filter(|&&h| h & mask == mask).count();
+            if holders >= need {
+                report.verified += 1;
+            } else {
+                report.missing.push((*pg, l, holders));
+            }
+        }
+    }
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
+    report.acked = if cfg.seconds > 0.0 {
+        wstats.acked.load(Ordering::Relaxed)
+    } else {
+        acked.len() as u64
+    };
+    report.pgs = by_pg.keys().next_back().map_or(0, |p| p + 1);
+    let mut lat = std::mem::take(&mut *wstats.latencies_us.lock().unwrap());
+    lat.sort_unstable();
+    report.latencies_us = lat;
+    for st in &stats {
+        report.rejected_datagrams += st.rejected.load(Ordering::Relaxed);
+        report.refused_requests += st.refused.load(Ordering::Relaxed);
+        report
+            .recovery
+            .extend(st.recovery.lock().unwrap().iter().cloned());
+    }
+    Ok(report)
+}
+
+/// Inject one fault, keeping at most two segments down; the line that says what, if any.
+fn inject(
+    faults: &[Fault],
+    rng: &mut Rng,
+    nodes: &mut [NodeHandle],
+    dir: &Path,
+    writer: SocketAddr,
+    stats: &[Arc<NodeStats>],
+) -> Option<String> {
+    let down: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].is_down()).collect();
+    let fault = faults[rng.below(faults.len() as u64) as usize];
+    match fault {
+        Fault::Crash if down.len() < 2 => {
+            let up: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].is_down()).collect();
+            let i = up[rng.below(up.len() as u64) as usize];
+            nodes[i].kill();
+            Some(format!("crash {}", name(i)))
+        }
+        Fault::AzOutage if down.is_empty() => {
+            let az = rng.below((nodes.len() / 2) as u64) as usize;
+            for i in [2 * az, 2 * az + 1] {
+                nodes[i].kill();
+            }
+            Some(format!("AZ {} down", (b'A' + az as u8) as char))
+        }
+        Fault::Restart if !down.is_empty() => {
+            let i = down[rng.below(down.len() as u64) as usize];
+            let addr = nodes[i].addr;
+            match start_node(i, addr, dir, Some(writer), stats[i].clone()) {
+                Ok(n) => {
+                    nodes[i] = n;
+                    Some(format!("restart {}", name(i)))
+                }
+                Err(e) => Some(format!("restart {} failed: {e}", name(i))),
+            }
+        }
+        Fault::Garbage => {
+            let up: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].is_down()).collect();
+            let i = *up.get(rng.below(up.len().max(1) as u64) as usize)?;
+            let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
+            let to = nodes[i].addr;
+            let random: Vec<u8> = (0..64).map(|_| rng.below(256) as u8).collect();
+            let write = |mem_epoch, vol_epoch| Datagram {
+                pg: 0,
+                msg: Msg::Write {
+                    lsn: 1,
+                    vol_epoch,
+                    mem_epoch,
+                    cpl: false,
+                },
+            };
+            let valid = encode_datagram(&write(1, 1));
+            let bad: [Vec<u8>; 5] = [
+                random,
+                valid[..valid.len() / 2].to_vec(),
+                encode_datagram(&write(0, 1)), // epoch 0 is out of range
+                encode_datagram(&write(9, 1)), // a membership epoch the segment never saw
+                encode_datagram(&write(1, 9)), // a writer incarnation that never existed
+            ];
+            for b in &bad {
+                let _ = sock.send_to(b, to);
+            }
+            Some(format!("garbage to {}", name(i)))
+        }
+        _ => None,
+    }
+}
