@@ -229,10 +229,12 @@ const RUN_AFTER_HELP: &str = "\
 Faults (--faults, comma-separated): crash (kill a segment node), az-outage
 (kill both nodes of an AZ), restart (restart a killed node from its files),
 garbage (send a node random bytes, cut-short and out-of-range datagrams, and
-writes at epochs it must refuse).
+writes at epochs it must refuse), failover (kill the writer incarnation; the
+next one recovers: read quorum, truncation at a new volume epoch, install,
+repair by gossip, open).
 
 Examples:
-  quorate run quorum --dir /tmp/vol --seconds 10 --faults crash,az-outage,restart,garbage
+  quorate run quorum --dir /tmp/vol --faults crash,az-outage,restart,garbage,failover
   quorate run quorum --dir /tmp/vol --seconds 0      # recover and verify again
 
 Exit codes: 0 every acknowledged commit verified; 1 some commit missing from
@@ -290,7 +292,7 @@ pub struct RunArgs {
     /// How long the workload runs, in seconds.
     #[arg(long, value_name = "N", default_value_t = 10.0)]
     pub seconds: f64,
-    /// Faults to inject, comma-separated: crash, az-outage, restart, garbage.
+    /// Faults to inject, comma-separated: crash, az-outage, restart, garbage, failover.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub faults: Vec<String>,
     /// Seed of the fault schedule (printed first).

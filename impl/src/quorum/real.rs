@@ -19,15 +19,19 @@
 //!   folds acks in with the model's writer functions, acknowledges a commit once its PG's VDL
 //!   covers it (and appends it to `DIR/acked.log`), and retransmits what a segment has not
 //!   acked, oldest first, a bounded number per round.
-//! * The **fault injector** (main thread) crashes a segment node, takes an AZ down, or
-//!   restarts what is down, at seeded random moments, never taking more than two segments of
-//!   six down at once (AZ+1 for writes is the model's subject, not the workload's).
+//! * The **fault injector** (main thread) crashes a segment node, takes an AZ down, restarts
+//!   what is down, sends garbage, or fails the writer over, at seeded random moments, never
+//!   taking more than two segments of six down at once (AZ+1 for writes is the model's
+//!   subject, not the workload's).
 //!
-//! Writer failover is not in this runtime yet (the simulated cluster covers crash recovery).
+//! * **Writer failover** (fault `failover`): see [`writer`]; the metadata service (volume
+//!   epochs and truncation ranges) lives with it and outlives each incarnation.
+
+mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -38,15 +42,13 @@ use std::time::{Duration, Instant};
 
 use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::segment::Epochs;
-use quorate_model::quorum::state::{Lsn, WriterMode};
-use quorate_model::quorum::step::init;
-use quorate_model::quorum::writer as model_writer;
+use quorate_model::quorum::state::Lsn;
 
 use super::segment::SegmentNode;
 use super::wire::{Datagram, Msg, decode_datagram, encode_datagram};
-use super::writer::WriterNode;
 use crate::durable::FileDisk;
 use crate::rng::Rng;
+use writer::{WriterRig, WriterStats, writer_main};
 
 /// A fault the injector may choose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,6 +59,9 @@ pub enum Fault {
     AzOutage,
     /// Restart a killed node from its files.
     Restart,
+    /// Kill the writer incarnation; the next recovers every incomplete protection group
+    /// (read quorum, truncation at a new volume epoch, install, repair) and opens.
+    Failover,
     /// Send a burst of bad datagrams to a node: random bytes, a valid datagram cut short, one
     /// with an out-of-range field, and writes at a membership or volume epoch the segment
     /// must refuse. The first three are counted and dropped by the decoder; the model's
@@ -72,14 +77,9 @@ impl FromStr for Fault {
             "az-outage" => Ok(Fault::AzOutage),
             "restart" => Ok(Fault::Restart),
             "garbage" => Ok(Fault::Garbage),
-            "failover" => Err(
-                "fault 'failover' is not in the real runtime yet (writer crash \
-                               recovery is checked on the simulated cluster); use crash, \
-                               az-outage, restart, garbage"
-                    .into(),
-            ),
+            "failover" => Ok(Fault::Failover),
             _ => Err(format!(
-                "unknown fault '{s}'; the faults are crash, az-outage, restart, garbage"
+                "unknown fault '{s}'; the faults are crash, az-outage, restart, garbage, failover"
             )),
         }
     }
@@ -196,6 +196,7 @@ fn segment_main(
     sock: UdpSocket,
     dir: PathBuf,
     writer: Option<SocketAddr>,
+    peers: Arc<Vec<SocketAddr>>,
     stop: Arc<AtomicBool>,
     stats: Arc<NodeStats>,
 ) {
@@ -283,47 +284,98 @@ fn segment_main(
         if lost.contains(&d.pg) {
             continue;
         }
-        match d.msg {
+        // Acks go to the writer's endpoint (whoever asked: a peer's gossip, a recovery).
+        let ack_to = writer.unwrap_or(from);
+        let request = match d.msg {
             Msg::Write {
                 lsn,
                 vol_epoch,
                 mem_epoch,
                 cpl,
-            } => {
-                let node = match pgs.entry(d.pg) {
-                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(e) => {
-                        // The first record of a new protection group: create its segment. A
-                        // disk that fails kills the node.
-                        let Ok(disk) = FileDisk::open(&pg_path(&dir, slot, d.pg)) else {
-                            return;
-                        };
-                        let Ok(node) = SegmentNode::create(slot as u8, az, 1, 1, &[], disk) else {
-                            return;
-                        };
-                        e.insert(node)
+            } => Some((lsn, vol_epoch, mem_epoch, cpl, false)),
+            Msg::Gossip {
+                lsn,
+                vol_epoch,
+                mem_epoch,
+                cpl,
+            } => Some((lsn, vol_epoch, mem_epoch, cpl, true)),
+            _ => None,
+        };
+        if matches!(
+            d.msg,
+            Msg::Write { .. } | Msg::Gossip { .. } | Msg::Install { .. }
+        ) && !pgs.contains_key(&d.pg)
+        {
+            // The first message of a protection group: create its segment. A disk that
+            // fails kills the node.
+            let Ok(disk) = FileDisk::open(&pg_path(&dir, slot, d.pg)) else {
+                return;
+            };
+            let Ok(node) = SegmentNode::create(slot as u8, az, 1, 1, &[], disk) else {
+                return;
+            };
+            pgs.insert(d.pg, node);
+        }
+        if let Some((lsn, vol_epoch, mem_epoch, cpl, gossip)) = request {
+            let node = pgs.get_mut(&d.pg).expect("created above");
+            let epochs = Epochs {
+                mem: mem_epoch,
+                vol: vol_epoch,
+            };
+            // A copy of a record it holds, at its own epochs, is a retransmission: just ack
+            // again. Anything else is judged by the model's rules.
+            let seg = node.seg();
+            let duplicate =
+                seg.holds(lsn) && epochs.mem == seg.mem_epoch && epochs.vol == seg.vol_epoch;
+            if !duplicate {
+                match node.store(&cfg, lsn, epochs, cpl, gossip) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => {
+                        stats.refused.fetch_add(1, Ordering::Relaxed);
                     }
-                };
-                let epochs = Epochs {
-                    mem: mem_epoch,
-                    vol: vol_epoch,
-                };
-                // A copy of a record it holds, at its own epochs, is a retransmission: just
-                // ack again. Anything else is judged by the model's rules.
-                let seg = node.seg();
-                let duplicate =
-                    seg.holds(lsn) && epochs.mem == seg.mem_epoch && epochs.vol == seg.vol_epoch;
-                if !duplicate {
-                    match node.store(&cfg, lsn, epochs, cpl, false) {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => {
-                            stats.refused.fetch_add(1, Ordering::Relaxed);
-                        }
-                        // An I/O error: the node dies rather than ack what it may have lost.
-                        Err(_) => return,
+                    // An I/O error: the node dies rather than ack what it may have lost.
+                    Err(_) => return,
+                }
+            }
+            send(ack_to, d.pg, node.ack());
+            continue;
+        }
+        match d.msg {
+            Msg::Install { vol_epoch, truncs } => {
+                let node = pgs.get_mut(&d.pg).expect("created above");
+                if node.seg().vol_epoch < vol_epoch {
+                    let truncs: Vec<_> = truncs.into_iter().map(Into::into).collect();
+                    if node.install(&cfg, &truncs, vol_epoch).is_err() {
+                        return;
                     }
                 }
-                send(from, d.pg, node.ack());
+                send(ack_to, d.pg, node.ack());
+            }
+            Msg::ReadScl { truncs } => {
+                let truncs: Vec<_> = truncs.into_iter().map(Into::into).collect();
+                let reply = match pgs.get(&d.pg) {
+                    Some(node) => node.scl_reply(&truncs),
+                    None => Msg::SclReply {
+                        slot: slot as u8,
+                        top: quorate_model::quorum::segment::chain_top(&[0; 8], truncs.iter()),
+                        cpls: 0,
+                    },
+                };
+                send(from, d.pg, reply);
+            }
+            Msg::Repair { lsn, to } => {
+                if let Some(node) = pgs.get(&d.pg)
+                    && node.seg().holds(lsn)
+                    && let Some(&peer) = peers.get(usize::from(to))
+                {
+                    let msg = Msg::Gossip {
+                        lsn,
+                        vol_epoch: node.seg().rec(lsn),
+                        mem_epoch: node.seg().mem_epoch,
+                        cpl: node.cpls() & (1 << (lsn - 1)) != 0,
+                    };
+                    send(peer, d.pg, msg);
+                }
             }
             Msg::ReadHeld => {
                 let held = pgs.get(&d.pg).map_or(0, |n| n.held());
@@ -341,37 +393,53 @@ fn segment_main(
     }
 }
 
-fn start_node(
-    slot: usize,
-    addr: SocketAddr,
-    dir: &Path,
-    writer: Option<SocketAddr>,
-    stats: Arc<NodeStats>,
-) -> io::Result<NodeHandle> {
-    // The old socket may take a moment to be released after a crash.
+/// Bind `addr` (the old socket of a crashed node may take a moment to be released).
+fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
     let mut tries = 0;
-    let sock = loop {
+    loop {
         match UdpSocket::bind(addr) {
-            Ok(s) => break s,
-            Err(e) if tries < 50 => {
+            Ok(s) => return Ok(s),
+            Err(_) if tries < 50 => {
                 tries += 1;
-                let _ = e;
                 thread::sleep(Duration::from_millis(10));
             }
             Err(e) => return Err(e),
         }
-    };
+    }
+}
+
+/// Start segment node `slot` on `sock`.
+fn spawn_node(
+    slot: usize,
+    sock: UdpSocket,
+    dir: &Path,
+    writer: Option<SocketAddr>,
+    peers: Arc<Vec<SocketAddr>>,
+    stats: Arc<NodeStats>,
+) -> io::Result<NodeHandle> {
     let addr = sock.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (d, s) = (dir.to_path_buf(), stop.clone());
     let thread = thread::Builder::new()
         .name(format!("segment-{}", name(slot)))
-        .spawn(move || segment_main(slot, sock, d, writer, s, stats))?;
+        .spawn(move || segment_main(slot, sock, d, writer, peers, s, stats))?;
     Ok(NodeHandle {
         addr,
         stop,
         thread: Some(thread),
     })
+}
+
+/// Restart segment node `slot` at its address.
+fn restart_node(
+    slot: usize,
+    addr: SocketAddr,
+    dir: &Path,
+    writer: Option<SocketAddr>,
+    peers: Arc<Vec<SocketAddr>>,
+    stats: Arc<NodeStats>,
+) -> io::Result<NodeHandle> {
+    spawn_node(slot, bind(addr)?, dir, writer, peers, stats)
 }
 
 impl NodeHandle {
@@ -384,145 +452,6 @@ impl NodeHandle {
     fn is_down(&self) -> bool {
         self.thread.is_none()
     }
-}
-
-/// What the writer shares with the main thread.
-#[derive(Default)]
-struct WriterStats {
-    acked: AtomicU64,
-    pgs: AtomicU64,
-    latencies_us: Mutex<Vec<u64>>,
-}
-
-/// One protection group as the writer sees it.
-struct WriterPg {
-    node: WriterNode,
-    /// Commits in flight: their commit (last) LSN and when they began.
-    pending: BTreeMap<Lsn, Instant>,
-}
-
-/// The writer and its client workload.
-fn writer_main(
-    sock: UdpSocket,
-    segments: Vec<SocketAddr>,
-    stop: Arc<AtomicBool>,
-    stats: Arc<WriterStats>,
-    mut acked_log: File,
-    inflight_max: usize,
-) {
-    let cfg = pg_config();
-    let fresh = init(&cfg).writer;
-    let mut pgs: BTreeMap<u32, WriterPg> = BTreeMap::new();
-    let mut current = 0u32;
-    let mut inflight = 0usize;
-    let mut last_retransmit = Instant::now();
-    let mut buf = vec![0u8; 64 * 1024];
-    let _ = sock.set_read_timeout(Some(Duration::from_millis(2)));
-    let mut log = io::BufWriter::new(&mut acked_log);
-    while !stop.load(Ordering::SeqCst) {
-        // The client begins commits while it may.
-        while inflight < inflight_max {
-            let pg = pgs.entry(current).or_insert_with(|| {
-                stats.pgs.fetch_add(1, Ordering::Relaxed);
-                WriterPg {
-                    node: WriterNode::new(fresh),
-                    pending: BTreeMap::new(),
-                }
-            });
-            let w = pg.node.w;
-            match model_writer::next_mtr(&cfg, &w) {
-                Some((first, last)) => {
-                    pg.node.cpls |= 1 << (last - 1);
-                    pg.node.w.next_lsn = last + 1;
-                    pg.pending.insert(last, Instant::now());
-                    inflight += 1;
-                    for lsn in first..=last {
-                        let msg = Msg::Write {
-                            lsn,
-                            vol_epoch: w.vol_epoch,
-                            mem_epoch: w.mem_epoch,
-                            cpl: lsn == last,
-                        };
-                        let bytes = encode_datagram(&Datagram { pg: current, msg });
-                        for &to in &segments {
-                            let _ = sock.send_to(&bytes, to);
-                        }
-                    }
-                }
-                None if w.next_lsn > cfg.lsns => current += 1,
-                None => break, // the LSN allocation limit: wait for acks
-            }
-        }
-        // Acks: everything that has arrived (the read returns at once while there is any).
-        for _ in 0..1024 {
-            let Ok((n, _)) = sock.recv_from(&mut buf) else {
-                break;
-            };
-            let Ok(d) = decode_datagram(&buf[..n]) else {
-                continue;
-            };
-            let Some(pg) = pgs.get_mut(&d.pg) else {
-                continue;
-            };
-            pg.node.on_msg(&d.msg);
-            let newly = pg.node.advance(&cfg);
-            for l in (1..=cfg.lsns).filter(|&l| newly & (1 << (l - 1)) != 0) {
-                if let Some(began) = pg.pending.remove(&l) {
-                    inflight -= 1;
-                    stats.acked.fetch_add(1, Ordering::Relaxed);
-                    let us = began.elapsed().as_micros() as u64;
-                    stats.latencies_us.lock().unwrap().push(us);
-                    let _ = writeln!(log, "{} {l}", d.pg);
-                }
-            }
-        }
-        // Retransmit what segments have not acked, oldest first, a bounded number a round.
-        if last_retransmit.elapsed() >= Duration::from_millis(50) {
-            last_retransmit = Instant::now();
-            let mut budget = 400usize;
-            'pgs: for (&n, pg) in pgs.iter() {
-                let w = pg.node.w;
-                let allocated = w.next_lsn.saturating_sub(1);
-                let all: u16 = if allocated == 0 {
-                    0
-                } else {
-                    u16::MAX >> (16 - allocated)
-                };
-                for (slot, &to) in segments.iter().enumerate() {
-                    let held = pg.node.heard[slot].map_or(0, |a| a.held);
-                    for l in (1..=allocated).filter(|&l| (all & !held) & (1 << (l - 1)) != 0) {
-                        if budget == 0 {
-                            break 'pgs;
-                        }
-                        budget -= 1;
-                        let msg = Msg::Write {
-                            lsn: l,
-                            vol_epoch: w.vol_epoch,
-                            mem_epoch: w.mem_epoch,
-                            cpl: pg.node.cpls & (1 << (l - 1)) != 0,
-                        };
-                        let _ = sock.send_to(&encode_datagram(&Datagram { pg: n, msg }), to);
-                    }
-                }
-            }
-            // Fully replicated and complete groups need nothing more.
-            pgs.retain(|&n, pg| {
-                let w = pg.node.w;
-                let full = u16::MAX >> (16 - cfg.lsns);
-                let done = w.next_lsn > cfg.lsns && w.mode == WriterMode::Open && w.vdl == cfg.lsns;
-                let everywhere = pg
-                    .node
-                    .heard
-                    .iter()
-                    .take(segments.len())
-                    .all(|a| a.is_some_and(|a| a.held & full == full));
-                n == current || !(done && everywhere)
-            });
-        }
-    }
-    let _ = log.flush();
-    drop(log);
-    let _ = acked_log.sync_all();
 }
 
 /// Ask every node which LSNs it holds of PG `pg`; `None` for a node that did not answer.
@@ -597,13 +526,30 @@ pub fn run(
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
     let writer_sock = UdpSocket::bind(loopback).map_err(|e| format!("cannot bind: {e}"))?;
     let writer_addr = writer_sock.local_addr().map_err(|e| e.to_string())?;
+    // Every node's socket first, so that each knows its peers (for gossip).
+    let socks: Vec<UdpSocket> = (0..members)
+        .map(|_| UdpSocket::bind(loopback))
+        .collect::<io::Result<_>>()
+        .map_err(|e| format!("cannot bind: {e}"))?;
+    let addrs: Vec<SocketAddr> = socks
+        .iter()
+        .map(UdpSocket::local_addr)
+        .collect::<io::Result<_>>()
+        .map_err(|e| e.to_string())?;
+    let peers = Arc::new(addrs.clone());
     let mut nodes = Vec::new();
-    for (slot, st) in stats.iter().enumerate() {
-        let n = start_node(slot, loopback, dir, Some(writer_addr), st.clone())
-            .map_err(|e| format!("cannot start segment {}: {e}", name(slot)))?;
+    for (slot, sock) in socks.into_iter().enumerate() {
+        let n = spawn_node(
+            slot,
+            sock,
+            dir,
+            Some(writer_addr),
+            peers.clone(),
+            stats[slot].clone(),
+        )
+        .map_err(|e| format!("cannot start segment {}: {e}", name(slot)))?;
         nodes.push(n);
     }
-    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
     let mut report = RunReport::default();
     let wstats = Arc::new(WriterStats::default());
     if cfg.seconds > 0.0 {
@@ -613,11 +559,19 @@ pub fn run(
             .open(dir.join("acked.log"))
             .map_err(|e| format!("cannot create acked.log: {e}"))?;
         let wstop = Arc::new(AtomicBool::new(false));
-        let (ws, st, a) = (wstop.clone(), wstats.clone(), addrs.clone());
-        let inflight = cfg.inflight_max.max(1);
+        let failover = Arc::new(AtomicBool::new(false));
+        let rig = WriterRig {
+            sock: writer_sock,
+            segments: addrs.clone(),
+            stop: wstop.clone(),
+            failover: failover.clone(),
+            stats: wstats.clone(),
+            acked_log,
+            inflight_max: cfg.inflight_max.max(1),
+        };
         let writer = thread::Builder::new()
             .name("writer".into())
-            .spawn(move || writer_main(writer_sock, a, ws, st, acked_log, inflight))
+            .spawn(move || writer_main(rig))
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let mut rng = Rng::new(cfg.seed);
@@ -634,9 +588,14 @@ pub fn run(
             if !cfg.faults.is_empty() && now >= next_fault {
                 next_fault = now + Duration::from_millis(300 + rng.below(900));
                 let t = started.elapsed().as_secs_f64();
-                if let Some(line) =
-                    inject(&cfg.faults, &mut rng, &mut nodes, dir, writer_addr, &stats)
-                {
+                let env = Env {
+                    dir,
+                    writer: writer_addr,
+                    peers: &peers,
+                    stats: &stats,
+                    failover: &failover,
+                };
+                if let Some(line) = inject(&cfg.faults, &mut rng, &mut nodes, &env) {
                     report.faults.push(format!("t={t:.1}s {line}"));
                 }
             }
@@ -660,7 +619,7 @@ pub fn run(
     // Verification: every node up again, then every acknowledged commit read back.
     for (slot, n) in nodes.iter_mut().enumerate() {
         if n.is_down() {
-            *n = start_node(slot, n.addr, dir, None, stats[slot].clone())
+            *n = restart_node(slot, n.addr, dir, None, peers.clone(), stats[slot].clone())
                 .map_err(|e| format!("cannot restart segment {}: {e}", name(slot)))?;
         }
     }
@@ -700,6 +659,9 @@ pub fn run(
     let mut lat = std::mem::take(&mut *wstats.latencies_us.lock().unwrap());
     lat.sort_unstable();
     report.latencies_us = lat;
+    report
+        .faults
+        .extend(wstats.failovers.lock().unwrap().iter().cloned());
     for st in &stats {
         report.rejected_datagrams += st.rejected.load(Ordering::Relaxed);
         report.refused_requests += st.refused.load(Ordering::Relaxed);
@@ -710,15 +672,17 @@ pub fn run(
     Ok(report)
 }
 
-/// Inject one fault, keeping at most two segments down; the line that says what, if any.
-fn inject(
-    faults: &[Fault],
-    rng: &mut Rng,
-    nodes: &mut [NodeHandle],
-    dir: &Path,
+/// What the fault injector needs besides the nodes.
+struct Env<'a> {
+    dir: &'a Path,
     writer: SocketAddr,
-    stats: &[Arc<NodeStats>],
-) -> Option<String> {
+    peers: &'a Arc<Vec<SocketAddr>>,
+    stats: &'a [Arc<NodeStats>],
+    failover: &'a AtomicBool,
+}
+
+/// Inject one fault, keeping at most two segments down; the line that says what, if any.
+fn inject(faults: &[Fault], rng: &mut Rng, nodes: &mut [NodeHandle], env: &Env) -> Option<String> {
     let down: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].is_down()).collect();
     let fault = faults[rng.below(faults.len() as u64) as usize];
     match fault {
@@ -738,13 +702,19 @@ fn inject(
         Fault::Restart if !down.is_empty() => {
             let i = down[rng.below(down.len() as u64) as usize];
             let addr = nodes[i].addr;
-            match start_node(i, addr, dir, Some(writer), stats[i].clone()) {
+            let (peers, stats) = (env.peers.clone(), env.stats[i].clone());
+            match restart_node(i, addr, env.dir, Some(env.writer), peers, stats) {
                 Ok(n) => {
                     nodes[i] = n;
                     Some(format!("restart {}", name(i)))
                 }
                 Err(e) => Some(format!("restart {} failed: {e}", name(i))),
             }
+        }
+        // One failover at a time: the next incarnation must be open first.
+        Fault::Failover if !env.failover.load(Ordering::SeqCst) => {
+            env.failover.store(true, Ordering::SeqCst);
+            Some("failover: the writer incarnation dies".to_string())
         }
         Fault::Garbage => {
             let up: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].is_down()).collect();

@@ -90,6 +90,13 @@ pub enum Msg {
         /// Consistency points it holds, bit `l-1`.
         cpls: u16,
     },
+    /// Writer (repair) to segment: gossip your copy of `lsn` to segment `to`.
+    Repair {
+        /// The LSN.
+        lsn: Lsn,
+        /// The segment that lacks it.
+        to: u8,
+    },
     /// Verification to segment: which LSNs do you hold?
     ReadHeld,
     /// Segment to verification: the LSNs it holds.
@@ -183,6 +190,7 @@ fn validate(msg: &Msg) -> Result<(), String> {
             usize::from(*slot) < MAX_SEGMENTS && *top <= MAX_LSN as Lsn
         }
         Msg::Ack { slot, scl, .. } => usize::from(*slot) < MAX_SEGMENTS && *scl <= MAX_LSN as Lsn,
+        Msg::Repair { lsn, to } => lsn_ok(*lsn) && usize::from(*to) < MAX_SEGMENTS,
         Msg::ReadHeld => true,
         Msg::Held { slot, .. } => usize::from(*slot) < MAX_SEGMENTS,
     };
