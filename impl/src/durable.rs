@@ -96,30 +96,43 @@ impl Disk for MemDisk {
     }
 }
 
-/// A log file on a real file system, synced with `fsync`.
+/// A log file on a real file system, synced with `fsync`. It holds no open file between
+/// operations (a node may host thousands of segments, one file each, and descriptors are
+/// bounded); `fsync` on a fresh descriptor syncs the file's data all the same.
 #[derive(Debug)]
 pub struct FileDisk {
     path: PathBuf,
-    file: File,
 }
 
 impl FileDisk {
-    /// Open (creating if missing) the log file at `path`.
+    /// Open (creating if missing) the log file at `path`. A new file's directory entry is
+    /// made durable too: a power cut must not take an acknowledged segment's file away.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)?;
+        let created = !path.exists();
+        OpenOptions::new().create(true).append(true).open(path)?;
+        if created {
+            sync_dir_of(path)?;
+        }
         Ok(FileDisk {
             path: path.to_path_buf(),
-            file,
         })
     }
 
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn file(&self) -> io::Result<File> {
+        OpenOptions::new().append(true).open(&self.path)
+    }
+}
+
+/// `fsync` the directory holding `path` (after creating or renaming a file in it).
+pub fn sync_dir_of(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => Ok(()),
     }
 }
 
@@ -130,17 +143,18 @@ impl Disk for FileDisk {
         Ok(bytes)
     }
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)
+        self.file()?.write_all(bytes)
     }
     fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+        self.file()?.sync_data()
     }
     fn erase(&mut self) -> io::Result<()> {
         self.truncate(0)
     }
     fn truncate(&mut self, len: usize) -> io::Result<()> {
-        self.file.set_len(len as u64)?;
-        self.file.sync_all()
+        let file = self.file()?;
+        file.set_len(len as u64)?;
+        file.sync_all()
     }
 }
 
@@ -233,6 +247,19 @@ pub fn unframe<E: DeserializeOwned>(bytes: &[u8]) -> Recovered<E> {
         }
         at += HEADER_BYTES + len;
     };
+    // A crash while appending may also leave the tail zero-filled (the file's size reached the
+    // disk, its data did not): that too is an append that never completed.
+    let zeros = bytes[at..].iter().all(|&b| b == 0);
+    let damage = damage.map(|(torn, what)| {
+        if !torn && zeros {
+            (
+                true,
+                format!("zero-filled tail ({} bytes)", bytes.len() - at),
+            )
+        } else {
+            (torn, what)
+        }
+    });
     Recovered {
         damage: damage.map(|(torn_tail, what)| Damage {
             offset: at,
@@ -349,6 +376,16 @@ mod tests {
                 assert!(!d.torn_tail, "flip of bit {bit} in byte {byte}: {d}");
             }
         }
+    }
+
+    #[test]
+    fn a_zero_filled_tail_is_torn_not_corrupt() {
+        let mut full = log_of(2).disk().read_all().unwrap();
+        full.extend_from_slice(&[0; 37]);
+        let r: Recovered<u32> = unframe(&full);
+        assert_eq!(r.records, vec![0, 1]);
+        let d = r.damage.unwrap();
+        assert!(d.torn_tail, "{d}");
     }
 
     #[test]

@@ -6,16 +6,19 @@
 use quorate_impl::quorum::Cluster;
 use quorate_model::checkable::Kind;
 use quorate_model::quorum::model::{all_properties, evaluate};
-use quorate_model::quorum::state::QuorumState;
+use quorate_model::quorum::state::{QuorumState, SegSet, WriterMode};
 use quorate_model::quorum::step::step;
 use quorate_model::quorum::{Action, QuorumConfig};
 
 /// Actions the implementation may refuse though the model enables them in state `s`, and why.
-pub fn may_refuse(s: &QuorumState, a: &Action) -> Option<&'static str> {
+pub fn may_refuse(cfg: &QuorumConfig, s: &QuorumState, a: &Action) -> Option<&'static str> {
     match *a {
         // The model's repair check counts copies on crashed (not lost) segments; the writer
-        // knows only what installed, reachable segments acked, so it may wait longer.
-        Action::Open => Some("the writer counts only copies it has heard of"),
+        // knows only what installed, reachable segments acked, so it may wait longer. Only
+        // then: if the copies on installed segments that are up suffice, it must open.
+        Action::Open if open_needs_down_copies(cfg, s) => {
+            Some("the writer counts only copies it has heard of")
+        }
         // The model lets a writer install its truncation on any segment that is up, even one
         // a membership change removed; a new incarnation talks only to members it knows.
         Action::InstallTrunc { seg } if s.writer.cfg.members() & (1 << seg) == 0 => {
@@ -23,6 +26,27 @@ pub fn may_refuse(s: &QuorumState, a: &Action) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// Whether the model's `Open` in `s` relies on copies held by segments that are down (or not
+/// yet installed at the writer's volume epoch).
+fn open_needs_down_copies(cfg: &QuorumConfig, s: &QuorumState) -> bool {
+    let WriterMode::Recovering { vdl } = s.writer.mode else {
+        return false;
+    };
+    let w = &s.writer;
+    let seen = s
+        .segs
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.up && x.vol_epoch == w.vol_epoch)
+        .fold(0 as SegSet, |a, (i, _)| a | (1 << i));
+    (1..=vdl).any(|l| {
+        !s.in_trunc(l)
+            && !w
+                .cfg
+                .is_write_quorum(s.holders(l) & seen, cfg.write_quorum, SegSet::MAX)
+    })
 }
 
 /// How one lockstep event went.
@@ -61,7 +85,7 @@ pub fn lockstep(
         (true, None) => Err(format!(
             "the cluster carried out {action:?}, which the model does not enable"
         )),
-        (false, Some(_)) => match may_refuse(model, action) {
+        (false, Some(_)) => match may_refuse(cfg, model, action) {
             Some(_) => Ok(Stepped::Refused {
                 model_enabled: true,
             }),

@@ -46,7 +46,7 @@ use quorate_model::quorum::state::Lsn;
 
 use super::segment::SegmentNode;
 use super::wire::{Datagram, Msg, decode_datagram, encode_datagram};
-use crate::durable::FileDisk;
+use crate::durable::{FileDisk, sync_dir_of};
 use crate::rng::Rng;
 use writer::{WriterRig, WriterStats, writer_main};
 
@@ -249,7 +249,7 @@ fn segment_main(
             }
             Err((why, _)) => {
                 let damaged = path.with_extension("log.damaged");
-                let _ = fs::rename(&path, &damaged);
+                let _ = fs::rename(&path, &damaged).and_then(|()| sync_dir_of(&damaged));
                 stats.recovery.lock().unwrap().push(format!(
                     "{} pg {pg}: {why}; the segment is lost (kept as {})",
                     name(slot),
@@ -262,10 +262,18 @@ fn segment_main(
     let send = |to: SocketAddr, pg: u32, msg: Msg| {
         let _ = sock.send_to(&encode_datagram(&Datagram { pg, msg }), to);
     };
-    // Hello: the writer learns what this node holds after a restart.
+    // Hello: the writer learns what this node holds after a restart, and which segments it
+    // lost (the writer must no longer count their old acks).
     if let Some(w) = writer {
         for (pg, node) in &pgs {
             send(w, *pg, node.ack());
+        }
+        for &pg in &lost {
+            let held = Msg::Held {
+                slot: slot as u8,
+                held: 0,
+            };
+            send(w, pg, held);
         }
     }
     let _ = sock.set_read_timeout(Some(Duration::from_millis(20)));
@@ -306,9 +314,21 @@ fn segment_main(
             Msg::Write { .. } | Msg::Gossip { .. } | Msg::Install { .. }
         ) && !pgs.contains_key(&d.pg)
         {
-            // The first message of a protection group: create its segment. A disk that
-            // fails kills the node.
-            let Ok(disk) = FileDisk::open(&pg_path(&dir, slot, d.pg)) else {
+            // The first message of a protection group: create its segment. A file that is
+            // already there holds a log this node could not recover at start: never overwrite
+            // it, the segment is lost. A disk that fails kills the node.
+            let path = pg_path(&dir, slot, d.pg);
+            if path.exists() {
+                stats.recovery.lock().unwrap().push(format!(
+                    "{} pg {}: {} exists but was not recovered; the segment is lost",
+                    name(slot),
+                    d.pg,
+                    path.display()
+                ));
+                lost.insert(d.pg);
+                continue;
+            }
+            let Ok(disk) = FileDisk::open(&path) else {
                 return;
             };
             let Ok(node) = SegmentNode::create(slot as u8, az, 1, 1, &[], disk) else {
@@ -449,8 +469,9 @@ impl NodeHandle {
             let _ = t.join();
         }
     }
+    /// Down: killed, or its thread ended by itself (a disk error kills a node).
     fn is_down(&self) -> bool {
-        self.thread.is_none()
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 }
 

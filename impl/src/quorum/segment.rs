@@ -112,6 +112,34 @@ fn wire(t: &[Trunc]) -> Vec<WireTrunc> {
     t.iter().map(|&t| t.into()).collect()
 }
 
+/// Reject an entry whose fields are out of the encoding's range (it passed its checksum, so it
+/// was written by other code, but it must not panic the node).
+fn check(e: &Entry) -> Result<(), String> {
+    let lsn_ok = |l: Lsn| (1..=MAX_LSN as Lsn).contains(&l);
+    let truncs_ok = |t: &[WireTrunc]| t.iter().all(|t| t.lo >= 1 && t.lo <= t.hi && t.epoch > 0);
+    let ok = match e {
+        Entry::Created {
+            mem_epoch,
+            vol_epoch,
+            truncs,
+            ..
+        } => *mem_epoch > 0 && *vol_epoch > 0 && truncs_ok(truncs),
+        Entry::Stored {
+            lsn,
+            vol_epoch,
+            mem_epoch,
+            ..
+        } => lsn_ok(*lsn) && *vol_epoch > 0 && *mem_epoch > 0,
+        Entry::Installed { vol_epoch, truncs } => *vol_epoch > 0 && truncs_ok(truncs),
+        Entry::MemEpoch { epoch } => *epoch > 0,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("a field out of range".into())
+    }
+}
+
 impl<D: Disk> SegmentNode<D> {
     /// A new segment on an empty disk.
     pub fn create(
@@ -123,6 +151,15 @@ impl<D: Disk> SegmentNode<D> {
         disk: D,
     ) -> io::Result<Self> {
         let mut log = DurableLog::new(disk);
+        // A new segment starts on an empty disk; one that holds a log must be recovered, never
+        // overwritten (it may hold what it acknowledged).
+        let existing = log.recover()?;
+        if !existing.records.is_empty() || existing.damage.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the disk already holds a segment's log",
+            ));
+        }
         log.erase()?;
         let entry = Entry::Created {
             az,
@@ -173,10 +210,15 @@ impl<D: Disk> SegmentNode<D> {
             return Err((RecoverError::Inconsistent(why), node.log.into_disk()));
         }
         for (i, e) in got.records.iter().enumerate() {
-            if let Err(why) = node.replay(cfg, e) {
+            if let Err(why) = check(e).and_then(|()| node.replay(cfg, e)) {
                 let why = format!("entry {i} ({e:?}) replays to {why}");
                 return Err((RecoverError::Inconsistent(why), node.log.into_disk()));
             }
+        }
+        // Whatever replayed must be durable before the node serves (and acks) it: an append
+        // that reached the page cache but not the disk before the crash is synced now.
+        if let Err(e) = node.log.sync() {
+            return Err((RecoverError::Io(e), node.log.into_disk()));
         }
         Ok(node)
     }

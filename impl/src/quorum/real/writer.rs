@@ -174,6 +174,11 @@ pub fn writer_main(rig: WriterRig) {
             let Some(pg) = pgs.get_mut(&d.pg) else {
                 continue;
             };
+            // A segment that came back without this group (its log was damaged) no longer
+            // holds what it acked: its acks stop counting.
+            if let Msg::Held { slot, held: 0 } = d.msg {
+                pg.node.disconnected(slot);
+            }
             pg.node.on_msg(&d.msg);
             let newly = pg.node.advance(&cfg);
             for l in (1..=cfg.lsns).filter(|&l| newly & (1 << (l - 1)) != 0) {
@@ -265,9 +270,14 @@ fn failover(
 ) -> String {
     let started = Instant::now();
     // The dead incarnation's memory is gone: what it had in flight, and what it knew.
+    // Complete: open, every LSN allocated, nothing in flight (a group recovered before, with
+    // its VDL below the top, is complete too: nothing is ever allocated in it again).
+    let complete = |pg: &WriterPg| {
+        pg.node.w.mode == WriterMode::Open && pg.node.w.next_lsn > cfg.lsns && pg.pending.is_empty()
+    };
     let incomplete: Vec<u32> = pgs
         .iter()
-        .filter(|(_, pg)| !(pg.node.w.vdl == cfg.lsns && pg.pending.is_empty()))
+        .filter(|(_, pg)| !complete(pg))
         .map(|(&n, _)| n)
         .collect();
     let lost: usize = pgs.values().map(|pg| pg.pending.len()).sum();
@@ -351,7 +361,9 @@ fn recover(
     let cpls = quorum.iter().fold(0u16, |a, &(_, c)| a | c);
     let vdl = model_writer::recovered_vdl_from(quorum.iter().map(|&(t, _)| t), cpls, &m.truncs);
     // 2. The range, durable in the metadata service before anything else happens.
-    let epoch = m.vol_epoch + 1;
+    let Some(epoch) = m.vol_epoch.checked_add(1) else {
+        return Err("the volume epoch is at its limit".into());
+    };
     m.truncs
         .push(model_writer::truncation_range(cfg, vdl, epoch));
     m.vol_epoch = epoch;
