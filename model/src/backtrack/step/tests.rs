@@ -118,16 +118,13 @@ fn rejected_requests_leave_the_cluster_as_it_was() {
     }
 }
 
-/// A rewind that crashes restarts from scratch and converges on the target.
-#[test]
-fn a_crashed_rewind_restarts_and_converges() {
-    let mut c = cfg();
-    c.crashes = 1;
-    let s = go(&c, &init(&c), Action::Tick);
-    let s = commit_x(&c, &s);
-    let s = go(&c, &s, Action::Tick);
+/// T1 commits x at t=1; at t=2 a backtrack to t=0 has rewound x (in memory).
+fn rewound_one_key(c: &BacktrackConfig) -> BacktrackState {
+    let s = go(c, &init(c), Action::Tick);
+    let s = commit_x(c, &s);
+    let s = go(c, &s, Action::Tick);
     let s = go(
-        &c,
+        c,
         &s,
         Action::Backtrack {
             to: 0,
@@ -135,7 +132,15 @@ fn a_crashed_rewind_restarts_and_converges() {
             force: false,
         },
     );
-    let s = go(&c, &s, Action::ApplyKey { key: 0 });
+    go(c, &s, Action::ApplyKey { key: 0 })
+}
+
+/// A rewind that crashes restarts from scratch and converges on the target.
+#[test]
+fn a_crashed_rewind_restarts_and_converges() {
+    let mut c = cfg();
+    c.crashes = 1;
+    let s = rewound_one_key(&c);
     assert_eq!(s.db[0], 0, "x rewound to init (in memory)");
     let s = go(&c, &s, Action::Crash);
     assert_eq!(s.db[0], 1, "the crash lost the rewound key: x is T1 again");
@@ -305,19 +310,7 @@ fn a_commit_racing_a_backtrack_is_never_acknowledged() {
 fn a_restart_that_trusts_lost_progress_resumes_on_old_data() {
     let mut c = cfg().with_mutant(Some(Mutant::RestartFromCheckpoint));
     c.crashes = 1;
-    let s = go(&c, &init(&c), Action::Tick);
-    let s = commit_x(&c, &s);
-    let s = go(&c, &s, Action::Tick);
-    let s = go(
-        &c,
-        &s,
-        Action::Backtrack {
-            to: 0,
-            use_earliest: false,
-            force: false,
-        },
-    );
-    let s = go(&c, &s, Action::ApplyKey { key: 0 });
+    let s = rewound_one_key(&c);
     let s = go(&c, &s, Action::Crash);
     let s = go(&c, &s, Action::Restart);
     let s = go(&c, &s, Action::Resume);
