@@ -112,3 +112,33 @@ proptest! {
         fs::remove_dir_all(&d).unwrap();
     }
 }
+
+/// Group commit: appends wait for one sync; nothing is acknowledged before it (the node refuses
+/// to ack), and a crash before it loses only what was never acknowledged.
+#[test]
+fn group_commit_acks_only_after_the_sync() {
+    use quorate_impl::durable::MemDisk;
+    let cfg = QuorumConfig::base();
+    let e = Epochs { mem: 1, vol: 1 };
+    let mut node = SegmentNode::create(0, 0, 1, 1, &[], MemDisk::default()).unwrap();
+    node.set_group_commit(true);
+    node.store(&cfg, 1, e, false, false).unwrap().unwrap();
+    node.store(&cfg, 2, e, true, false).unwrap().unwrap();
+    let early = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.ack()));
+    assert!(early.is_err(), "an ack before the sync is refused");
+    // A crash now loses both records: neither was acknowledged.
+    let mut disk = node.into_disk();
+    let mut crashed = disk.clone();
+    crashed.crash(0);
+    let back = SegmentNode::recover(&cfg, 0, crashed)
+        .map_err(|(e, _)| e.to_string())
+        .unwrap();
+    assert!(!back.seg().holds(1) && !back.seg().holds(2));
+    // Synced, they survive.
+    quorate_impl::durable::Disk::sync(&mut disk).unwrap();
+    let back = SegmentNode::recover(&cfg, 0, disk)
+        .map_err(|(e, _)| e.to_string())
+        .unwrap();
+    assert!(back.seg().holds(1) && back.seg().holds(2));
+    assert_eq!(back.seg().scl, 2);
+}

@@ -276,141 +276,197 @@ fn segment_main(
             send(w, pg, held);
         }
     }
+    for node in pgs.values_mut() {
+        node.set_group_commit(true);
+    }
     let _ = sock.set_read_timeout(Some(Duration::from_millis(20)));
     let mut buf = vec![0u8; 64 * 1024];
     while !stop.load(Ordering::SeqCst) {
+        // Group commit: take every datagram that has arrived (up to a bound), apply them, make
+        // them durable with one fsync per touched group, and only then reply.
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
             continue;
         };
-        let d = match decode_datagram(&buf[..n]) {
-            Ok(d) => d,
-            Err(_) => {
-                stats.rejected.fetch_add(1, Ordering::Relaxed);
+        let mut batch = vec![(from, buf[..n].to_vec())];
+        let _ = sock.set_nonblocking(true);
+        while batch.len() < BATCH_MAX {
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) => batch.push((from, buf[..n].to_vec())),
+                Err(_) => break,
+            }
+        }
+        let _ = sock.set_nonblocking(false);
+        let mut replies: Vec<Reply> = Vec::new();
+        for (from, bytes) in batch {
+            let d = match decode_datagram(&bytes) {
+                Ok(d) => d,
+                Err(_) => {
+                    stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            if lost.contains(&d.pg) {
                 continue;
             }
-        };
-        if lost.contains(&d.pg) {
-            continue;
-        }
-        // Acks go to the writer's endpoint (whoever asked: a peer's gossip, a recovery).
-        let ack_to = writer.unwrap_or(from);
-        let request = match d.msg {
-            Msg::Write {
-                lsn,
-                vol_epoch,
-                mem_epoch,
-                cpl,
-            } => Some((lsn, vol_epoch, mem_epoch, cpl, false)),
-            Msg::Gossip {
-                lsn,
-                vol_epoch,
-                mem_epoch,
-                cpl,
-            } => Some((lsn, vol_epoch, mem_epoch, cpl, true)),
-            _ => None,
-        };
-        if matches!(
-            d.msg,
-            Msg::Write { .. } | Msg::Gossip { .. } | Msg::Install { .. }
-        ) && !pgs.contains_key(&d.pg)
-        {
-            // The first message of a protection group: create its segment. A file that is
-            // already there holds a log this node could not recover at start: never overwrite
-            // it, the segment is lost. A disk that fails kills the node.
-            let path = pg_path(&dir, slot, d.pg);
-            if path.exists() {
-                stats.recovery.lock().unwrap().push(format!(
-                    "{} pg {}: {} exists but was not recovered; the segment is lost",
-                    name(slot),
-                    d.pg,
-                    path.display()
-                ));
-                lost.insert(d.pg);
-                continue;
-            }
-            let Ok(disk) = FileDisk::open(&path) else {
-                return;
+            // Acks go to the writer's endpoint (whoever asked: a peer's gossip, a recovery).
+            let ack_to = writer.unwrap_or(from);
+            let request = match d.msg {
+                Msg::Write {
+                    lsn,
+                    vol_epoch,
+                    mem_epoch,
+                    cpl,
+                } => Some((lsn, vol_epoch, mem_epoch, cpl, false)),
+                Msg::Gossip {
+                    lsn,
+                    vol_epoch,
+                    mem_epoch,
+                    cpl,
+                } => Some((lsn, vol_epoch, mem_epoch, cpl, true)),
+                _ => None,
             };
-            let Ok(node) = SegmentNode::create(slot as u8, az, 1, 1, &[], disk) else {
-                return;
-            };
-            pgs.insert(d.pg, node);
-        }
-        if let Some((lsn, vol_epoch, mem_epoch, cpl, gossip)) = request {
-            let node = pgs.get_mut(&d.pg).expect("created above");
-            let epochs = Epochs {
-                mem: mem_epoch,
-                vol: vol_epoch,
-            };
-            // A copy of a record it holds, at its own epochs, is a retransmission: just ack
-            // again. Anything else is judged by the model's rules.
-            let seg = node.seg();
-            let duplicate =
-                seg.holds(lsn) && epochs.mem == seg.mem_epoch && epochs.vol == seg.vol_epoch;
-            if !duplicate {
-                match node.store(&cfg, lsn, epochs, cpl, gossip) {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => {
-                        stats.refused.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // An I/O error: the node dies rather than ack what it may have lost.
-                    Err(_) => return,
+            if matches!(
+                d.msg,
+                Msg::Write { .. } | Msg::Gossip { .. } | Msg::Install { .. }
+            ) && !pgs.contains_key(&d.pg)
+            {
+                // The first message of a protection group: create its segment. A file that is
+                // already there holds a log this node could not recover at start: never overwrite
+                // it, the segment is lost. A disk that fails kills the node.
+                let path = pg_path(&dir, slot, d.pg);
+                if path.exists() {
+                    stats.recovery.lock().unwrap().push(format!(
+                        "{} pg {}: {} exists but was not recovered; the segment is lost",
+                        name(slot),
+                        d.pg,
+                        path.display()
+                    ));
+                    lost.insert(d.pg);
+                    continue;
                 }
-            }
-            send(ack_to, d.pg, node.ack());
-            continue;
-        }
-        match d.msg {
-            Msg::Install { vol_epoch, truncs } => {
-                let node = pgs.get_mut(&d.pg).expect("created above");
-                if node.seg().vol_epoch < vol_epoch {
-                    let truncs: Vec<_> = truncs.into_iter().map(Into::into).collect();
-                    if node.install(&cfg, &truncs, vol_epoch).is_err() {
-                        return;
-                    }
-                }
-                send(ack_to, d.pg, node.ack());
-            }
-            Msg::ReadScl { truncs } => {
-                let truncs: Vec<_> = truncs.into_iter().map(Into::into).collect();
-                let reply = match pgs.get(&d.pg) {
-                    Some(node) => node.scl_reply(&truncs),
-                    None => Msg::SclReply {
-                        slot: slot as u8,
-                        top: quorate_model::quorum::segment::chain_top(&[0; 8], truncs.iter()),
-                        cpls: 0,
-                    },
+                let Ok(disk) = FileDisk::open(&path) else {
+                    return;
                 };
-                send(from, d.pg, reply);
+                let Ok(mut node) = SegmentNode::create(slot as u8, az, 1, 1, &[], disk) else {
+                    return;
+                };
+                node.set_group_commit(true);
+                pgs.insert(d.pg, node);
             }
-            Msg::Repair { lsn, to } => {
-                if let Some(node) = pgs.get(&d.pg)
-                    && node.seg().holds(lsn)
-                    && let Some(&peer) = peers.get(usize::from(to))
-                {
-                    let msg = Msg::Gossip {
-                        lsn,
-                        vol_epoch: node.seg().rec(lsn),
-                        mem_epoch: node.seg().mem_epoch,
-                        cpl: node.cpls() & (1 << (lsn - 1)) != 0,
-                    };
-                    send(peer, d.pg, msg);
+            if let Some((lsn, vol_epoch, mem_epoch, cpl, gossip)) = request {
+                let node = pgs.get_mut(&d.pg).expect("created above");
+                let epochs = Epochs {
+                    mem: mem_epoch,
+                    vol: vol_epoch,
+                };
+                // A copy of a record it holds, at its own epochs, is a retransmission: just ack
+                // again. Anything else is judged by the model's rules.
+                let seg = node.seg();
+                let duplicate =
+                    seg.holds(lsn) && epochs.mem == seg.mem_epoch && epochs.vol == seg.vol_epoch;
+                if !duplicate {
+                    match node.store(&cfg, lsn, epochs, cpl, gossip) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => {
+                            stats.refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // An I/O error: the node dies rather than ack what it may have lost.
+                        Err(_) => return,
+                    }
                 }
+                replies.push(Reply::Ack(ack_to, d.pg));
+                continue;
             }
-            Msg::ReadHeld => {
-                let held = pgs.get(&d.pg).map_or(0, |n| n.held());
-                send(
-                    from,
-                    d.pg,
-                    Msg::Held {
+            match d.msg {
+                Msg::Install { vol_epoch, truncs } => {
+                    let node = pgs.get_mut(&d.pg).expect("created above");
+                    if node.seg().vol_epoch < vol_epoch {
+                        let truncs: Vec<_> = truncs.into_iter().map(Into::into).collect();
+                        if node.install(&cfg, &truncs, vol_epoch).is_err() {
+                            return;
+                        }
+                    }
+                    replies.push(Reply::Ack(ack_to, d.pg));
+                }
+                Msg::ReadScl { truncs } => {
+                    let truncs: Vec<_> = truncs.into_iter().map(Into::into).collect();
+                    replies.push(Reply::Scl(from, d.pg, truncs));
+                }
+                Msg::Repair { lsn, to } => {
+                    if let Some(&peer) = peers.get(usize::from(to)) {
+                        replies.push(Reply::Push(peer, d.pg, lsn));
+                    }
+                }
+                Msg::ReadHeld => replies.push(Reply::Held(from, d.pg)),
+                _ => {}
+            }
+        }
+        // Durable first, then every reply (which reads the state).
+        for node in pgs.values_mut() {
+            if node.sync().is_err() {
+                return; // an I/O error: the node dies rather than ack what it may have lost
+            }
+        }
+        let mut acked = BTreeSet::new();
+        for r in replies {
+            match r {
+                Reply::Ack(to, pg) => {
+                    if acked.insert((to, pg))
+                        && let Some(node) = pgs.get(&pg)
+                    {
+                        send(to, pg, node.ack());
+                    }
+                }
+                Reply::Scl(to, pg, truncs) => {
+                    let reply = match pgs.get(&pg) {
+                        Some(node) => node.scl_reply(&truncs),
+                        None => Msg::SclReply {
+                            slot: slot as u8,
+                            top: quorate_model::quorum::segment::chain_top(&[0; 8], truncs.iter()),
+                            cpls: 0,
+                        },
+                    };
+                    send(to, pg, reply);
+                }
+                Reply::Push(peer, pg, lsn) => {
+                    if let Some(node) = pgs.get(&pg)
+                        && node.seg().holds(lsn)
+                    {
+                        let msg = Msg::Gossip {
+                            lsn,
+                            vol_epoch: node.seg().rec(lsn),
+                            mem_epoch: node.seg().mem_epoch,
+                            cpl: node.cpls() & (1 << (lsn - 1)) != 0,
+                        };
+                        send(peer, pg, msg);
+                    }
+                }
+                Reply::Held(to, pg) => {
+                    let held = pgs.get(&pg).map_or(0, |n| n.held());
+                    let msg = Msg::Held {
                         slot: slot as u8,
                         held,
-                    },
-                );
+                    };
+                    send(to, pg, msg);
+                }
             }
-            _ => {}
         }
     }
+}
+
+/// The most datagrams one group commit takes.
+const BATCH_MAX: usize = 64;
+
+/// A reply a segment node owes, sent once the batch it answers is durable.
+enum Reply {
+    /// Its state of a group, to the writer.
+    Ack(SocketAddr, u32),
+    /// Its chain top of a group, with these ranges known, to a recovery.
+    Scl(SocketAddr, u32, Vec<quorate_model::quorum::state::Trunc>),
+    /// Its copy of an LSN of a group, to a peer (repair).
+    Push(SocketAddr, u32, Lsn),
+    /// The LSNs it holds of a group, to the verification.
+    Held(SocketAddr, u32),
 }
 
 /// Bind `addr` (the old socket of a crashed node may take a moment to be released).

@@ -102,6 +102,10 @@ pub struct SegmentNode<D: Disk> {
     log: DurableLog<Entry, D>,
     /// The torn tail dropped when it last recovered, if any (to report).
     pub torn_tail: Option<Damage>,
+    /// Group commit: appends wait for [`SegmentNode::sync`] (one fsync for a batch).
+    group: bool,
+    /// Appended since the last sync (group commit only): nothing may be acknowledged now.
+    unsynced: bool,
 }
 
 fn truncs_of(w: &[WireTrunc]) -> Vec<Trunc> {
@@ -183,6 +187,8 @@ impl<D: Disk> SegmentNode<D> {
             cpls: 0,
             log,
             torn_tail,
+            group: false,
+            unsynced: false,
         }
     }
 
@@ -290,9 +296,14 @@ impl<D: Disk> SegmentNode<D> {
         }
     }
 
-    /// Log `e` durably, then apply it.
+    /// Log `e` durably (under group commit: at the next [`SegmentNode::sync`]), then apply it.
     fn commit(&mut self, cfg: &QuorumConfig, e: Entry) -> io::Result<()> {
-        self.log.append_synced(&e)?;
+        if self.group {
+            self.log.append(&e)?;
+            self.unsynced = true;
+        } else {
+            self.log.append_synced(&e)?;
+        }
         self.replay(cfg, &e)
             .map_err(|why| io::Error::other(format!("logged entry did not apply: {why}")))
     }
@@ -348,6 +359,21 @@ impl<D: Disk> SegmentNode<D> {
         self.commit(cfg, Entry::MemEpoch { epoch })
     }
 
+    /// Turn group commit on: appends are synced together by [`SegmentNode::sync`], which the
+    /// runtime must call before it sends any reply (replies read the state).
+    pub fn set_group_commit(&mut self, on: bool) {
+        self.group = on;
+    }
+
+    /// Make every append durable (group commit).
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.log.sync()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
     /// The segment as the model sees it.
     pub fn seg(&self) -> &Segment {
         &self.seg
@@ -365,8 +391,9 @@ impl<D: Disk> SegmentNode<D> {
             .fold(0, |a, l| a | (1 << (l - 1)))
     }
 
-    /// Its ack: what the writer learns of it.
+    /// Its ack: what the writer learns of it. Only what is durable may be reported.
     pub fn ack(&self) -> Msg {
+        assert!(!self.unsynced, "a segment acks only after it has synced");
         Msg::Ack {
             slot: self.slot,
             scl: self.seg.scl,
@@ -378,6 +405,7 @@ impl<D: Disk> SegmentNode<D> {
 
     /// Its answer to a recovery read with every range in `truncs` known.
     pub fn scl_reply(&self, truncs: &[Trunc]) -> Msg {
+        assert!(!self.unsynced, "a segment reports only after it has synced");
         let top = segment::chain_top(&self.seg.recs, truncs.iter());
         let below = if top == 0 { 0 } else { u16::MAX >> (16 - top) };
         Msg::SclReply {
