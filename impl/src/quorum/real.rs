@@ -181,6 +181,10 @@ struct NodeStats {
 }
 
 struct NodeHandle {
+    /// The node's socket, kept while the node is down: its port stays its own (nothing else
+    /// on the machine can take it), and datagrams sent meanwhile wait in the socket's buffer,
+    /// to be delivered late after a restart, as a network may.
+    sock: UdpSocket,
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -469,21 +473,6 @@ enum Reply {
     Held(SocketAddr, u32),
 }
 
-/// Bind `addr` (the old socket of a crashed node may take a moment to be released).
-fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let mut tries = 0;
-    loop {
-        match UdpSocket::bind(addr) {
-            Ok(s) => return Ok(s),
-            Err(_) if tries < 50 => {
-                tries += 1;
-                thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// Start segment node `slot` on `sock`.
 fn spawn_node(
     slot: usize,
@@ -494,28 +483,30 @@ fn spawn_node(
     stats: Arc<NodeStats>,
 ) -> io::Result<NodeHandle> {
     let addr = sock.local_addr()?;
+    let kept = sock.try_clone()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (d, s) = (dir.to_path_buf(), stop.clone());
     let thread = thread::Builder::new()
         .name(format!("segment-{}", name(slot)))
         .spawn(move || segment_main(slot, sock, d, writer, peers, s, stats))?;
     Ok(NodeHandle {
+        sock: kept,
         addr,
         stop,
         thread: Some(thread),
     })
 }
 
-/// Restart segment node `slot` at its address.
+/// Restart segment node `slot` on the socket it had.
 fn restart_node(
     slot: usize,
-    addr: SocketAddr,
+    sock: &UdpSocket,
     dir: &Path,
     writer: Option<SocketAddr>,
     peers: Arc<Vec<SocketAddr>>,
     stats: Arc<NodeStats>,
 ) -> io::Result<NodeHandle> {
-    spawn_node(slot, bind(addr)?, dir, writer, peers, stats)
+    spawn_node(slot, sock.try_clone()?, dir, writer, peers, stats)
 }
 
 impl NodeHandle {
@@ -696,7 +687,7 @@ pub fn run(
     // Verification: every node up again, then every acknowledged commit read back.
     for (slot, n) in nodes.iter_mut().enumerate() {
         if n.is_down() {
-            *n = restart_node(slot, n.addr, dir, None, peers.clone(), stats[slot].clone())
+            *n = restart_node(slot, &n.sock, dir, None, peers.clone(), stats[slot].clone())
                 .map_err(|e| format!("cannot restart segment {}: {e}", name(slot)))?;
         }
     }
@@ -778,9 +769,8 @@ fn inject(faults: &[Fault], rng: &mut Rng, nodes: &mut [NodeHandle], env: &Env) 
         }
         Fault::Restart if !down.is_empty() => {
             let i = down[rng.below(down.len() as u64) as usize];
-            let addr = nodes[i].addr;
             let (peers, stats) = (env.peers.clone(), env.stats[i].clone());
-            match restart_node(i, addr, env.dir, Some(env.writer), peers, stats) {
+            match restart_node(i, &nodes[i].sock, env.dir, Some(env.writer), peers, stats) {
                 Ok(n) => {
                     nodes[i] = n;
                     Some(format!("restart {}", name(i)))
