@@ -689,9 +689,7 @@ impl Cluster {
     /// Install configuration `cfg_new` at the next membership epoch: every segment that is up
     /// adopts it in this event.
     fn bump(&mut self, cfg_new: Cfg) {
-        self.mem.prev = self.mem.cfg;
-        self.mem.cfg = cfg_new;
-        self.mem.epoch += 1;
+        self.mem.bump(cfg_new);
         let epoch = self.mem.epoch;
         let cfg = self.cfg.clone();
         for i in 0..self.slots.len() {
@@ -713,23 +711,16 @@ impl Cluster {
         if fi >= self.slots.len()
             || gi >= self.slots.len()
             || self.budget.member_changes == 0
-            || self.mem.change.is_some()
-            || self.mem.cfg.dual
+            || !self.mem.may_begin(f)
             || !self.slots[gi].spare
-            || self.mem.cfg.members() & (1 << fi) == 0
         {
             return false;
         }
-        let old = self.mem.cfg.sets[0];
-        let new = (old & !(1 << fi)) | (1 << gi);
         // G must hydrate to everything the group made durable: what the segments show now,
         // what the writer proved, and what clients were told.
         let max_acked = (16 - self.acked.leading_zeros()) as Lsn;
         let target = self.true_pgcl().max(self.writer.w.pgcl).max(max_acked);
-        let dual = Cfg {
-            sets: [old, new],
-            dual: true,
-        };
+        let dual = self.mem.dual_for(f, g);
         let up = self.up_set() | (1 << gi);
         if !dual.is_write_quorum(up, self.cfg.write_quorum, SegSet::MAX) {
             return false;
@@ -762,7 +753,7 @@ impl Cluster {
         let Some(c) = self.mem.change else {
             return false;
         };
-        let new = (self.mem.cfg.sets[0] & !(1 << c.f)) | (1 << c.g);
+        let new = self.mem.replacing(c.f, c.g);
         let ready = c.hydrated || self.cfg.has(Mutant::FinalizeBeforeHydration);
         if !ready || count(self.up_set() & new) < usize::from(self.cfg.write_quorum) {
             return false;

@@ -169,6 +169,34 @@ pub struct Membership {
     pub change: Option<Change>,
 }
 
+impl Membership {
+    /// Whether a change replacing member `f` may begin: none in progress, one quorum set in
+    /// force, and `f` a member of it.
+    pub fn may_begin(&self, f: u8) -> bool {
+        self.change.is_none() && !self.cfg.dual && self.cfg.members() & (1 << f) != 0
+    }
+
+    /// The quorum set with member `f` replaced by `g`.
+    pub fn replacing(&self, f: u8, g: u8) -> SegSet {
+        (self.cfg.sets[0] & !(1 << f)) | (1 << g)
+    }
+
+    /// The dual configuration of a change replacing `f` by `g`: the old set and the new one.
+    pub fn dual_for(&self, f: u8, g: u8) -> Cfg {
+        Cfg {
+            sets: [self.cfg.sets[0], self.replacing(f, g)],
+            dual: true,
+        }
+    }
+
+    /// Install `cfg_new` at the next membership epoch (the segments adopt it separately).
+    pub fn bump(&mut self, cfg_new: Cfg) {
+        self.prev = self.cfg;
+        self.cfg = cfg_new;
+        self.epoch += 1;
+    }
+}
+
 /// Where the writer instance is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum WriterMode {

@@ -474,26 +474,16 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
         }
         Action::MemBegin { f, g } => {
             let (fi, gi) = (usize::from(f), usize::from(g));
-            if s.budget.member_changes == 0
-                || s.mem.change.is_some()
-                || s.mem.cfg.dual
-                || !s.segs[gi].spare
-                || s.mem.cfg.members() & (1 << fi) == 0
-            {
+            if s.budget.member_changes == 0 || !s.mem.may_begin(f) || !s.segs[gi].spare {
                 return false;
             }
-            let old = s.mem.cfg.sets[0];
-            let new = (old & !(1 << fi)) | (1 << gi);
             // G must hydrate to everything the PG made durable: the PGCL the writer proved (a
             // disk loss can lower the PGCL visible in the segments now, but not what was acked).
             let target = writer::true_pgcl(cfg, s)
                 .max(s.writer.pgcl)
                 .max(s.max_acked());
             // The epoch bump must reach a write quorum of the configuration it installs.
-            let dual = Cfg {
-                sets: [old, new],
-                dual: true,
-            };
+            let dual = s.mem.dual_for(f, g);
             let up = s.up_set() | (1 << gi);
             if !dual.is_write_quorum(up, w_quorum, SegSet::MAX) {
                 return false;
@@ -522,7 +512,7 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
         }
         Action::MemFinalize => {
             let Some(c) = s.mem.change else { return false };
-            let new = (s.mem.cfg.sets[0] & !(1 << c.f)) | (1 << c.g);
+            let new = s.mem.replacing(c.f, c.g);
             let ready = c.hydrated || cfg.has(Mutant::FinalizeBeforeHydration);
             if !ready || count(s.up_set() & new) < usize::from(w_quorum) {
                 return false;
@@ -718,9 +708,7 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
 /// Install a new configuration at epoch + 1: every up segment adopts it at once (the bump is
 /// durable at a write quorum; `state-space.md` measured per-segment adoption at 64x the states).
 fn bump(s: &mut QuorumState, cfg_new: Cfg) {
-    s.mem.prev = s.mem.cfg;
-    s.mem.cfg = cfg_new;
-    s.mem.epoch += 1;
+    s.mem.bump(cfg_new);
     let epoch = s.mem.epoch;
     for x in s.segs.iter_mut().filter(|x| x.up && !x.spare) {
         x.mem_epoch = epoch;

@@ -159,6 +159,20 @@ fn a_crashed_rewind_restarts_and_converges() {
     assert!(v.is_ok(), "{v:?}");
 }
 
+/// At t=3, with t=1 not a consistent time: a transaction was in flight at its end (it rolled
+/// back later).
+fn t1_inconsistent(c: &BacktrackConfig) -> BacktrackState {
+    [
+        Action::Tick,
+        Action::Begin,
+        Action::Tick,
+        Action::Abort,
+        Action::Tick,
+    ]
+    .into_iter()
+    .fold(init(c), |s, a| go(c, &s, a))
+}
+
 /// Review finding: on a clone created at t=1, a backtrack to t=1 while t=1 is not consistent
 /// used to round down to t=0, before the clone existed. It is now rejected (nothing
 /// consistent in `[1, 1]`), and under Md9 it goes to t=0, which D5 reports.
@@ -168,21 +182,16 @@ fn a_clone_is_never_rewound_before_its_creation() {
     let run = |mutant: Option<Mutant>| {
         let mut cfg = BacktrackConfig::preset("ci").unwrap().with_mutant(mutant);
         cfg.binlog = false;
-        let mut s = init(&cfg);
-        for a in [
-            Action::Tick,
-            Action::Begin,
-            Action::Tick,
-            Action::Abort,
-            Action::Tick,
+        let s = t1_inconsistent(&cfg);
+        let s = go(
+            &cfg,
+            &s,
             Action::Backtrack {
                 to: 1,
                 use_earliest: false,
                 force: true,
             },
-        ] {
-            s = step(&cfg, &s, &a).unwrap_or_else(|| panic!("{a:?} enabled"));
-        }
+        );
         (cfg, s)
     };
     let (cfg, s) = run(None);
@@ -204,17 +213,7 @@ fn use_earliest_goes_to_the_first_consistent_time_after_e() {
     let mut cfg = BacktrackConfig::preset("ci").unwrap();
     cfg.binlog = false;
     cfg.clone_time = 0;
-    let mut s = init(&cfg);
-    for a in [
-        Action::Tick,
-        Action::Begin,
-        Action::Tick,
-        Action::Abort,
-        Action::Tick,
-        Action::Evict,
-    ] {
-        s = step(&cfg, &s, &a).unwrap_or_else(|| panic!("{a:?} enabled"));
-    }
+    let s = go(&cfg, &t1_inconsistent(&cfg), Action::Evict);
     assert_eq!(s.earliest, 1, "E moved up under pressure");
     assert_eq!(s.consistent & (1 << 1), 0, "t=1 is not consistent");
     let s = step(
