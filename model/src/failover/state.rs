@@ -210,6 +210,12 @@ impl FailoverState {
         l > 0 && self.cpls & (1 << (l - 1)) != 0
     }
 
+    /// The commit points of the log (consistency points that are not transaction bodies),
+    /// bit `l-1`.
+    pub fn commits(&self) -> u16 {
+        self.cpls & !self.bodies
+    }
+
     /// Whether LSN `l` ends a commit MTR (a consistency point that is not a transaction body):
     /// the commits the writer acknowledges.
     pub fn is_commit(&self, l: Lsn) -> bool {
@@ -251,11 +257,7 @@ impl FailoverState {
 
     /// Segments (bit `i`) holding a live copy of LSN `l` (any epoch not annulled).
     pub fn holders(&self, l: Lsn) -> u16 {
-        self.segs
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.rec(l) != 0 && !self.annulled(l, s.rec(l)))
-            .fold(0, |a, (i, _)| a | (1 << i))
+        super::instance::holders(&self.segs, &self.truncs, l)
     }
 
     /// The open writer the endpoint routes to, if any.

@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use super::config::{FailoverConfig, Mutant};
+use super::instance;
 use super::state::{
     Budget, EpochSet, F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_B3_BROKEN, F_B10_BROKEN,
     F_FAILOVER_DONE, F_STALE_REJECTED, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc,
@@ -309,14 +310,9 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
         Action::WriteMtr { inst } => {
             let i = usize::from(inst);
             let w = s.insts[i];
-            if w.role != Role::Writer || w.next_lsn > cfg.lsns {
+            let Some((first, last)) = instance::next_mtr(cfg, &w) else {
                 return false;
-            }
-            let first = w.next_lsn;
-            let last = (first + cfg.mtr_len - 1).min(cfg.lsns);
-            if last > w.vdl.saturating_add(cfg.lal) && !cfg.has(Mutant::IgnoreLal) {
-                return false; // LAL: never allocate above VDL + LAL
-            }
+            };
             s.cpls |= 1 << (last - 1);
             for l in first..=last {
                 s.sent[usize::from(l) - 1] |= epoch_bit(w.epoch);
@@ -384,11 +380,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             let Some((i, Phase::Promoted)) = recovering(s) else {
                 return false;
             };
-            let e = if cfg.has(Mutant::EpochReuse) {
-                s.epoch_ctr
-            } else {
-                s.epoch_ctr + 1
-            };
+            let e = instance::next_epoch(cfg, s.epoch_ctr);
             s.epoch_ctr = e;
             s.insts[i].epoch = e;
             s.insts[i].role = Role::Recovering(Phase::Fencing);
@@ -435,17 +427,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             let tops = (0..s.segs.len())
                 .filter(|&k| quorum & (1 << k) != 0)
                 .map(|k| chain_top(&s.segs[k].recs, s.truncs.iter()));
-            let top = if cfg.has(Mutant::RecoveryMinScl) {
-                tops.min()
-            } else {
-                tops.max()
-            }
-            .unwrap_or(0);
-            let rvdl = if cfg.has(Mutant::TruncateAtVcl) {
-                top
-            } else {
-                s.cpl_at_or_below(top)
-            };
+            let rvdl = instance::recovered_vdl(cfg, tops, s.cpls, &s.truncs);
             let acked_before = (1..=MAX_LSN as Lsn)
                 .rev()
                 .find(|&l| s.ghost.acked[usize::from(l) - 1] & (epoch_bit(e) - 1) != 0)
@@ -453,12 +435,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             if rvdl < acked_before {
                 s.ghost.flags |= F_B10_BROKEN;
             }
-            if !cfg.has(Mutant::NoTruncation) {
-                let t = Trunc {
-                    epoch: e,
-                    lo: rvdl + 1,
-                    hi: rvdl.saturating_add(cfg.lal),
-                };
+            if let Some(t) = instance::truncation(cfg, rvdl, e) {
                 if s.segs
                     .iter()
                     .any(|x| (1..=MAX_LSN as Lsn).any(|l| x.rec(l) != 0 && t.annuls(l, x.rec(l))))
@@ -491,40 +468,16 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
                 return false;
             };
             let e = s.insts[i].epoch;
-            if !cfg.has(Mutant::NoFencing) && s.count(|x| x.fence >= e) < wq {
+            if !instance::may_open(cfg, e, rvdl, &s.segs, &s.truncs) {
                 return false;
             }
-            if s.count(|x| x.trunc_epoch >= e) < wq {
-                return false; // the range must be at a write quorum before any epoch-e write
-            }
-            // Repair first: every record at or below the recovered VDL is at a write quorum.
-            if (1..=rvdl).any(|l| !s.in_trunc(l) && (s.holders(l).count_ones() as usize) < wq) {
-                return false;
-            }
-            // New LSNs go above every durable range, not only this epoch's: a recovery that
-            // crashed after its read may have left a higher range than this one, and an LSN
-            // inside any range would count as present in every segment's chain.
-            let top = if cfg.has(Mutant::NoTruncation) {
-                rvdl
-            } else {
-                s.truncs.iter().map(|t| t.hi).max().unwrap_or(0).max(rvdl)
-            };
-            // Under Mb13 the client's open transaction follows the endpoint to the new writer.
-            let adopted = if cfg.has(Mutant::ResumeOrphanTxn) {
-                let o = s.orphans(&s.insts[i]);
-                if o == 0 {
-                    0
-                } else {
-                    16 - o.leading_zeros() as Lsn
-                }
-            } else {
-                0
-            };
+            let base = instance::open_base(cfg, rvdl, &s.truncs);
+            let adopted = instance::adopted(cfg, s.orphans(&s.insts[i]));
             let w = &mut s.insts[i];
             w.role = Role::Writer;
             w.pgcl = rvdl;
             w.vdl = rvdl;
-            w.base = top.saturating_add(1);
+            w.base = base;
             w.next_lsn = w.base;
             w.open_txn = adopted;
             s.ghost.flags |= F_FAILOVER_DONE;
@@ -642,22 +595,8 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
 /// record the new range annuls did not commit after all, so it is in progress again, and the
 /// open writer must roll it back (F2).
 fn reopen_annulled_commits(s: &mut FailoverState, t: Trunc) {
-    let mut done = s.txn_done & s.bodies & !s.ghost.rolled_back;
-    while done != 0 {
-        let b = done.trailing_zeros() as Lsn + 1;
-        done &= done - 1;
-        let sent = s.sent[usize::from(b) - 1] & (epoch_bit(t.epoch) - 1);
-        if sent == 0 {
-            continue;
-        }
-        let e = 8 - sent.leading_zeros() as u8; // the body's epoch, older than the range's
-        // Its commit: the same incarnation's next commit MTR.
-        let commit = (b + 1..=MAX_LSN as Lsn)
-            .find(|&c| s.is_commit(c) && s.sent[usize::from(c) - 1] & epoch_bit(e) != 0);
-        if commit.is_some_and(|c| t.annuls(c, e)) {
-            s.txn_done &= !(1 << (b - 1));
-        }
-    }
+    let ended = s.txn_done & s.bodies & !s.ghost.rolled_back;
+    s.txn_done &= !instance::reopened(t, ended, s.commits(), &s.sent);
 }
 
 /// A segment goes down. Its records, fence and installed ranges are durable, except the
@@ -693,15 +632,7 @@ fn promote(s: &mut FailoverState) -> bool {
     {
         return false;
     }
-    let best = s
-        .insts
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| x.role == Role::Replica && !x.cut_off)
-        .min_by_key(|(i, x)| (x.tier, std::cmp::Reverse(x.known_vdl), *i))
-        .map(|(i, _)| i)
-        .or_else(|| s.insts.iter().position(|x| x.role == Role::Down));
-    let Some(b) = best else {
+    let Some(b) = instance::promotion_choice(&s.insts) else {
         return false;
     };
     let tier = s.insts[b].tier;
@@ -717,82 +648,32 @@ fn promote(s: &mut FailoverState) -> bool {
 /// (skipping annulled ranges) up to the next consistency point, all at once, and only when
 /// that point is at or below the VDL it knows.
 fn apply_mtr(cfg: &FailoverConfig, s: &mut FailoverState, r: usize) -> bool {
-    let x = s.insts[r];
-    if x.role != Role::Replica || x.follows == 0 {
-        return false;
+    match instance::next_apply(cfg, &s.insts[r], &s.sent, s.cpls, &s.truncs) {
+        Some(applied) => {
+            s.insts[r].applied = applied;
+            true
+        }
+        None => false,
     }
-    let last_applied = (1..=MAX_LSN as Lsn)
-        .rev()
-        .find(|&l| x.applied[usize::from(l) - 1] != 0)
-        .unwrap_or(0);
-    let Some(start) = (last_applied + 1..=cfg.lsns).find(|&l| !s.in_trunc(l)) else {
-        return false;
-    };
-    // The MTR starting at `start` ends at the next consistency point.
-    let Some(mtr_end) = (start..=cfg.lsns).find(|&l| s.is_cpl(l)) else {
-        return false;
-    };
-    if mtr_end > x.known_vdl && !cfg.has(Mutant::ReplicaAppliesAboveVdl) {
-        return false;
-    }
-    let end = if cfg.has(Mutant::ReplicaPartialMtr) {
-        start
-    } else {
-        mtr_end
-    };
-    let mut next = x;
-    for l in start..=end {
-        // The record as the followed writer's stream carries it: the newest epoch up to the
-        // one followed whose copy is not annulled.
-        let sent = s.sent[usize::from(l) - 1];
-        let Some(epoch) = (1..=x.follows)
-            .rev()
-            .find(|&e| sent & epoch_bit(e) != 0 && !s.annulled(l, e))
-        else {
-            return false;
-        };
-        next.applied[usize::from(l) - 1] = epoch;
-    }
-    s.insts[r] = next;
-    true
 }
 
 /// After every step: each writer learns the acks of the segments that accept its epoch and
 /// advances PGCL and VDL; commits at or below VDL are acknowledged (instant acks, as in the
 /// quorum model: an ack never reports more than the segment holds).
 fn settle(cfg: &FailoverConfig, s: &mut FailoverState) {
-    let wq = usize::from(cfg.write_quorum);
     for i in 0..s.insts.len() {
         let w = s.insts[i];
         if w.role != Role::Writer {
             continue;
         }
-        let e = w.epoch;
-        let senders = |x: &Seg| x.up && (x.fence == e || cfg.has(Mutant::NoFencing));
-        let proven = if cfg.has(Mutant::AckOnCommitRecordQuorum) {
-            (w.base..w.next_lsn)
-                .rev()
-                .find(|&l| s.is_cpl(l) && s.count(|x| senders(x) && x.rec(l) == e) >= wq)
-        } else {
-            (1..w.next_lsn)
-                .rev()
-                .find(|&l| s.count(|x| senders(x) && x.scl >= l) >= wq)
-        }
-        .unwrap_or(0);
-        let pgcl = w.pgcl.max(proven);
-        let vdl = if cfg.has(Mutant::AckOnCommitRecordQuorum) {
-            w.vdl.max(proven)
-        } else {
-            w.vdl.max(s.cpl_at_or_below(pgcl))
-        };
+        let (pgcl, vdl) = instance::progress(cfg, &w, &s.segs, s.cpls, &s.truncs);
         s.insts[i].pgcl = pgcl;
         s.insts[i].vdl = vdl;
-        for l in w.base..w.next_lsn.min(vdl + 1) {
-            if s.is_commit(l) && s.sent[usize::from(l) - 1] & epoch_bit(e) != 0 {
-                s.ghost.acked[usize::from(l) - 1] |= epoch_bit(e);
-                if s.ghost.flags & F_FAILOVER_DONE != 0 && e > 1 {
-                    s.ghost.flags |= F_ACKED_AFTER_FAILOVER;
-                }
+        let acked = instance::acknowledged(&w, vdl, s.commits(), &s.sent);
+        for l in (1..=MAX_LSN as Lsn).filter(|&l| acked & (1 << (l - 1)) != 0) {
+            s.ghost.acked[usize::from(l) - 1] |= epoch_bit(w.epoch);
+            if s.ghost.flags & F_FAILOVER_DONE != 0 && w.epoch > 1 {
+                s.ghost.flags |= F_ACKED_AFTER_FAILOVER;
             }
         }
     }
