@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # Regenerate the counterexamples the reference implementation replays
-# (checks/tests/regressions.rs): for every mutant of every protocol the implementation covers,
-# the checker's shortest counterexample of the mutant's named property on the `ci` config,
-# as a trace file (specs/trace-format.md; `quorate trace show FILE` prints it).
-# Usage, from the repository root: cargo build --release -p quorate && bash checks/regressions/generate.sh
+# (checks/tests/regressions.rs, regressions_failover.rs): for every mutant of every protocol the
+# implementation covers, the checker's shortest counterexample of the mutant's named property on
+# the config the suite (checks/suite.toml) catches it on, as a trace file (specs/trace-format.md;
+# `quorate trace show FILE` prints it).
+# Usage, from the repository root: cargo build --release -p quorate && bash checks/regressions/generate.sh [PROTOCOL...]
+# (default: every protocol below; a few minutes per failover mutant, up to 8 GB).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=target/release/quorate
-for protocol in quorum; do
+protocols=("$@")
+[ ${#protocols[@]} -gt 0 ] || protocols=(quorum failover)
+for protocol in "${protocols[@]}"; do
   mkdir -p "checks/regressions/$protocol"
-  "$bin" list --format json | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["protocols"]:
-    if p["name"] == sys.argv[1]:
-        for m in p["mutants"]:
-            print(m["name"], m["caught_by"])
-' "$protocol" | while read -r mutant property; do
-    echo "$protocol/$mutant: $property"
-    # Exit 1 is the expected violation.
-    # --keep-going: the named property may fail at a later level than another one.
-    "$bin" check "$protocol" --config ci --mutant "$mutant" --trace-of "$property" --keep-going \
-      --trace-out "checks/regressions/$protocol/$mutant.json" > /dev/null || [ $? -eq 1 ]
+  python3 - "$protocol" <<'PY' | while read -r mutant config property; do
+import sys, tomllib
+with open("checks/suite.toml", "rb") as f:
+    suite = tomllib.load(f)
+for c in suite["check"]:
+    if c["protocol"] == sys.argv[1] and c.get("mutant"):
+        print(c["mutant"], c["config"], c["property"])
+PY
+    echo "$protocol/$mutant on $config: $property"
+    out="checks/regressions/$protocol/$mutant.json"
+    rm -f "$out"
+    # Exit 1 is the expected violation. The search stops at the first level with a violation;
+    # if the named property is not among those, search on (--keep-going) until it fails.
+    "$bin" check "$protocol" --config "$config" --mutant "$mutant" --trace-of "$property" \
+      --trace-out "$out" > /dev/null || [ $? -eq 1 ]
+    if [ ! -f "$out" ]; then
+      "$bin" check "$protocol" --config "$config" --mutant "$mutant" --trace-of "$property" \
+        --keep-going --trace-out "$out" > /dev/null || [ $? -eq 1 ]
+    fi
   done
 done

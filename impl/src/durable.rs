@@ -415,3 +415,64 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// Why a node could not come back from its disk.
+#[derive(Debug)]
+pub enum RecoverError {
+    /// The disk could not be read.
+    Io(io::Error),
+    /// The log is damaged; the node's state must be treated as lost.
+    Damaged(Damage),
+    /// The log does not start as it must, or replays to a rejection (written by other code).
+    Inconsistent(String),
+}
+
+impl fmt::Display for RecoverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecoverError::Io(e) => write!(f, "cannot read the log: {e}"),
+            RecoverError::Damaged(d) => write!(f, "damaged log: {d}"),
+            RecoverError::Inconsistent(why) => write!(f, "inconsistent log: {why}"),
+        }
+    }
+}
+
+/// A log reopened for replay: its good records, and the torn tail cut off, if there was one.
+pub struct Reopened<E, D: Disk> {
+    /// The log, ready for appends after the last good record.
+    pub log: DurableLog<E, D>,
+    /// Its records, oldest first.
+    pub records: Vec<E>,
+    /// The torn tail that was cut off (an append a crash cut short, never synced, so never
+    /// acknowledged), to report.
+    pub torn_tail: Option<Damage>,
+}
+
+/// Reopen the log on `disk` for a node's recovery, by the policy every node follows: a torn
+/// tail is cut off and reported; any other damage is an error (the node may have forgotten
+/// what it acknowledged). On error the disk is handed back.
+pub fn reopen<E: Serialize + DeserializeOwned, D: Disk>(
+    disk: D,
+) -> Result<Reopened<E, D>, (RecoverError, D)> {
+    let mut log = DurableLog::new(disk);
+    let got = match log.recover() {
+        Ok(r) => r,
+        Err(e) => return Err((RecoverError::Io(e), log.into_disk())),
+    };
+    let mut torn_tail = None;
+    match got.damage {
+        Some(d) if d.torn_tail => {
+            if let Err(e) = log.truncate(d.offset) {
+                return Err((RecoverError::Io(e), log.into_disk()));
+            }
+            torn_tail = Some(d);
+        }
+        Some(d) => return Err((RecoverError::Damaged(d), log.into_disk())),
+        None => {}
+    }
+    Ok(Reopened {
+        log,
+        records: got.records,
+        torn_tail,
+    })
+}

@@ -12,7 +12,9 @@
 //! is what the model abstracts away: bytes on disk, recovery from them, messages on a wire, and
 //! the order in which a runtime carries events out.
 
+pub mod codec;
 pub mod crc;
 pub mod durable;
+pub mod failover;
 pub mod quorum;
 pub mod rng;

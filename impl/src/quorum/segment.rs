@@ -70,26 +70,7 @@ pub enum Entry {
     },
 }
 
-/// Why a node could not come back from its disk.
-#[derive(Debug)]
-pub enum RecoverError {
-    /// The disk could not be read.
-    Io(io::Error),
-    /// The log is damaged; the segment must be treated as lost.
-    Damaged(Damage),
-    /// The log does not start with `Created`, or replays to a rejection (written by other code).
-    Inconsistent(String),
-}
-
-impl std::fmt::Display for RecoverError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RecoverError::Io(e) => write!(f, "cannot read the log: {e}"),
-            RecoverError::Damaged(d) => write!(f, "damaged log: {d}"),
-            RecoverError::Inconsistent(why) => write!(f, "inconsistent log: {why}"),
-        }
-    }
-}
+pub use crate::durable::RecoverError;
 
 /// A running segment node.
 #[derive(Debug)]
@@ -194,22 +175,8 @@ impl<D: Disk> SegmentNode<D> {
 
     /// Come back from `disk` by replaying its log.
     pub fn recover(cfg: &QuorumConfig, slot: u8, disk: D) -> Result<Self, (RecoverError, D)> {
-        let mut log = DurableLog::new(disk);
-        let got = match log.recover() {
-            Ok(r) => r,
-            Err(e) => return Err((RecoverError::Io(e), log.into_disk())),
-        };
-        let mut torn = None;
-        match got.damage {
-            Some(d) if d.torn_tail => {
-                if let Err(e) = log.truncate(d.offset) {
-                    return Err((RecoverError::Io(e), log.into_disk()));
-                }
-                torn = Some(d);
-            }
-            Some(d) => return Err((RecoverError::Damaged(d), log.into_disk())),
-            None => {}
-        }
+        let got = crate::durable::reopen(disk)?;
+        let (log, torn) = (got.log, got.torn_tail);
         let mut node = Self::blank(slot, log, torn);
         if !matches!(got.records.first(), Some(Entry::Created { .. })) {
             let why = "the first entry is not Created".to_string();

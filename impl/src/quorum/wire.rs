@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use quorate_model::quorum::config::{MAX_LSN, MAX_SEGMENTS};
 use quorate_model::quorum::state::{Epoch, Lsn, Trunc};
 
-/// The largest datagram a node accepts (a bound on everything it allocates for one).
-pub const DATAGRAM_BYTES_MAX: usize = 8 * 1024;
+pub use crate::codec::DATAGRAM_BYTES_MAX;
+use crate::codec::parse;
 
 /// A truncation range on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +134,7 @@ pub struct Datagram {
 
 /// Encode a datagram for the wire.
 pub fn encode_datagram(d: &Datagram) -> Vec<u8> {
-    serde_json::to_vec(d).expect("datagrams always serialize")
+    crate::codec::encode(d)
 }
 
 /// Decode and validate a datagram from the wire.
@@ -146,7 +146,7 @@ pub fn decode_datagram(bytes: &[u8]) -> Result<Datagram, String> {
 
 /// Encode a message as one datagram.
 pub fn encode(msg: &Msg) -> Vec<u8> {
-    serde_json::to_vec(msg).expect("messages always serialize")
+    crate::codec::encode(msg)
 }
 
 /// Decode and validate one datagram; the error says what was wrong with it.
@@ -154,14 +154,6 @@ pub fn decode(bytes: &[u8]) -> Result<Msg, String> {
     let msg: Msg = parse(bytes)?;
     validate(&msg)?;
     Ok(msg)
-}
-
-/// Parse bytes of a bounded size as JSON of type `T`.
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    if bytes.len() > DATAGRAM_BYTES_MAX {
-        return Err(format!("datagram of {} bytes is too long", bytes.len()));
-    }
-    serde_json::from_slice(bytes).map_err(|e| format!("undecodable: {e}"))
 }
 
 fn lsn_ok(l: Lsn) -> bool {

@@ -7,7 +7,7 @@
 //! Recovery actions (`GetEpoch` .. `Open`) act for the instance the endpoint routes to, which
 //! the control plane promoted; there is at most one recovery at a time.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{FailoverConfig, Mutant};
 use super::instance;
@@ -21,7 +21,7 @@ use crate::quorum::config::MAX_LSN;
 use crate::quorum::segment::chain_top;
 
 /// One step of the system. Faults are "environment" actions ([`Action::is_environment`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Action {
     /// Writer `inst` allocates the next mini-transaction's LSNs and sends each record.
     WriteMtr {
@@ -604,8 +604,7 @@ fn reopen_annulled_commits(s: &mut FailoverState, t: Trunc) {
 fn crash_seg(cfg: &FailoverConfig, x: &mut Seg, truncs: &[Trunc]) {
     x.up = false;
     if cfg.has(Mutant::VolatileTruncation) {
-        x.trunc_epoch = 1;
-        x.scl = storage::scl(x, truncs);
+        *x = storage::forget_ranges(x, truncs);
     }
 }
 

@@ -65,9 +65,21 @@ pub fn on_gossip(seg: &Seg, lsn: Lsn, w: Epoch, truncs: &[Trunc]) -> Result<Seg,
     Ok(store(seg, lsn, w, truncs))
 }
 
-fn store(seg: &Seg, lsn: Lsn, w: Epoch, truncs: &[Trunc]) -> Seg {
+/// Store the record of LSN `lsn` written at epoch `w` (already judged acceptable) and
+/// recompute the SCL: what accepting a write or a repair does, and what replaying an accepted
+/// one does.
+pub fn store(seg: &Seg, lsn: Lsn, w: Epoch, truncs: &[Trunc]) -> Seg {
     let mut next = *seg;
     next.recs[usize::from(lsn) - 1] = w;
+    next.scl = scl(&next, truncs);
+    next
+}
+
+/// What a restart leaves of a segment that kept its installed ranges in memory only (the
+/// mutant `volatile-truncation`): records and fence stay, the ranges are forgotten.
+pub fn forget_ranges(seg: &Seg, truncs: &[Trunc]) -> Seg {
+    let mut next = *seg;
+    next.trunc_epoch = 1;
     next.scl = scl(&next, truncs);
     next
 }

@@ -1,0 +1,116 @@
+//! Counterexample replay on the failover reference implementation. For every mutant of the
+//! failover protocol, `checks/regressions/failover/<mutant>.json` holds the model checker's
+//! shortest counterexample of the mutant's named property on `ci` (regenerate them with
+//! `bash checks/regressions/generate.sh`). Each is replayed:
+//!
+//! * on the implementation built with that mutant (its nodes call the model's functions,
+//!   which honour the planted bug), in lockstep with the model: every step must be carried
+//!   out, the states must agree, and the last state must violate the named property, so the
+//!   bug is real in the implementation too;
+//! * on the correct implementation (the preset, no mutant): the trace must be rejected at some
+//!   step (the correct protocol cannot take it), or every `always` invariant must hold on
+//!   every state it reaches.
+
+use std::path::PathBuf;
+
+use quorate::trace::TraceFile;
+use quorate_impl::failover::Cluster;
+use quorate_model::failover::model::evaluate;
+use quorate_model::failover::step::{Action, init};
+use quorate_model::failover::{FailoverConfig, Mutant};
+
+#[path = "support/lockstep_failover.rs"]
+mod lockstep_failover;
+use lockstep_failover::{Stepped, first_violation, lockstep};
+
+fn file_of(mutant: Mutant) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions/failover")
+        .join(format!("{}.json", mutant.name()))
+}
+
+/// The trace's config (preset and overrides, then the mutant) and its actions.
+fn load(mutant: Mutant) -> (TraceFile, FailoverConfig, Vec<Action>) {
+    let path = file_of(mutant);
+    let file = TraceFile::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{e}\nEvery mutant needs its counterexample: run `cargo build --release -p quorate \
+             && bash checks/regressions/generate.sh`"
+        )
+    });
+    assert_eq!(
+        file.mutant.as_deref(),
+        Some(mutant.name()),
+        "{}",
+        path.display()
+    );
+    let mut cfg = FailoverConfig::preset(file.config.as_deref().unwrap_or("ci")).unwrap();
+    for (k, v) in file.sets().unwrap() {
+        cfg.set(&k, &v).unwrap();
+    }
+    let cfg = cfg.with_mutant(Some(mutant));
+    cfg.validate().unwrap();
+    let actions = file
+        .steps
+        .iter()
+        .map(|s| serde_json::from_value(s.action.clone()).expect("a failover action"))
+        .collect();
+    (file, cfg, actions)
+}
+
+#[test]
+fn every_mutant_counterexample_reproduces_on_the_implementation_with_the_mutant() {
+    for mutant in Mutant::ALL {
+        let (_, cfg, actions) = load(mutant);
+        let property = mutant.caught_by();
+        let mut model = init(&cfg);
+        let mut cluster = Cluster::new(&cfg);
+        let mut last = cluster.lift();
+        for (k, a) in actions.iter().enumerate() {
+            match lockstep(&cfg, &mut model, &mut cluster, a) {
+                Ok(Stepped::Done(lifted)) => last = *lifted,
+                Ok(Stepped::Refused { .. }) => panic!(
+                    "{mutant}: step {} ({a:?}) of the counterexample is not carried out",
+                    k + 1
+                ),
+                Err(why) => panic!("{mutant}: step {}: {why}", k + 1),
+            }
+        }
+        let verdict = evaluate(property, &cfg, &last).expect("the property exists");
+        assert!(
+            verdict.is_err(),
+            "{mutant}: the implementation with the mutant ends the counterexample without \
+             violating {property}"
+        );
+    }
+}
+
+#[test]
+fn no_mutant_counterexample_breaks_the_correct_implementation() {
+    for mutant in Mutant::ALL {
+        let (file, _, actions) = load(mutant);
+        let cfg = FailoverConfig::preset(file.config.as_deref().unwrap_or("ci")).unwrap();
+        let mut model = init(&cfg);
+        let mut cluster = Cluster::new(&cfg);
+        let mut outcome = "every state holds every invariant".to_string();
+        for (k, a) in actions.iter().enumerate() {
+            match lockstep(&cfg, &mut model, &mut cluster, a) {
+                Ok(Stepped::Done(lifted)) => {
+                    if let Some((name, why)) = first_violation(&cfg, &lifted) {
+                        panic!(
+                            "{mutant}'s counterexample breaks the correct implementation at \
+                             step {}: {name}: {why}",
+                            k + 1
+                        );
+                    }
+                }
+                Ok(Stepped::Refused { .. }) => {
+                    outcome = format!("rejected at step {} ({a:?})", k + 1);
+                    break;
+                }
+                Err(why) => panic!("{mutant}: step {}: {why}", k + 1),
+            }
+        }
+        println!("{mutant}: on the correct implementation, {outcome}");
+    }
+}
