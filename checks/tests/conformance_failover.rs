@@ -27,24 +27,25 @@
 //! `checks/proptest-regressions/conformance_failover.txt` (committed) and replayed first.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
 
 use quorate_impl::failover::Cluster;
 use quorate_model::failover::FailoverConfig;
 use quorate_model::failover::state::FailoverState;
 use quorate_model::failover::step::{Action, init};
+use quorate_model::failover::storage::on_write;
 
 #[path = "support/lockstep_failover.rs"]
 mod lockstep_failover;
 use lockstep_failover::{Stepped, first_violation, lockstep};
 
 /// A scheduled event: a model action; a delivery named by which copy of the LSN it carries
-/// (the one sent at the newest epoch, or at the oldest); or one of two goal-directed events
+/// (the one sent at the newest epoch, or at the oldest); or one of three goal-directed events
 /// that pick their target from the state, so random schedules get through a whole recovery
 /// and make commits durable often enough: `Recover` (the recovery's next step: promote, get
 /// an epoch, fence the first unfenced segment that is up, read the first read quorum that is
-/// up, install on the first segment that lacks the range, open) and `Replicate` (deliver the
-/// newest copy of the lowest LSN some segment that is up lacks, to the first such segment).
+/// up, install on the first segment that lacks the range, open), `Replicate` (deliver the
+/// newest copy of the lowest LSN some segment that is up lacks and would take, to the first
+/// such segment) and `Write` (the endpoint's instance writes).
 #[derive(Clone, Debug)]
 enum Op {
     Act(Action),
@@ -139,9 +140,13 @@ fn resolve(cfg: &FailoverConfig, s: &FailoverState, op: &Op) -> Option<Action> {
         Op::Act(a) => Some(a),
         Op::Recover => next_recovery_step(cfg, s),
         Op::Write => Some(Action::WriteMtr { inst: s.endpoint }),
+        // Only a copy the segment would take: a stale or annulled one is left to `Deliver`.
         Op::Replicate => (1..=cfg.lsns).find_map(|lsn| {
             let epoch = newest(lsn)?;
-            let seg = s.segs.iter().position(|x| x.up && x.rec(lsn) != epoch)?;
+            let seg = s.segs.iter().position(|x| {
+                x.up && x.rec(lsn) != epoch
+                    && matches!(on_write(cfg, x, lsn, epoch, &s.truncs), Ok((_, false)))
+            })?;
             Some(Action::Deliver {
                 seg: seg as u8,
                 lsn,
@@ -213,6 +218,9 @@ struct Tally {
     refused_allowed: usize,
     acked: usize,
     failovers: usize,
+    /// Schedules in which each history flag was raised (`F_*`, by bit).
+    flags: [usize; 16],
+    rolled_back: usize,
     kinds: std::collections::BTreeSet<String>,
 }
 
@@ -252,32 +260,19 @@ fn run(cfg: &FailoverConfig, ops: &[Op], tally: &mut Tally) -> Result<(), TestCa
         }
     }
     tally.acked += model.ghost.acked.iter().filter(|&&e| e != 0).count();
+    for (b, n) in tally.flags.iter_mut().enumerate() {
+        *n += usize::from(model.ghost.flags & (1 << b) != 0);
+    }
+    tally.rolled_back += model.ghost.rolled_back.count_ones() as usize;
     Ok(())
-}
-
-/// The seed of this run: `QUORATE_SEED` if set, else a fixed one, so CI is repeatable and a
-/// failure is reproduced by its seed.
-fn seed() -> u64 {
-    std::env::var("QUORATE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_261_201)
 }
 
 fn check(name: &str, cases: u32) {
     let cfg = config(name);
-    let seed = seed();
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
-    let config = Config {
+    let (seed, mut runner) = lockstep_failover::invariants::seeded_runner(
         cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/conformance_failover.txt",
-        ))),
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new_with_rng(config, rng);
+        "proptest-regressions/conformance_failover.txt",
+    );
     let tally = std::cell::RefCell::new(Tally::default());
     let strategy = proptest::collection::vec(op_strategy(&cfg), 1..200);
     let result = runner.run(&strategy, |ops| run(&cfg, &ops, &mut tally.borrow_mut()));
@@ -292,8 +287,17 @@ fn check(name: &str, cases: u32) {
     let t = tally.into_inner();
     println!(
         "failover {name}: {cases} schedules, {} events carried out in lockstep, {} refusals \
-         allowed, {} failovers completed, {} commits acknowledged; action kinds: {:?}",
-        t.carried_out, t.refused_allowed, t.failovers, t.acked, t.kinds
+         allowed, {} failovers completed, {} commits acknowledged; schedules with a commit \
+         acknowledged after a failover {}, with a stale write refused {}; {} transactions \
+         rolled back; action kinds: {:?}",
+        t.carried_out,
+        t.refused_allowed,
+        t.failovers,
+        t.acked,
+        t.flags[1],
+        t.flags[2],
+        t.rolled_back,
+        t.kinds
     );
     // No vacuous pass: the schedules must exercise every kind of event of the config.
     let mut want = vec![
@@ -334,6 +338,24 @@ fn check(name: &str, cases: u32) {
         t.failovers > cases as usize / 10,
         "too few failovers completed"
     );
+    // ... and what is at stake in them: commits acknowledged by a promoted writer, an old
+    // writer's record refused by a fenced segment, a stray record annulled by a range, and
+    // (with transactions) a transaction rolled back after a failure.
+    use quorate_model::failover::state::{F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_STALE_REJECTED};
+    for (flag, what) in [
+        (
+            F_ACKED_AFTER_FAILOVER,
+            "a commit acknowledged after a failover",
+        ),
+        (F_STALE_REJECTED, "a stale write refused"),
+        (F_ANNULLED, "a record annulled by a truncation range"),
+    ] {
+        let n = t.flags[flag.trailing_zeros() as usize];
+        assert!(n > cases as usize / 100, "only {n} schedules with {what}");
+    }
+    if cfg.txn_mtrs > 1 {
+        assert!(t.rolled_back > 0, "no transaction was rolled back");
+    }
 }
 
 #[test]

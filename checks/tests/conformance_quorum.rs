@@ -21,7 +21,6 @@
 //! cases on every run.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
 
 use quorate_impl::quorum::Cluster;
 use quorate_model::quorum::state::{Net, QuorumState, SegSet, WriteMsg};
@@ -305,32 +304,11 @@ fn run_checking(
     Ok(())
 }
 
-fn proptest_config(cases: u32, file: &'static str) -> Config {
-    Config {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
-        ..Config::default()
-    }
-}
-
-/// The seed of this run: `QUORATE_SEED` if set, else a fixed one, so CI is repeatable and a
-/// failure is reproduced by its seed.
-fn seed() -> u64 {
-    std::env::var("QUORATE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_261_201)
-}
-
 fn check(name: &str, cases: u32) {
     let cfg = config(name);
-    let seed = seed();
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
-    let mut runner = TestRunner::new_with_rng(
-        proptest_config(cases, "proptest-regressions/conformance_quorum.txt"),
-        rng,
+    let (seed, mut runner) = lockstep_quorum::invariants::seeded_runner(
+        cases,
+        "proptest-regressions/conformance_quorum.txt",
     );
     let tally = std::cell::RefCell::new(Tally::default());
     let strategy = proptest::collection::vec(op_strategy(&cfg), 1..120);

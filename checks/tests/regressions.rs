@@ -11,8 +11,6 @@
 //!   step (the correct protocol cannot take it), or every `always` invariant must hold on
 //!   every state it reaches.
 
-use std::path::PathBuf;
-
 use quorate::trace::TraceFile;
 use quorate_impl::quorum::Cluster;
 use quorate_model::quorum::model::evaluate;
@@ -23,38 +21,15 @@ use quorate_model::quorum::{Action, Mutant, QuorumConfig};
 mod lockstep_quorum;
 use lockstep_quorum::{Stepped, first_violation, lockstep};
 
-fn file_of(mutant: Mutant) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("regressions/quorum")
-        .join(format!("{}.json", mutant.name()))
-}
-
 /// The trace's config (preset and overrides, then the mutant) and its actions.
 fn load(mutant: Mutant) -> (TraceFile, QuorumConfig, Vec<Action>) {
-    let path = file_of(mutant);
-    let file = TraceFile::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{e}\nEvery mutant needs its counterexample: run `cargo build --release -p quorate \
-             && bash checks/regressions/generate.sh`"
-        )
-    });
-    assert_eq!(
-        file.mutant.as_deref(),
-        Some(mutant.name()),
-        "{}",
-        path.display()
-    );
+    let (file, actions) = lockstep_quorum::invariants::load_trace("quorum", mutant.name());
     let mut cfg = QuorumConfig::preset(file.config.as_deref().unwrap_or("ci")).unwrap();
     for (k, v) in file.sets().unwrap() {
         cfg.set(&k, &v).unwrap();
     }
     let cfg = cfg.with_mutant(Some(mutant));
     cfg.validate().unwrap();
-    let actions = file
-        .steps
-        .iter()
-        .map(|s| serde_json::from_value(s.action.clone()).expect("a quorum action"))
-        .collect();
     (file, cfg, actions)
 }
 

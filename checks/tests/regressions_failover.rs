@@ -11,8 +11,6 @@
 //!   step (the correct protocol cannot take it), or every `always` invariant must hold on
 //!   every state it reaches.
 
-use std::path::PathBuf;
-
 use quorate::trace::TraceFile;
 use quorate_impl::failover::Cluster;
 use quorate_model::failover::model::evaluate;
@@ -23,38 +21,15 @@ use quorate_model::failover::{FailoverConfig, Mutant};
 mod lockstep_failover;
 use lockstep_failover::{Stepped, first_violation, lockstep};
 
-fn file_of(mutant: Mutant) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("regressions/failover")
-        .join(format!("{}.json", mutant.name()))
-}
-
 /// The trace's config (preset and overrides, then the mutant) and its actions.
 fn load(mutant: Mutant) -> (TraceFile, FailoverConfig, Vec<Action>) {
-    let path = file_of(mutant);
-    let file = TraceFile::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{e}\nEvery mutant needs its counterexample: run `cargo build --release -p quorate \
-             && bash checks/regressions/generate.sh`"
-        )
-    });
-    assert_eq!(
-        file.mutant.as_deref(),
-        Some(mutant.name()),
-        "{}",
-        path.display()
-    );
+    let (file, actions) = lockstep_failover::invariants::load_trace("failover", mutant.name());
     let mut cfg = FailoverConfig::preset(file.config.as_deref().unwrap_or("ci")).unwrap();
     for (k, v) in file.sets().unwrap() {
         cfg.set(&k, &v).unwrap();
     }
     let cfg = cfg.with_mutant(Some(mutant));
     cfg.validate().unwrap();
-    let actions = file
-        .steps
-        .iter()
-        .map(|s| serde_json::from_value(s.action.clone()).expect("a failover action"))
-        .collect();
     (file, cfg, actions)
 }
 
@@ -88,8 +63,8 @@ fn every_mutant_counterexample_reproduces_on_the_implementation_with_the_mutant(
 #[test]
 fn no_mutant_counterexample_breaks_the_correct_implementation() {
     for mutant in Mutant::ALL {
-        let (file, _, actions) = load(mutant);
-        let cfg = FailoverConfig::preset(file.config.as_deref().unwrap_or("ci")).unwrap();
+        let (_, with_mutant, actions) = load(mutant);
+        let cfg = with_mutant.with_mutant(None);
         let mut model = init(&cfg);
         let mut cluster = Cluster::new(&cfg);
         let mut outcome = "every state holds every invariant".to_string();

@@ -8,7 +8,7 @@
 //! between them ([`wire`]); and a deterministic simulated cluster ([`cluster`]) with the
 //! control plane, the metadata service and the redo stream, which carries out one scheduled
 //! event at a time and shows its state in the model's terms ([`cluster::Cluster::lift`]), so
-//! tests hold it to the model step by step.
+//! tests hold it to the model step by step; [`sim`] runs it on a seeded schedule.
 //!
 //! What the implementation adds beyond the model, and what it leaves out, is in
 //! `specs/failover.md`, section "The reference implementation".
@@ -16,6 +16,7 @@
 pub mod cluster;
 pub mod instance;
 pub mod segment;
+pub mod sim;
 pub mod wire;
 
 pub use cluster::Cluster;

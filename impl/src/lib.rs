@@ -5,6 +5,9 @@
 //!   and corrupted records are detected on recovery.
 //! * [`quorum`]: the storage quorum's segment nodes and writer, the wire messages, and a
 //!   deterministic simulated cluster that tests drive event by event against the model.
+//! * [`failover`]: the same for writer failover: segment nodes with durable fences and
+//!   ranges, instances deciding on what segments report, control plane and metadata service.
+//! * [`sim`]: the seeded schedule the simulated clusters run on.
 //! * [`rng`]: the seeded generator that runtimes and workloads use (protocol code has none).
 //! * [`crc`]: the CRC-32 the logs carry.
 //!
@@ -18,3 +21,4 @@ pub mod durable;
 pub mod failover;
 pub mod quorum;
 pub mod rng;
+pub mod sim;

@@ -22,27 +22,57 @@ fn cfg() -> QuorumConfig {
     cfg
 }
 
-#[test]
-fn a_seed_fixes_the_run() {
-    let cfg = cfg();
+/// Run every seed of 0..50 twice with `run` (the event log and the number of events): the two
+/// logs must be identical, every run must do something, and the seeds must give different
+/// runs.
+fn assert_deterministic(what: &str, run: impl Fn(u64) -> (String, usize)) {
     let mut logs = Vec::new();
     for seed in 0..50u64 {
-        let a = run_seeded(&cfg, seed, 200);
-        let b = run_seeded(&cfg, seed, 200);
-        let (la, lb) = (a.cluster.log().join("\n"), b.cluster.log().join("\n"));
+        let (la, events) = run(seed);
+        let (lb, _) = run(seed);
         assert_eq!(
             la, lb,
-            "seed {seed}: two runs differ. Reproduce with: cargo test --release -p quorate-impl \
-             --test determinism"
+            "seed {seed}: two {what} runs differ. Reproduce with: cargo test --release -p \
+             quorate-impl --test determinism"
         );
-        assert!(a.events > 10, "seed {seed}: only {} events", a.events);
+        assert!(events > 10, "seed {seed}: only {events} events");
         logs.push(la);
     }
     logs.sort();
     logs.dedup();
     assert!(
         logs.len() > 40,
-        "only {} distinct runs of 50 seeds",
+        "only {} distinct {what} runs of 50 seeds",
         logs.len()
     );
+}
+
+#[test]
+fn a_seed_fixes_the_run() {
+    let cfg = cfg();
+    assert_deterministic("quorum", |seed| {
+        let r = run_seeded(&cfg, seed, 200);
+        (r.cluster.log().join("\n"), r.events)
+    });
+}
+
+/// The same for the failover cluster: writer failures (crash or partition), recoveries,
+/// replicas, segment and AZ faults, all chosen by the seed.
+#[test]
+fn a_seed_fixes_the_failover_run() {
+    use quorate_model::failover::FailoverConfig;
+    let mut cfg = FailoverConfig::base();
+    for (k, v) in [
+        ("lsns", "4"),
+        ("writer_failures", "2"),
+        ("seg_crashes", "2"),
+        ("replica_crashes", "1"),
+        ("az_outages", "1"),
+    ] {
+        cfg.set(k, v).unwrap();
+    }
+    assert_deterministic("failover", |seed| {
+        let r = quorate_impl::failover::sim::run_seeded(&cfg, seed, 200);
+        (r.cluster.log().join("\n"), r.events)
+    });
 }

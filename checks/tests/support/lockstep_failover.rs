@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+#[path = "invariants.rs"]
+pub mod invariants;
+
 use quorate_impl::failover::Cluster;
-use quorate_model::checkable::Kind;
 use quorate_model::failover::instance::may_open;
 use quorate_model::failover::model::{all_properties, evaluate};
 use quorate_model::failover::state::{FailoverState, Phase, Role, Seg};
@@ -92,21 +94,7 @@ pub fn lockstep(
     }
 }
 
-/// The names of the protocol's `always` properties.
-pub fn always() -> Vec<&'static str> {
-    all_properties()
-        .into_iter()
-        .filter(|p| p.2 == Kind::Always)
-        .map(|p| p.0)
-        .collect()
-}
-
 /// The first `always` property `s` violates, with why.
 pub fn first_violation(cfg: &FailoverConfig, s: &FailoverState) -> Option<(&'static str, String)> {
-    always()
-        .into_iter()
-        .find_map(|name| match evaluate(name, cfg, s) {
-            Some(Err(why)) => Some((name, why)),
-            _ => None,
-        })
+    invariants::first_violation(all_properties(), |name| evaluate(name, cfg, s))
 }

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+#[path = "invariants.rs"]
+pub mod invariants;
+
 use quorate_impl::quorum::Cluster;
-use quorate_model::checkable::Kind;
 use quorate_model::quorum::model::{all_properties, evaluate};
 use quorate_model::quorum::state::{QuorumState, SegSet, WriterMode};
 use quorate_model::quorum::step::step;
@@ -99,21 +101,7 @@ pub fn lockstep(
     }
 }
 
-/// The names of the protocol's `always` properties.
-pub fn always() -> Vec<&'static str> {
-    all_properties()
-        .into_iter()
-        .filter(|p| p.2 == Kind::Always)
-        .map(|p| p.0)
-        .collect()
-}
-
 /// The first `always` property `s` violates, with why.
 pub fn first_violation(cfg: &QuorumConfig, s: &QuorumState) -> Option<(&'static str, String)> {
-    always()
-        .into_iter()
-        .find_map(|name| match evaluate(name, cfg, s) {
-            Some(Err(why)) => Some((name, why)),
-            _ => None,
-        })
+    invariants::first_violation(all_properties(), |name| evaluate(name, cfg, s))
 }

@@ -22,7 +22,7 @@
 //! the nodes did (acknowledgements to clients, refusals, allocations), never copied from the
 //! model.
 
-use quorate_model::failover::config::MAX_SEGMENTS;
+use quorate_model::failover::config::{MAX_EPOCH, MAX_SEGMENTS};
 use quorate_model::failover::instance as rules;
 use quorate_model::failover::state::{
     Budget, EpochSet, F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_B3_BROKEN, F_B10_BROKEN,
@@ -144,7 +144,7 @@ impl Cluster {
     }
 
     /// Send `msg` to segment `i` through the codec; what it did with it.
-    fn send_segment(&mut self, i: usize, msg: &Msg, range: Option<Trunc>) -> Option<Handled> {
+    fn send_segment(&mut self, i: usize, msg: &Msg) -> Option<Handled> {
         let msg = match wire::decode(&wire::encode(msg)) {
             Ok(m) => m,
             Err(_) => {
@@ -155,17 +155,14 @@ impl Cluster {
         let cfg = self.cfg.clone();
         let node = self.slots.get_mut(i)?.node.as_mut()?;
         Some(
-            node.handle(&cfg, &msg, range, &self.vol.truncs)
+            node.handle(&cfg, &msg, &self.vol.truncs)
                 .expect("a simulated disk does not fail"),
         )
     }
 
     /// A request that changes segment `i` (a write, gossip, fence or install): whether it did.
-    fn change(&mut self, i: usize, msg: &Msg, range: Option<Trunc>) -> bool {
-        matches!(
-            self.send_segment(i, msg, range),
-            Some(Handled::Changed { .. })
-        )
+    fn change(&mut self, i: usize, msg: &Msg) -> bool {
+        matches!(self.send_segment(i, msg), Some(Handled::Changed { .. }))
     }
 
     /// The endpoint instance, if it is recovering, with its phase.
@@ -205,7 +202,7 @@ impl Cluster {
                     return false;
                 }
                 let w = self.slots[f].node.as_ref().map_or(0, |n| n.seg().rec(lsn));
-                w != 0 && self.change(t, &Msg::Gossip { lsn, epoch: w }, None)
+                w != 0 && self.change(t, &Msg::Gossip { lsn, epoch: w })
             }
             Action::Promote => self.promote(),
             Action::GetEpoch => {
@@ -229,7 +226,7 @@ impl Cluster {
                     return false;
                 }
                 let epoch = self.insts[i].inst.epoch;
-                self.change(usize::from(seg), &Msg::Fence { epoch }, None)
+                self.change(usize::from(seg), &Msg::Fence { epoch })
             }
             Action::ReadScl { quorum } => self.read_scl(quorum),
             Action::WriteTrunc { seg } => {
@@ -242,7 +239,7 @@ impl Cluster {
                     epoch: x.epoch,
                     truncs: self.wire_truncs(),
                 };
-                may && self.change(usize::from(seg), &msg, None)
+                may && self.change(usize::from(seg), &msg)
             }
             Action::Open => self.open(),
             Action::Undo => {
@@ -428,14 +425,19 @@ impl Cluster {
     fn deliver(&mut self, i: usize, lsn: Lsn, epoch: u8) -> bool {
         if !(1..=MAX_LSN as Lsn).contains(&lsn)
             || epoch == 0
-            || usize::from(epoch) > 8
+            || usize::from(epoch) > MAX_EPOCH
             || self.sent[usize::from(lsn) - 1] & epoch_bit(epoch) == 0
         {
             return false;
         }
         // The writer of that epoch knows its own epoch's truncation range, if any.
-        let range = self.vol.truncs.iter().find(|t| t.epoch == epoch).copied();
-        match self.send_segment(i, &Msg::Write { lsn, epoch }, range) {
+        let range = self
+            .vol
+            .truncs
+            .iter()
+            .find(|t| t.epoch == epoch)
+            .map(|&t| t.into());
+        match self.send_segment(i, &Msg::Write { lsn, epoch, range }) {
             Some(Handled::Changed { stale_accepted }) => {
                 if stale_accepted {
                     self.ghost.flags |= F_B3_BROKEN;
@@ -496,7 +498,7 @@ impl Cluster {
         };
         let mut tops = Vec::new();
         for k in (0..self.slots.len()).filter(|&k| quorum & (1 << k) != 0) {
-            let reply = match self.send_segment(k, &request, None) {
+            let reply = match self.send_segment(k, &request) {
                 Some(Handled::Reply(r)) => r,
                 _ => return false,
             };
@@ -606,8 +608,11 @@ impl Cluster {
             }
         }
         for x in self.insts.iter_mut().filter(|x| x.listens()) {
-            for (k, az, r) in &reports {
-                x.lost_contact(*k);
+            // Only this round's reports stand: one that did not arrive leaves no old one behind.
+            for k in 0..MAX_SEGMENTS {
+                x.lost_contact(k);
+            }
+            for (_, az, r) in &reports {
                 x.on_report(r, *az);
             }
         }

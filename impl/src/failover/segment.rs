@@ -5,8 +5,10 @@
 //!
 //! The log holds inputs: `Created` (its AZ), `Stored` (a record accepted from a writer or a
 //! peer, with the epoch that wrote it), `Fenced` (a volume epoch installed), `Installed` (an
-//! epoch and the truncation ranges up to it) and `ForgotRanges` (only under the mutant
-//! `volatile-truncation`: a restart dropped the installed ranges). Replay applies accepted
+//! epoch and the truncation ranges up to it), `Learned` (ranges of an installed epoch found in
+//! the metadata service, only when an epoch is handed out twice, mutant `epoch-reuse`) and
+//! `ForgotRanges` (only under the mutant `volatile-truncation`: a restart dropped the
+//! installed ranges). Replay applies accepted
 //! inputs without judging them again: they were judged when they arrived, against what the
 //! node knew then, and the log is in arrival order.
 //!
@@ -21,6 +23,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
+use quorate_model::failover::config::MAX_EPOCH;
 use quorate_model::failover::state::{Epoch, Lsn, Seg, Trunc};
 use quorate_model::failover::storage::{self, Reject};
 use quorate_model::failover::{FailoverConfig, Mutant};
@@ -113,19 +116,17 @@ fn refusal(r: Reject) -> Refusal {
 /// Reject an entry whose fields are out of range (it passed its checksum, so other code wrote
 /// it, but it must not panic the node).
 fn check(e: &Entry) -> Result<(), String> {
+    let epoch_ok = |e: Epoch| (1..=MAX_EPOCH as Epoch).contains(&e);
+    let truncs_ok = |t: &[WireTrunc]| {
+        t.iter()
+            .all(|t| t.lo >= 1 && t.lo <= t.hi && epoch_ok(t.epoch))
+    };
     let ok = match e {
         Entry::Created { .. } | Entry::ForgotRanges => true,
-        Entry::Learned { truncs } => truncs
-            .iter()
-            .all(|t| t.lo >= 1 && t.lo <= t.hi && t.epoch > 0),
-        Entry::Stored { lsn, epoch } => (1..=MAX_LSN as Lsn).contains(lsn) && *epoch > 0,
-        Entry::Fenced { epoch } => *epoch > 0,
-        Entry::Installed { epoch, truncs } => {
-            *epoch > 0
-                && truncs
-                    .iter()
-                    .all(|t| t.lo >= 1 && t.lo <= t.hi && t.epoch > 0)
-        }
+        Entry::Learned { truncs } => truncs_ok(truncs),
+        Entry::Stored { lsn, epoch } => (1..=MAX_LSN as Lsn).contains(lsn) && epoch_ok(*epoch),
+        Entry::Fenced { epoch } => epoch_ok(*epoch),
+        Entry::Installed { epoch, truncs } => epoch_ok(*epoch) && truncs_ok(truncs),
     };
     if ok {
         Ok(())
@@ -230,9 +231,9 @@ impl<D: Disk> SegmentNode<D> {
         Ok(())
     }
 
-    /// Handle one request. `range` is, for a write, the writer's own epoch's truncation range
-    /// if its recovery wrote one: a segment takes that epoch's records only once it has
-    /// installed that range. `meta` is the metadata service's list of ranges, which the
+    /// Handle one request. A write carries its writer's own epoch's truncation range if its
+    /// recovery wrote one: a segment takes that epoch's records only once it has installed
+    /// that range. `meta` is the metadata service's list of ranges, which the
     /// segment consults before it judges a write, a repair or an install: a range of an epoch
     /// it has installed but was never sent (possible only when an epoch is handed out twice)
     /// is in force on it too.
@@ -240,7 +241,6 @@ impl<D: Disk> SegmentNode<D> {
         &mut self,
         cfg: &FailoverConfig,
         msg: &Msg,
-        range: Option<Trunc>,
         meta: &[Trunc],
     ) -> io::Result<Handled> {
         if matches!(
@@ -250,9 +250,13 @@ impl<D: Disk> SegmentNode<D> {
             self.learn(meta)?;
         }
         match msg {
-            Msg::Write { lsn, epoch } | Msg::Gossip { lsn, epoch } => {
+            Msg::Write { lsn, epoch, .. } | Msg::Gossip { lsn, epoch } => {
                 let (lsn, epoch) = (*lsn, *epoch);
                 let gossip = matches!(msg, Msg::Gossip { .. });
+                let range: Option<Trunc> = match msg {
+                    Msg::Write { range, .. } => range.map(Into::into),
+                    _ => None,
+                };
                 if (gossip && self.seg.rec(lsn) != 0) || self.seg.rec(lsn) == epoch {
                     return Ok(Handled::Unchanged);
                 }
@@ -274,7 +278,7 @@ impl<D: Disk> SegmentNode<D> {
                 }
             }
             Msg::Fence { epoch } => {
-                if self.seg.fence >= *epoch {
+                if !storage::fence_needed(&self.seg, *epoch) {
                     return Ok(Handled::Unchanged);
                 }
                 self.commit(Entry::Fenced { epoch: *epoch })?;
@@ -283,11 +287,10 @@ impl<D: Disk> SegmentNode<D> {
                 })
             }
             Msg::Install { epoch, truncs } => {
-                if self.seg.fence > *epoch {
-                    return Ok(Handled::Refused(Refusal::Stale));
-                }
-                if self.seg.fence == *epoch && self.seg.trunc_epoch >= *epoch {
-                    return Ok(Handled::Unchanged);
+                match storage::install_needed(&self.seg, *epoch) {
+                    Err(r) => return Ok(Handled::Refused(refusal(r))),
+                    Ok(false) => return Ok(Handled::Unchanged),
+                    Ok(true) => {}
                 }
                 self.commit(Entry::Installed {
                     epoch: *epoch,
@@ -357,14 +360,18 @@ mod tests {
     fn a_fence_survives_a_restart_and_rejects_the_old_writer() {
         let cfg = FailoverConfig::base();
         let mut n = node();
-        let w = |lsn, epoch| Msg::Write { lsn, epoch };
+        let w = |lsn, epoch| Msg::Write {
+            lsn,
+            epoch,
+            range: None,
+        };
         assert_eq!(
-            n.handle(&cfg, &w(1, 1), None, &[]).unwrap(),
+            n.handle(&cfg, &w(1, 1), &[]).unwrap(),
             Handled::Changed {
                 stale_accepted: false
             }
         );
-        n.handle(&cfg, &Msg::Fence { epoch: 2 }, None, &[]).unwrap();
+        n.handle(&cfg, &Msg::Fence { epoch: 2 }, &[]).unwrap();
         let mut disk = n.into_disk();
         disk.crash(0);
         let mut n = SegmentNode::recover(&cfg, 0, disk)
@@ -372,7 +379,7 @@ mod tests {
             .unwrap();
         assert_eq!((n.seg().fence, n.seg().rec(1)), (2, 1));
         assert_eq!(
-            n.handle(&cfg, &w(2, 1), None, &[]).unwrap(),
+            n.handle(&cfg, &w(2, 1), &[]).unwrap(),
             Handled::Refused(Refusal::Stale)
         );
     }
@@ -381,27 +388,39 @@ mod tests {
     fn a_new_epoch_writes_only_after_its_range_is_installed() {
         let cfg = FailoverConfig::base();
         let mut n = node();
-        n.handle(&cfg, &Msg::Write { lsn: 2, epoch: 1 }, None, &[])
-            .unwrap();
-        n.handle(&cfg, &Msg::Fence { epoch: 2 }, None, &[]).unwrap();
+        n.handle(
+            &cfg,
+            &Msg::Write {
+                lsn: 2,
+                epoch: 1,
+                range: None,
+            },
+            &[],
+        )
+        .unwrap();
+        n.handle(&cfg, &Msg::Fence { epoch: 2 }, &[]).unwrap();
         let t = Trunc {
             epoch: 2,
             lo: 1,
             hi: 2,
         };
-        let write = Msg::Write { lsn: 3, epoch: 2 };
+        let write = Msg::Write {
+            lsn: 3,
+            epoch: 2,
+            range: Some(t.into()),
+        };
         assert_eq!(
-            n.handle(&cfg, &write, Some(t), &[]).unwrap(),
+            n.handle(&cfg, &write, &[]).unwrap(),
             Handled::Refused(Refusal::NeedsTruncation)
         );
         let install = Msg::Install {
             epoch: 2,
             truncs: vec![t.into()],
         };
-        n.handle(&cfg, &install, None, &[]).unwrap();
+        n.handle(&cfg, &install, &[]).unwrap();
         assert_eq!(n.seg().rec(2), 0, "the stray is annulled");
         assert_eq!(
-            n.handle(&cfg, &write, Some(t), &[]).unwrap(),
+            n.handle(&cfg, &write, &[]).unwrap(),
             Handled::Changed {
                 stale_accepted: false
             }
@@ -418,9 +437,17 @@ mod tests {
     fn a_torn_tail_is_cut_and_a_rotten_byte_makes_the_segment_lost() {
         let cfg = FailoverConfig::base();
         let mut n = node();
-        n.handle(&cfg, &Msg::Write { lsn: 1, epoch: 1 }, None, &[])
-            .unwrap();
-        n.handle(&cfg, &Msg::Fence { epoch: 2 }, None, &[]).unwrap();
+        n.handle(
+            &cfg,
+            &Msg::Write {
+                lsn: 1,
+                epoch: 1,
+                range: None,
+            },
+            &[],
+        )
+        .unwrap();
+        n.handle(&cfg, &Msg::Fence { epoch: 2 }, &[]).unwrap();
         let before = *n.seg();
         let mut disk = n.into_disk();
         let good = disk.durable.len();

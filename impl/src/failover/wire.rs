@@ -37,6 +37,9 @@ pub enum Msg {
         lsn: Lsn,
         /// The writer's volume epoch.
         epoch: Epoch,
+        /// The truncation range its recovery wrote at that epoch, if any: the segment takes
+        /// the record only once it has installed it.
+        range: Option<WireTrunc>,
     },
     /// Segment to peer: a record for repair (gossip), with the epoch that wrote it.
     Gossip {
@@ -121,7 +124,10 @@ fn validate(msg: &Msg) -> Result<(), String> {
             .all(|t| t.lo >= 1 && t.lo <= t.hi && epoch_ok(t.epoch))
     };
     let ok = match msg {
-        Msg::Write { lsn, epoch } | Msg::Gossip { lsn, epoch } => lsn_ok(*lsn) && epoch_ok(*epoch),
+        Msg::Write { lsn, epoch, range } => {
+            lsn_ok(*lsn) && epoch_ok(*epoch) && truncs_ok(range.as_slice())
+        }
+        Msg::Gossip { lsn, epoch } => lsn_ok(*lsn) && epoch_ok(*epoch),
         Msg::Fence { epoch } => epoch_ok(*epoch),
         Msg::Install { epoch, truncs } => epoch_ok(*epoch) && truncs_ok(truncs),
         Msg::ReadScl { truncs } => truncs_ok(truncs),
@@ -157,7 +163,11 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let msgs = [
-            Msg::Write { lsn: 3, epoch: 2 },
+            Msg::Write {
+                lsn: 3,
+                epoch: 2,
+                range: None,
+            },
             Msg::Install {
                 epoch: 2,
                 truncs: vec![WireTrunc {
@@ -187,13 +197,17 @@ mod tests {
     fn garbage_is_rejected_not_a_panic() {
         assert!(decode(b"").is_err());
         assert!(decode(b"\xff\x00garbage").is_err());
-        let good = encode(&Msg::Write { lsn: 1, epoch: 1 });
+        let good = encode(&Msg::Write {
+            lsn: 1,
+            epoch: 1,
+            range: None,
+        });
         for cut in 0..good.len() {
             assert!(decode(&good[..cut]).is_err(), "truncated at {cut}");
         }
         for bad in [
-            &br#"{"Write":{"lsn":0,"epoch":1}}"#[..],
-            br#"{"Write":{"lsn":1,"epoch":9}}"#,
+            &br#"{"Write":{"lsn":0,"epoch":1,"range":null}}"#[..],
+            br#"{"Write":{"lsn":1,"epoch":9,"range":null}}"#,
             br#"{"Report":{"slot":0,"fence":1,"trunc_epoch":1,"scl":0,"recs":[1]}}"#,
         ] {
             assert!(decode(bad).unwrap_err().contains("out of range"));

@@ -397,7 +397,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             }
             let e = s.insts[i].epoch;
             let x = &mut s.segs[usize::from(seg)];
-            if !x.up || x.fence >= e {
+            if !x.up || !storage::fence_needed(x, e) {
                 return false;
             }
             *x = storage::fence(x, e);
@@ -457,7 +457,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
                 || (inst.role == Role::Writer && !inst.cut_off);
             let e = inst.epoch;
             let x = s.segs[usize::from(seg)];
-            if !ok_role || !x.up || x.fence > e || (x.fence == e && x.trunc_epoch >= e) {
+            if !ok_role || !x.up || storage::install_needed(&x, e) != Ok(true) {
                 return false;
             }
             s.segs[usize::from(seg)] = storage::install_truncation(&x, e, &s.truncs);

@@ -84,6 +84,22 @@ pub fn forget_ranges(seg: &Seg, truncs: &[Trunc]) -> Seg {
     next
 }
 
+/// Whether a request to install epoch `e` (fence only) asks `seg` for anything new.
+pub fn fence_needed(seg: &Seg, e: Epoch) -> bool {
+    seg.fence < e
+}
+
+/// What `seg` does with a request to install epoch `e` and its ranges: `Err(Stale)` if it is
+/// fenced at a newer epoch, `Ok(false)` if it has installed them already, `Ok(true)` if it
+/// installs them.
+pub fn install_needed(seg: &Seg, e: Epoch) -> Result<bool, Reject> {
+    if seg.fence > e {
+        Err(Reject::Stale)
+    } else {
+        Ok(!(seg.fence == e && seg.trunc_epoch >= e))
+    }
+}
+
 /// Install epoch `e` (the fence) without any truncation range.
 pub fn fence(seg: &Seg, e: Epoch) -> Seg {
     let mut next = *seg;

@@ -1,0 +1,31 @@
+//! Seeded runs of the simulated failover cluster, on the schedule of [`crate::sim`]: the
+//! candidates are the model's actions in the cluster's current state (lifted).
+
+use quorate_model::failover::FailoverConfig;
+use quorate_model::failover::step::{Action, actions};
+
+use super::Cluster;
+
+/// What a seeded run did.
+#[derive(Debug)]
+pub struct Run {
+    /// The cluster at the end.
+    pub cluster: Cluster,
+    /// Events carried out.
+    pub events: usize,
+}
+
+/// Run `events` sche/// Run `events` scheduled events from a fresh volume under `cfg`, chosen by `seed`.
+pub fn run_seeded(cfg: &FailoverConfig, seed: u64, events: usize) -> Run {
+    let cluster = std::cell::RefCell::new(Cluster::new(cfg));
+    let events = crate::sim::run(
+        seed,
+        events,
+        |out: &mut Vec<Action>| actions(cfg, &cluster.borrow().lift(), out),
+        |a| cluster.borrow_mut().apply(a),
+    );
+    Run {
+        cluster: cluster.into_inner(),
+        events,
+    }
+}
