@@ -271,24 +271,30 @@ fn run(cfg: &FailoverConfig, ops: &[Op], tally: &mut Tally) -> Result<(), TestCa
     Ok(())
 }
 
-fn check(name: &str, cases: u32) {
-    let cfg = config(name);
+/// Run `cases` seeded schedules of `cfg` in lockstep; on failure, panic with the seed and
+/// the command (`test`, the test's name) that reproduces it, first.
+fn run_schedules(cfg: &FailoverConfig, what: &str, test: &str, cases: u32) -> Tally {
     let (seed, mut runner) = lockstep_failover::invariants::seeded_runner(
         cases,
         "proptest-regressions/conformance_failover.txt",
     );
     let tally = std::cell::RefCell::new(Tally::default());
-    let strategy = proptest::collection::vec(op_strategy(&cfg), 1..200);
-    let result = runner.run(&strategy, |ops| run(&cfg, &ops, &mut tally.borrow_mut()));
+    let strategy = proptest::collection::vec(op_strategy(cfg), 1..200);
+    let result = runner.run(&strategy, |ops| run(cfg, &ops, &mut tally.borrow_mut()));
     if let Err(e) = result {
         panic!(
-            "seed {seed}: conformance of failover config '{name}' failed.\n\
+            "seed {seed}: conformance of failover {what} failed.\n\
              Reproduce with: QUORATE_SEED={seed} cargo test --release -p quorate \
-             --test conformance_failover {name}\n\
+             --test conformance_failover {test}\n\
              {e}"
         );
     }
-    let t = tally.into_inner();
+    tally.into_inner()
+}
+
+fn check(name: &str, cases: u32) {
+    let cfg = config(name);
+    let t = run_schedules(&cfg, &format!("config '{name}'"), name, cases);
     println!(
         "failover {name}: {cases} schedules, {} events carried out in lockstep, {} refusals \
          allowed, {} failovers completed, {} commits acknowledged; schedules with a commit \
@@ -391,21 +397,8 @@ fn every_mutant_conforms() {
             _ => "partition",
         };
         let cfg = config(name).with_mutant(Some(mutant));
-        let (seed, mut runner) = lockstep_failover::invariants::seeded_runner(
-            300,
-            "proptest-regressions/conformance_failover.txt",
-        );
-        let tally = std::cell::RefCell::new(Tally::default());
-        let strategy = proptest::collection::vec(op_strategy(&cfg), 1..200);
-        let result = runner.run(&strategy, |ops| run(&cfg, &ops, &mut tally.borrow_mut()));
-        if let Err(e) = result {
-            panic!(
-                "seed {seed}: conformance of failover config '{name}' with mutant {mutant} \
-                 failed.\nReproduce with: QUORATE_SEED={seed} cargo test --release -p quorate \
-                 --test conformance_failover every_mutant_conforms\n{e}"
-            );
-        }
-        let t = tally.into_inner();
+        let what = format!("config '{name}' with mutant {mutant}");
+        let t = run_schedules(&cfg, &what, "every_mutant_conforms", 300);
         assert!(t.failovers > 30, "{mutant}: only {} failovers", t.failovers);
     }
 }
