@@ -476,3 +476,19 @@ pub fn reopen<E: Serialize + DeserializeOwned, D: Disk>(
         torn_tail,
     })
 }
+
+/// A new, empty log on `disk`, for a node's birth. A disk that already holds a log (even a
+/// damaged one) is refused, never overwritten: it may hold what its node acknowledged, so it
+/// must be recovered (or its node treated as lost) instead.
+pub fn create<E: Serialize + DeserializeOwned, D: Disk>(disk: D) -> io::Result<DurableLog<E, D>> {
+    let mut log = DurableLog::new(disk);
+    let existing = log.recover()?;
+    if !existing.records.is_empty() || existing.damage.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "the disk already holds a log",
+        ));
+    }
+    log.erase()?;
+    Ok(log)
+}

@@ -139,14 +139,8 @@ impl<D: Disk> SegmentNode<D> {
     /// A new segment in `az` on an empty disk (one that holds a log must be recovered, never
     /// overwritten).
     pub fn create(slot: u8, az: u8, disk: D) -> io::Result<Self> {
-        let mut log = DurableLog::new(disk);
-        let existing = log.recover()?;
-        if !existing.records.is_empty() || existing.damage.is_some() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "the disk already holds a segment's log",
-            ));
-        }
+        // A segment that holds a log must be recovered, never overwritten.
+        let mut log = crate::durable::create(disk)?;
         let entry = Entry::Created { az };
         log.append_synced(&entry)?;
         let mut node = Self::blank(slot, log, None);

@@ -135,17 +135,8 @@ impl<D: Disk> SegmentNode<D> {
         truncs: &[Trunc],
         disk: D,
     ) -> io::Result<Self> {
-        let mut log = DurableLog::new(disk);
-        // A new segment starts on an empty disk; one that holds a log must be recovered, never
-        // overwritten (it may hold what it acknowledged).
-        let existing = log.recover()?;
-        if !existing.records.is_empty() || existing.damage.is_some() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "the disk already holds a segment's log",
-            ));
-        }
-        log.erase()?;
+        // A segment that holds a log must be recovered, never overwritten.
+        let mut log = crate::durable::create(disk)?;
         let entry = Entry::Created {
             az,
             mem_epoch,
