@@ -19,12 +19,15 @@
 //!   of it. When the old primary's region returns it snapshots its unreplicated tail, takes a
 //!   new volume and rejoins as a secondary.
 //!
-//! Modules, in reading order: [`config`], [`state`], [`step`], [`properties`] (C1-C7,
-//! G1-G3), [`model`]. The spec is `specs/global.md`; names carry its IDs.
+//! Modules, in reading order: [`config`], [`state`], [`region`] (what one region or the
+//! control plane decides), [`step`], [`history`] (what the ghost variables record),
+//! [`properties`] (C1-C7, G1-G3), [`model`]. The spec is `specs/global.md`; names carry its IDs.
 
 pub mod config;
+pub mod history;
 pub mod model;
 pub mod properties;
+pub mod region;
 pub mod state;
 pub mod step;
 

@@ -195,42 +195,13 @@ impl GlobalState {
 
     /// Whether region `r`'s log holds transaction `x`'s commit record.
     pub fn holds_commit(&self, r: usize, x: Txn) -> bool {
-        self.regions[r].log.iter().any(|c| c.txn == x && c.commit)
-    }
-
-    /// Replication lag of secondary `s` behind region `p` at the current time: now minus the
-    /// commit time of the oldest commit in `p`'s log that `s` does not hold; 0 if none.
-    /// Every commit counts, acknowledged or not (MC in `specs/global.md`), so the gate bounds
-    /// what a failover can lose.
-    pub fn lag(&self, p: usize, s: usize) -> u8 {
-        self.regions[p]
-            .log
-            .iter()
-            .filter(|c| c.commit && c.txn != 0)
-            .filter(|c| !self.holds_commit(s, c.txn))
-            .map(|c| self.t - self.ghost.ts[usize::from(c.txn) - 1])
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// Whether the RPO gate lets region `p` acknowledge now: some reachable secondary lags by
-    /// less than `rpo` ticks (always, when `rpo` is 0).
-    pub fn gate_open(&self, rpo: u8, p: usize) -> bool {
-        if rpo == 0 {
-            return true;
-        }
-        let pr = &self.regions[p];
-        if usize::from(self.primary) != p || pr.cut_off {
-            return false; // no lag reports reach it
-        }
-        self.regions.iter().enumerate().any(|(s, x)| {
-            s != p && x.role == Role::Secondary && x.up && !x.cut_off && self.lag(p, s) < rpo
-        })
+        super::region::holds(&self.regions[r].log, x)
     }
 }
 
 impl GlobalState {
-    /// C5a by its definition in protocols.md, independent of [`GlobalState::gate_open`]: some
+    /// C5a by its definition in protocols.md, independent of the gate
+    /// ([`super::region::may_acknowledge`]): some
     /// secondary holds every commit in region `p`'s log that is at least `rpo` ticks old.
     pub fn some_secondary_within_rpo(&self, rpo: u8, p: usize) -> bool {
         let old_enough = |x: Txn| {

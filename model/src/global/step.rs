@@ -7,11 +7,11 @@
 use serde::Serialize;
 
 use super::config::{Fencing, GlobalConfig, Mutant};
+use super::history;
+use super::region as rules;
 use super::state::{
-    Budget, F_ACK_PAST_GATE, F_ACK_UNREPLICATED, F_BLOCKED, F_FAILOVER_DONE, F_FAILOVER_LOST_DATA,
-    F_FENCED_LIVE, F_HALF_TXN_DROPPED, F_LOST_WITHIN_RPO, F_REBUILD_CUT, F_REJOINED, F_RESUMED,
-    F_SPLIT_BRAIN, F_SWITCHOVER_CANCELLED, F_SWITCHOVER_DONE, Ghost, GlobalState, Op, Rec, Region,
-    Role, txn_bit,
+    Budget, F_FENCED_LIVE, F_HALF_TXN_DROPPED, F_REBUILD_CUT, F_REJOINED, F_SWITCHOVER_CANCELLED,
+    F_SWITCHOVER_DONE, Ghost, GlobalState, Op, Rec, Region, Role,
 };
 
 /// One step of the system. Operator commands and faults are "environment" actions
@@ -200,10 +200,9 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
             if x.role != Role::Secondary || !reachable(x) || !reachable(p) || detached {
                 return false;
             }
-            if x.log.len() >= p.log.len() || !GlobalState::is_prefix(&x.log, &p.log) {
+            let Some(next) = rules::next_for(&x.log, &p.log) else {
                 return false;
-            }
-            let next = p.log[x.log.len()];
+            };
             s.regions[r].log.push(next);
             true
         }
@@ -231,7 +230,7 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
                 return false;
             }
             s.budget.switchovers -= 1;
-            if !cfg.has(Mutant::SyncThenReadOnly) {
+            if rules::read_only_at_start(cfg) {
                 s.regions[p].writable = false; // read-only, then drain
             }
             s.op = Op::Switchover {
@@ -275,14 +274,10 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
                 return true;
             }
             let x = &mut s.regions[p];
-            if x.writable || x.log.is_full() || x.log.last().is_some_and(|c| !c.is_boundary()) {
-                return false; // drain: no transaction may straddle the MARKER
-            }
-            x.log.push(Rec {
-                gepoch: x.gepoch,
-                txn: 0,
-                commit: true,
-            });
+            let Some(m) = rules::marker(&x.log, x.log.is_full(), x.writable, x.gepoch) else {
+                return false;
+            };
+            x.log.push(m);
             s.op = Op::Switchover {
                 target,
                 marker: x.log.len() as u8,
@@ -303,14 +298,8 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
             if !reachable(&s.regions[t]) || !reachable(&s.regions[p]) {
                 return false;
             }
-            let ready = if cfg.has(Mutant::SyncThenReadOnly) {
-                synced && !s.regions[p].writable
-            } else if cfg.has(Mutant::PromoteWithoutMarker) {
-                true // as soon as the primary is read-only
-            } else {
-                marker > 0 && s.regions[t].log.len() >= usize::from(marker)
-            };
-            if !ready {
+            let (target_len, writable) = (s.regions[t].log.len(), s.regions[p].writable);
+            if !rules::switchover_ready(cfg, marker, synced, target_len, writable) {
                 return false;
             }
             let e = s.gepoch + 1;
@@ -336,44 +325,17 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
             if s.op != Op::Idle || s.budget.failovers == 0 || reachable(&s.regions[p]) {
                 return false;
             }
-            let candidates = s
+            let candidates: Vec<(usize, usize)> = s
                 .regions
                 .iter()
                 .enumerate()
-                .filter(|(_, x)| x.role == Role::Secondary && reachable(x));
-            // The most caught-up reachable secondary (lowest index on a tie).
-            let target = if cfg.has(Mutant::FailoverToMostLagged) {
-                candidates.min_by_key(|(i, x)| (x.log.len(), *i))
-            } else {
-                candidates.max_by_key(|(i, x)| (x.log.len(), std::cmp::Reverse(*i)))
-            };
-            let Some((t, _)) = target else {
+                .filter(|(_, x)| x.role == Role::Secondary && reachable(x))
+                .map(|(i, x)| (i, x.log.len()))
+                .collect();
+            let Some(t) = rules::failover_target(cfg, &candidates) else {
                 return false;
             };
-            // The RPO bound (C5) is owed only when a secondary at least as caught up as every
-            // other is reachable when the target is chosen: losing the primary and the best
-            // secondary together loses more, whatever the gate did.
-            let secondaries = || {
-                s.regions
-                    .iter()
-                    .enumerate()
-                    .filter(|&(i, x)| i != p && x.role == Role::Secondary)
-                    .map(|(_, x)| x)
-            };
-            let best = secondaries().map(|x| x.log.len()).max().unwrap_or(0);
-            let best_reachable = secondaries()
-                .filter(|x| reachable(x))
-                .map(|x| x.log.len())
-                .max()
-                .unwrap_or(0);
-            let e_next = if cfg.has(Mutant::PromoteSameEpoch) {
-                s.gepoch
-            } else {
-                s.gepoch + 1
-            };
-            if best_reachable >= best {
-                s.ghost.rpo_owed |= 1 << (e_next - 1);
-            }
+            history::failover_chosen(s, p, rules::failover_epoch(cfg, s.gepoch));
             s.budget.failovers -= 1;
             s.op = Op::Failover {
                 target: t as u8,
@@ -392,7 +354,7 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
             if !ok && cfg.fencing != Fencing::BestEffort {
                 return false;
             }
-            if ok && !cfg.has(Mutant::NoFence) {
+            if rules::fences(cfg, ok) {
                 let old = &mut s.regions[usize::from(s.primary)];
                 if old.up {
                     s.ghost.flags |= F_FENCED_LIVE; // cut off, still running: C2 is at stake
@@ -417,24 +379,15 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
             if !reachable(&s.regions[t]) {
                 return false;
             }
-            if !cfg.has(Mutant::PromoteMidTxn) {
-                // Roll back a transaction whose commit record never arrived.
-                let log = &mut s.regions[t].log;
-                let d = log
-                    .iter()
-                    .rposition(|c| c.is_boundary())
-                    .map_or(0, |i| i + 1);
-                if d < log.len() {
-                    s.ghost.flags |= F_HALF_TXN_DROPPED;
-                }
-                log.truncate(d);
+            // Roll back a transaction whose commit record never arrived.
+            let log = &mut s.regions[t].log;
+            let d = rules::promotion_point(cfg, log);
+            if d < log.len() {
+                s.ghost.flags |= F_HALF_TXN_DROPPED;
             }
+            log.truncate(d);
             let old_e = s.gepoch;
-            let e = if cfg.has(Mutant::PromoteSameEpoch) {
-                s.gepoch
-            } else {
-                s.gepoch + 1
-            };
+            let e = rules::failover_epoch(cfg, s.gepoch);
             promote(s, t, e);
             s.regions[p].role = Role::Old;
             let new_log = s.regions[t].log.clone();
@@ -442,27 +395,11 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
                 // Only secondaries are rebuilt: an `Old` region from an earlier failover keeps
                 // its unreplicated tail until it rejoins through a snapshot.
                 let secondary = matches!(x.role, Role::Secondary | Role::Rebuilding);
-                let ahead = !GlobalState::is_prefix(&x.log, &new_log);
-                if i != t && secondary && ahead && !cfg.has(Mutant::NoRebuild) {
+                if i != t && secondary && rules::needs_rebuild(cfg, &x.log, &new_log) {
                     x.role = Role::Rebuilding;
                 }
             }
-            s.ghost.by_failover |= 1 << (e - 1);
-            s.ghost.flags |= F_FAILOVER_DONE;
-            let lost = |at: &dyn Fn(u8) -> bool| {
-                (1..=s.begun).any(|x| {
-                    let a = s.ghost.acked[usize::from(x) - 1];
-                    a != 0 && at(a) && !s.holds_commit(t, x)
-                })
-            };
-            let (lost_any, lost_own) = (lost(&|_| true), lost(&|a| a == old_e));
-            if lost_any {
-                s.ghost.flags |= F_FAILOVER_LOST_DATA;
-            }
-            // C5's bound is about the epoch this failover ended; earlier losses are not its.
-            if lost_own && s.ghost.rpo_owed & (1 << (e - 1)) != 0 {
-                s.ghost.flags |= F_LOST_WITHIN_RPO;
-            }
+            history::failover_done(s, t, old_e, e);
             true
         }
         Action::Rebuild { region } => {
@@ -475,7 +412,7 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
             }
             let p = s.prim().log.clone();
             let x = &mut s.regions[r];
-            let common = x.log.iter().zip(&p).take_while(|(a, b)| a == b).count();
+            let common = rules::rebuild_point(&x.log, &p);
             if common < x.log.len() {
                 s.ghost.flags |= F_REBUILD_CUT;
             }
@@ -490,18 +427,11 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
                 return false;
             }
             // Snapshot the commits the new primary does not hold, then a new, empty volume.
-            let p = usize::from(s.primary);
-            let tail = s.regions[r]
-                .log
-                .iter()
-                .filter(|c| c.commit && c.txn != 0)
-                .filter(|c| !s.holds_commit(p, c.txn))
-                .fold(0u8, |a, c| a | txn_bit(c.txn));
-            if !cfg.has(Mutant::RejoinWithoutSnapshot) {
-                s.ghost.snapshot |= tail;
-            }
+            let p = &s.regions[usize::from(s.primary)].log;
+            let (snapshot, keep) = rules::rejoin(cfg, &s.regions[r].log, |x| rules::holds(p, x));
+            s.ghost.snapshot |= snapshot;
             let x = &mut s.regions[r];
-            if !cfg.has(Mutant::RejoinOwnVolume) {
+            if !keep {
                 x.log.clear();
             }
             x.role = Role::Secondary;
@@ -563,79 +493,60 @@ fn promote(s: &mut GlobalState, t: usize, e: u8) {
 /// transaction (its data record, or its commit with one record per transaction).
 fn write(cfg: &GlobalConfig, s: &mut GlobalState, r: usize) -> bool {
     let x = &s.regions[r];
-    let open = x.log.last().filter(|c| !c.is_boundary()).map(|c| c.txn);
-    // A switchover's drain lets the open transaction commit; read-only stops new ones. (A
-    // fenced old primary is not draining: it can commit nothing.)
-    let draining = matches!(s.op, Op::Switchover { .. }) && r == usize::from(s.primary);
-    let may_write = x.writable || (draining && open.is_some());
-    if !x.up || !may_write || !matches!(x.role, Role::Primary | Role::Old) || x.log.is_full() {
+    if !x.up || !writes(x.role) {
         return false;
     }
-    let (txn, commit) = match open {
-        Some(txn) => (txn, true),
-        None if s.begun < cfg.txns && x.writable => {
-            s.begun += 1;
-            (s.begun, cfg.txn_records == 1)
-        }
-        None => return false,
+    let draining = matches!(s.op, Op::Switchover { .. }) && r == usize::from(s.primary);
+    let offer = (s.begun < cfg.txns).then_some(s.begun + 1);
+    let full = x.log.is_full();
+    let Some((rec, begins)) =
+        rules::next_record(cfg, &x.log, full, x.writable, draining, x.gepoch, offer)
+    else {
+        return false;
     };
-    let e = x.gepoch;
-    if commit {
-        s.ghost.ts[usize::from(txn) - 1] = s.t;
+    if begins {
+        s.begun += 1;
     }
-    s.regions[r].log.push(Rec {
-        gepoch: e,
-        txn,
-        commit,
-    });
+    if rec.commit {
+        s.ghost.ts[usize::from(rec.txn) - 1] = s.t;
+    }
+    s.regions[r].log.push(rec);
     true
 }
 
+/// Whether a region in `role` writes (and acknowledges): the primary, or an old primary that
+/// nothing told otherwise.
+pub fn writes(role: Role) -> bool {
+    matches!(role, Role::Primary | Role::Old)
+}
+
 /// After every step: each writing region acknowledges the commits it wrote at its epoch, as
-/// far as the RPO gate lets it.
+/// far as the RPO gate lets it. The gate needs the lag reports of the reachable secondaries,
+/// which reach only the named primary, and only while it is not cut off.
 fn settle(cfg: &GlobalConfig, s: &mut GlobalState) {
     for r in 0..s.regions.len() {
         let x = &s.regions[r];
-        if !x.up || !matches!(x.role, Role::Primary | Role::Old) {
+        if !x.up || !writes(x.role) {
             continue;
         }
-        let e = x.gepoch;
-        let pending: Vec<u8> = x
-            .log
-            .iter()
-            .filter(|c| c.commit && c.txn != 0 && c.gepoch == e)
-            .filter(|c| s.ghost.acked[usize::from(c.txn) - 1] == 0)
-            .map(|c| c.txn)
-            .collect();
+        let pending = rules::pending(&x.log, x.gepoch, |t| s.ghost.acked[usize::from(t) - 1] != 0);
         if pending.is_empty() {
             continue;
         }
-        if !s.gate_open(cfg.rpo, r) && !cfg.has(Mutant::NoGate) {
-            // Held back for lag (G3.s1) only when the gate, not a partition, is the reason.
-            if usize::from(s.primary) == r && !s.regions[r].cut_off {
-                s.ghost.flags |= F_BLOCKED;
-                s.ghost.blocked |= pending.iter().fold(0, |a, &x| a | txn_bit(x));
-            }
+        let reports = (usize::from(s.primary) == r && !x.cut_off).then(|| {
+            s.regions
+                .iter()
+                .enumerate()
+                .filter(|&(o, y)| o != r && y.role == Role::Secondary && reachable(y))
+                .map(|(_, y)| y.log.as_slice())
+                .collect::<Vec<&[Rec]>>()
+        });
+        let ts = |t: u8| s.ghost.ts[usize::from(t) - 1];
+        if !rules::may_acknowledge(cfg, &x.log, reports.as_deref(), ts, s.t) {
+            history::held_back(s, r, &pending);
             continue;
         }
-        if cfg.rpo > 0 && !s.some_secondary_within_rpo(cfg.rpo, r) {
-            s.ghost.flags |= F_ACK_PAST_GATE;
-        }
-        for txn in pending {
-            if cfg.rpo > 0 && !(0..s.regions.len()).any(|o| o != r && s.holds_commit(o, txn)) {
-                s.ghost.flags |= F_ACK_UNREPLICATED;
-            }
-            s.ghost.acked[usize::from(txn) - 1] = e;
-            s.ghost.ack_from[usize::from(e) - 1] |= 1 << r;
-            if e < s.ghost.max_ack_epoch {
-                s.ghost.flags |= F_SPLIT_BRAIN;
-            }
-            s.ghost.max_ack_epoch = s.ghost.max_ack_epoch.max(e);
-            s.ghost.last_ack_t[usize::from(e) - 1] = s.t;
-            if s.ghost.blocked & txn_bit(txn) != 0 {
-                s.ghost.flags |= F_RESUMED;
-            }
-        }
+        history::acknowledged(cfg, s, r, &pending);
     }
 }
 

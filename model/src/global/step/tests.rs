@@ -1,6 +1,7 @@
 //! Scenarios of the Global Database step function.
 
 use super::*;
+use crate::global::state::{F_ACK_PAST_GATE, F_BLOCKED, F_FAILOVER_LOST_DATA, F_RESUMED};
 
 /// The base: two regions, one-record transactions, no RPO gate, reliable fencing.
 fn cfg() -> GlobalConfig {
