@@ -7,6 +7,9 @@
 //!   deterministic simulated cluster that tests drive event by event against the model.
 //! * [`failover`]: the same for writer failover: segment nodes with durable fences and
 //!   ranges, instances deciding on what segments report, control plane and metadata service.
+//! * [`global`]: the Global Database: region nodes with durable logs that write, stream,
+//!   acknowledge by the RPO gate, and obey the control plane's switchover, fence, promotion,
+//!   rebuild and rejoin.
 //! * [`sim`]: the seeded schedule the simulated clusters run on.
 //! * [`rng`]: the seeded generator that runtimes and workloads use (protocol code has none).
 //! * [`crc`]: the CRC-32 the logs carry.
@@ -19,6 +22,7 @@ pub mod codec;
 pub mod crc;
 pub mod durable;
 pub mod failover;
+pub mod global;
 pub mod quorum;
 pub mod rng;
 pub mod sim;

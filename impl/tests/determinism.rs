@@ -76,3 +76,24 @@ fn a_seed_fixes_the_failover_run() {
         (r.cluster.log().join("\n"), r.events)
     });
 }
+
+/// The same for the Global Database: switchovers, failovers, outages and partitions, the RPO
+/// gate, all chosen by the seed.
+#[test]
+fn a_seed_fixes_the_global_run() {
+    use quorate_model::global::GlobalConfig;
+    let mut cfg = GlobalConfig::base();
+    for (k, v) in [
+        ("regions", "3"),
+        ("rpo", "2"),
+        ("max_time", "5"),
+        ("failovers", "2"),
+        ("outages", "2"),
+    ] {
+        cfg.set(k, v).unwrap();
+    }
+    assert_deterministic("global", |seed| {
+        let r = quorate_impl::global::sim::run_seeded(&cfg, seed, 200);
+        (r.cluster.log().join("\n"), r.events)
+    });
+}

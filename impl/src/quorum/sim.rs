@@ -15,7 +15,7 @@ pub struct Run {
     pub events: usize,
 }
 
-/// Run `events` sche/// Run `events` scheduled events from a fresh volume under `cfg`, chosen by `seed`.
+/// Run `events` scheduled events from a fresh volume under `cfg`, chosen by `seed`.
 pub fn run_seeded(cfg: &QuorumConfig, seed: u64, events: usize) -> Run {
     let ghost = init(cfg);
     let cluster = std::cell::RefCell::new(Cluster::new(cfg));

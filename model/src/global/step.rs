@@ -4,7 +4,7 @@
 //! or changes nothing. No I/O, clock or RNG (the model's clock is a state variable that the
 //! environment ticks). Action names follow `specs/global.md`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{Fencing, GlobalConfig, Mutant};
 use super::history;
@@ -16,7 +16,7 @@ use super::state::{
 
 /// One step of the system. Operator commands and faults are "environment" actions
 /// ([`Action::is_environment`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Action {
     /// Region `region`, writable, appends the next record of its workload: a new transaction's
     /// data record (or its commit, with one record per transaction), or the open one's commit.
