@@ -16,10 +16,13 @@
 //!   backtrack is part of the timeline from then on: a later backtrack to a time before it
 //!   does not show it, and one to a time after it does.
 //!
-//! Modules, in reading order: [`config`], [`state`], [`step`], [`properties`] (D1-D7,
+//! Modules, in reading order: [`config`], [`state`], [`engine`] (what the database engine
+//! decides), [`step`], [`history`] (what the ghost variables record), [`properties`] (D1-D7,
 //! L1-L2), [`model`]. The spec is `specs/backtrack.md`; names carry its IDs.
 
 pub mod config;
+pub mod engine;
+pub mod history;
 pub mod model;
 pub mod properties;
 pub mod state;

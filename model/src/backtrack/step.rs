@@ -6,13 +6,10 @@
 
 use serde::Serialize;
 
-use super::config::{BacktrackConfig, MAX_TIME, Mutant};
-use super::state::{
-    BacktrackState, Budget, F_ACK_AFTER_RESUME, F_ACK_DROPPED, F_ACK_KEPT, F_ACK_UNACKED,
-    F_ACK_WHILE_PAUSED, F_BACK_DONE, F_CACHE_REFILLED, F_COMMIT_RACED, F_EARLIEST_DONE,
-    F_FORWARD_DONE, F_INFLIGHT_DROPPED, F_REJECTED, F_REJECTED_AT_STAKE, F_RESTART_DONE, Ghost,
-    LastBacktrack, Mode, Open, Values, physical, txn_bit,
-};
+use super::config::{BacktrackConfig, MAX_TIME};
+use super::engine::{self, Timeline};
+use super::history;
+use super::state::{BacktrackState, Budget, Ghost, Mode, Open, Values, physical};
 
 /// One step of the system. Client work, the clock, eviction, operator requests and faults are
 /// "environment" actions ([`Action::is_environment`]); the rewind itself is progress.
@@ -152,13 +149,19 @@ pub fn step(cfg: &BacktrackConfig, s: &BacktrackState, action: &Action) -> Optio
     Some(n)
 }
 
-/// Whether clients are served: the cluster is `Normal`, or (Md4) never paused.
+/// Whether clients are served now.
 fn serving(cfg: &BacktrackConfig, s: &BacktrackState) -> bool {
-    s.mode == Mode::Normal || (cfg.has(Mutant::NoPause) && matches!(s.mode, Mode::Applying { .. }))
+    engine::serving(cfg, &s.mode)
 }
 
-fn all_keys(cfg: &BacktrackConfig) -> u8 {
-    (1u8 << cfg.keys) - 1
+/// The buffer's view of time in `s`.
+fn timeline(s: &BacktrackState) -> Timeline<'_> {
+    Timeline {
+        t: s.t,
+        earliest: s.earliest,
+        consistent: s.consistent,
+        hist: &s.hist,
+    }
 }
 
 fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool {
@@ -202,24 +205,15 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
             // The buffer holds pages as they are, uncommitted changes included; what the
             // cluster showed is the committed data.
             s.hist[t] = Some(physical(s));
-            s.ghost.seen[t] = s.db;
-            // A consistent time: nothing in flight and no rewind half done.
-            if s.open.is_none() && s.mode == Mode::Normal && s.rewind_left.is_none() {
+            if engine::consistent_tick(s.open.is_some(), &s.mode, s.rewind_left.is_some()) {
                 s.consistent |= 1 << t;
             }
-            if s.ghost.last.some
-                && s.ghost.last.changes_data()
-                && s.ghost.acked_since.iter().any(|&x| x != 0)
-            {
-                s.ghost.flags |= F_ACK_KEPT;
-            }
+            history::tick_ends(s);
             s.t += 1;
             true
         }
         Action::Evict => {
-            let outside = u16::from(s.earliest) + u16::from(cfg.window) < u16::from(s.t);
-            let may = outside || (cfg.has(Mutant::EvictInsideWindow) && s.earliest < s.t);
-            if s.mode != Mode::Normal || !may {
+            if s.mode != Mode::Normal || !engine::may_evict(cfg, s.earliest, s.t) {
                 return false;
             }
             evict_oldest(s);
@@ -254,7 +248,7 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
                 (Mode::Normal, Some((target, done))) if *done & bit == 0 => {
                     s.db[usize::from(key)] = target[usize::from(key)];
                     *done |= bit;
-                    if *done == all_keys(cfg) {
+                    if *done == engine::all_keys(cfg) {
                         s.rewind_left = None;
                     }
                     true
@@ -276,11 +270,8 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
                 return false;
             }
             s.budget.crashes -= 1;
-            s.ghost.crashed = true;
             // The keys rewound so far were in memory only: they are back where they were.
-            if s.db != before {
-                s.ghost.crash_reverted = true;
-            }
+            history::crashed(s, &before);
             s.db = before;
             s.mode = Mode::Crashed {
                 to,
@@ -300,12 +291,7 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
             else {
                 return false;
             };
-            // Md11: trust the keys the crashed run had rewound, though the crash lost them.
-            let done = if cfg.has(Mutant::RestartFromCheckpoint) {
-                done
-            } else {
-                0
-            };
+            let done = engine::restart_keys(cfg, done);
             s.mode = Mode::Applying {
                 to,
                 target,
@@ -321,9 +307,7 @@ fn apply(cfg: &BacktrackConfig, s: &mut BacktrackState, action: &Action) -> bool
                 return false;
             }
             s.caches[r] = Some(s.db);
-            if s.ghost.last.some && !s.ghost.dirty && s.ghost.last.changes_data() {
-                s.ghost.flags |= F_CACHE_REFILLED;
-            }
+            history::cache_filled(s);
             true
         }
     }
@@ -344,9 +328,6 @@ fn commit(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
     for k in 0..usize::from(cfg.keys) {
         if o.wrote & (1 << k) != 0 {
             s.db[k] = o.id;
-            // An acknowledged write this commit overwrites is no longer owed (D7); this one is
-            // owed once its acknowledgement arrives.
-            s.ghost.acked_since[k] = 0;
             // Reader instances apply the redo stream to the pages they cache.
             for c in s.caches.iter_mut().flatten() {
                 c[k] = o.id;
@@ -355,7 +336,7 @@ fn commit(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
     }
     s.open = None;
     s.pending = Some(o);
-    s.ghost.dirty = true;
+    history::committed(cfg, s, o);
     true
 }
 
@@ -368,56 +349,8 @@ fn ack(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
         return false;
     }
     s.pending = None;
-    let g = &mut s.ghost;
-    g.acked |= txn_bit(o.id);
-    for k in 0..usize::from(cfg.keys) {
-        if o.wrote & (1 << k) != 0 {
-            g.acked_since[k] = o.id;
-        }
-    }
-    if s.mode != Mode::Normal {
-        g.flags |= F_ACK_WHILE_PAUSED;
-    }
-    if g.dropped & txn_bit(o.id) != 0 {
-        g.flags |= F_ACK_DROPPED;
-    }
-    if g.unacked & txn_bit(o.id) != 0 {
-        g.flags |= F_ACK_UNACKED;
-    }
-    if g.last.some && g.last.changes_data() && s.mode == Mode::Normal {
-        g.flags |= F_ACK_AFTER_RESUME;
-    }
+    history::acknowledged(cfg, s, o);
     true
-}
-
-/// The lowest time a backtrack may go to: E, and on a clone no earlier than its creation
-/// (under Md9 the clone's creation is ignored).
-fn floor(cfg: &BacktrackConfig, s: &BacktrackState) -> u8 {
-    if cfg.has(Mutant::IgnoreClone) {
-        s.earliest
-    } else {
-        s.earliest.max(cfg.clone_time)
-    }
-}
-
-/// Whether the cluster can go to `tau`: a consistent time whose state the buffer holds (`now`
-/// itself is consistent once the transaction in flight is dropped). Under Md10 any buffered
-/// time will do.
-fn reachable(cfg: &BacktrackConfig, s: &BacktrackState, tau: u8) -> bool {
-    let consistent = s.consistent & (1 << tau) != 0 || cfg.has(Mutant::IgnoreConsistency);
-    tau == s.t || (consistent && s.hist[usize::from(tau)].is_some())
-}
-
-/// The consistent time a backtrack to `asked` goes to: the latest reachable time in
-/// `[floor, asked]`; under Md3 the earliest one at or after `asked`.
-fn choose(cfg: &BacktrackConfig, s: &BacktrackState, asked: u8) -> Option<u8> {
-    if cfg.has(Mutant::RoundUp) {
-        (asked..=s.t).find(|&tau| reachable(cfg, s, tau))
-    } else {
-        (floor(cfg, s)..=asked)
-            .rev()
-            .find(|&tau| reachable(cfg, s, tau))
-    }
 }
 
 fn backtrack(
@@ -432,94 +365,37 @@ fn backtrack(
     }
     // The guards of BacktrackDBCluster (D5): a rejected request changes nothing but the
     // record that it was rejected.
-    // `use_earliest` replaces a time before E by the earliest time the cluster can reach:
-    // E, or on a clone no earlier than its creation.
-    let asked = if to < s.earliest && use_earliest {
-        floor(cfg, s)
-    } else {
-        to
-    };
-    let binlog_blocks = cfg.binlog && !force && !cfg.has(Mutant::IgnoreBinlog);
-    let rejected = to > s.t
-        || (cfg.clone_time > 0 && asked < cfg.clone_time)
-        || binlog_blocks
-        || asked < s.earliest;
-    let mut chosen = if rejected {
-        None
-    } else {
-        choose(cfg, s, asked)
-    };
-    // `use_earliest` asks for the earliest time the cluster can go to. When E itself is not
-    // consistent, that is the earliest consistent time after it (not a rejection).
-    let fallback = chosen.is_none() && !rejected && use_earliest && to < s.earliest;
-    if fallback {
-        chosen = (asked..=s.t).find(|&tau| reachable(cfg, s, tau));
-    }
-    let Some(tau) = chosen else {
-        s.ghost.flags |= F_REJECTED;
-        if s.open.is_some_and(|o| o.wrote != 0) {
-            s.ghost.flags |= F_REJECTED_AT_STAKE;
-        }
+    let Some(chosen) = engine::decide(cfg, &timeline(s), to, use_earliest, force) else {
+        history::rejected(s);
         return true;
     };
+    let tau = chosen.to;
     s.budget.backtracks -= 1;
     // Pause: close connections and drop the transaction in flight (not under Md1). A commit
     // whose acknowledgement is still on its way stays committed, but its client's connection
     // is gone: it is never acknowledged (under Md4 nothing is paused or closed).
     if let Some(o) = s.open {
-        s.ghost.dropped |= txn_bit(o.id);
-        if o.wrote != 0 {
-            s.ghost.flags |= F_INFLIGHT_DROPPED;
-        }
-        if !cfg.has(Mutant::KeepInflight) {
+        history::inflight_at_start(s, o);
+        if engine::drops_inflight(cfg) {
             s.open = None;
         }
     }
-    let (target, want) = if tau == s.t {
-        (s.db, s.db)
+    let target = if tau == s.t {
+        s.db
     } else {
-        (
-            s.hist[usize::from(tau)].expect("chosen times are buffered"),
-            s.ghost.seen[usize::from(tau)],
-        )
+        s.hist[usize::from(tau)].expect("chosen times are buffered")
     };
     if let Some(o) = s.pending
-        && !cfg.has(Mutant::NoPause)
+        && engine::pauses(cfg)
     {
-        s.ghost.unacked |= txn_bit(o.id);
         // At stake: the rewind erases a write whose commit the client never heard of.
-        let erased =
-            (0..usize::from(cfg.keys)).any(|k| o.wrote & (1 << k) != 0 && target[k] != o.id);
-        if erased {
-            s.ghost.flags |= F_COMMIT_RACED;
-        }
+        history::commit_at_start(cfg, s, o, &target);
         // Md12: the connection stays open, so the acknowledgement may still arrive.
-        if !cfg.has(Mutant::KeepConnections) {
+        if engine::closes_connections(cfg) {
             s.pending = None;
         }
     }
-    let g = &mut s.ghost;
-    g.prev_some = g.last.some;
-    g.prev_to = g.last.to;
-    g.prev_at = g.last.at;
-    g.prev_changed = g.last.some && g.last.changes_data();
-    g.last = LastBacktrack {
-        some: true,
-        fallback,
-        asked,
-        to: tau,
-        at: s.t,
-        earliest: s.earliest,
-        req: to,
-        use_earliest,
-        force,
-        want,
-        before: s.db,
-    };
-    g.acked_since = Values::default();
-    g.dirty = false;
-    g.crashed = false;
-    g.crash_reverted = false;
+    history::started(s, chosen, to, use_earliest, force);
     s.mode = Mode::Applying {
         to: tau,
         target,
@@ -536,44 +412,19 @@ fn resume(cfg: &BacktrackConfig, s: &mut BacktrackState) -> bool {
     else {
         return false;
     };
-    let complete = done == all_keys(cfg);
-    if !complete && !cfg.has(Mutant::ResumeBeforeApply) {
+    if !engine::may_resume(cfg, done) {
         return false;
     }
+    let complete = done == engine::all_keys(cfg);
     if !complete {
         s.rewind_left = Some((target, done));
     }
     s.mode = Mode::Normal;
-    if !cfg.has(Mutant::ReadersKeepCache) {
+    if engine::readers_drop_caches(cfg) {
         s.caches = Default::default();
     }
-    if cfg.has(Mutant::DestructiveRewind) {
-        // The history after the target is thrown away: the buffer now says the cluster
-        // showed the target's state all along.
-        for tau in usize::from(to) + 1..usize::from(s.t) {
-            if s.hist[tau].is_some() {
-                s.hist[tau] = s.hist[usize::from(to)];
-            }
-        }
-    }
-    // The twins' flags count only rewinds that change the data: a backtrack to the state the
-    // cluster is in already would witness them with nothing at stake.
-    let g = &mut s.ghost;
-    let changes = g.last.changes_data();
-    if to < g.last.at && changes {
-        g.flags |= F_BACK_DONE;
-    }
-    // Forward: back onto the timeline the previous (data-changing) backtrack left, to a time
-    // after its target and before it ran.
-    if g.prev_changed && g.prev_to < to && to < g.prev_at && changes {
-        g.flags |= F_FORWARD_DONE;
-    }
-    if g.last.asked != g.last.req && changes {
-        g.flags |= F_EARLIEST_DONE;
-    }
-    if g.crash_reverted {
-        g.flags |= F_RESTART_DONE;
-    }
+    engine::rewrite_history(cfg, &mut s.hist, to, s.t);
+    history::resumed(s, to);
     true
 }
 

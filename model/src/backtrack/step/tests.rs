@@ -2,7 +2,11 @@
 //! after a backtrack mean for a later one, rejected requests, and a crashed rewind.
 
 use super::*;
+use crate::backtrack::config::Mutant;
 use crate::backtrack::model::evaluate;
+use crate::backtrack::state::{
+    F_COMMIT_RACED, F_FORWARD_DONE, F_REJECTED, F_REJECTED_AT_STAKE, F_RESTART_DONE,
+};
 
 /// One key, two readers off, no binlog, not a clone: the base with room for three backtracks.
 fn cfg() -> BacktrackConfig {
