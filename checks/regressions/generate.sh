@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Regenerate the counterexamples the reference implementation replays (checks/tests/regressions.rs,
-# regressions_failover.rs, regressions_global.rs): for every mutant of every protocol the
-# implementation covers, the checker's shortest counterexample of the mutant's named property on
-# the config the suite (checks/suite.toml) catches it on, as a trace file (specs/trace-format.md;
-# `quorate trace show FILE` prints it).
+# regressions_failover.rs, regressions_global.rs, regressions_backtrack.rs): for every mutant of
+# every protocol the implementation covers, the checker's shortest counterexample of the
+# mutant's named property on the config the suite (checks/suite.toml) catches it on, as a trace
+# file (specs/trace-format.md; `quorate trace show FILE` prints it).
 # Usage, from the repository root:
 #   cargo build --release -p quorate && bash checks/regressions/generate.sh [PROTOCOL...]
-# (default: every protocol below; a few minutes per failover mutant, up to 8 GB; global: 1 s).
+# (default: every protocol below; a few minutes per failover mutant, up to 8 GB; global and
+# backtrack take about a second each).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=target/release/quorate
 protocols=("$@")
-[ ${#protocols[@]} -gt 0 ] || protocols=(quorum failover global)
+[ ${#protocols[@]} -gt 0 ] || protocols=(quorum failover global backtrack)
 for protocol in "${protocols[@]}"; do
   mkdir -p "checks/regressions/$protocol"
   python3 - "$protocol" <<'PY' | while read -r mutant config property; do

@@ -10,6 +10,8 @@
 //! * [`global`]: the Global Database: region nodes with durable logs that write, stream,
 //!   acknowledge by the RPO gate, and obey the control plane's switchover, fence, promotion,
 //!   rebuild and rejoin.
+//! * [`backtrack`]: an engine that rewinds in place from its durable change buffer, reader
+//!   instances that drop their caches at the resume, the client's connection and the operator.
 //! * [`sim`]: the seeded schedule the simulated clusters run on.
 //! * [`rng`]: the seeded generator that runtimes and workloads use (protocol code has none).
 //! * [`crc`]: the CRC-32 the logs carry.
@@ -18,6 +20,7 @@
 //! is what the model abstracts away: bytes on disk, recovery from them, messages on a wire, and
 //! the order in which a runtime carries events out.
 
+pub mod backtrack;
 pub mod codec;
 pub mod crc;
 pub mod durable;

@@ -97,3 +97,25 @@ fn a_seed_fixes_the_global_run() {
         (r.cluster.log().join("\n"), r.events)
     });
 }
+
+/// The same for Backtrack: transactions, backtracks, crashed rewinds, pressure and reads,
+/// all chosen by the seed.
+#[test]
+fn a_seed_fixes_the_backtrack_run() {
+    use quorate_model::backtrack::BacktrackConfig;
+    let mut cfg = BacktrackConfig::base();
+    for (k, v) in [
+        ("keys", "2"),
+        ("max_time", "6"),
+        ("backtracks", "3"),
+        ("crashes", "2"),
+        ("pressure", "1"),
+        ("readers", "2"),
+    ] {
+        cfg.set(k, v).unwrap();
+    }
+    assert_deterministic("backtrack", |seed| {
+        let r = quorate_impl::backtrack::sim::run_seeded(&cfg, seed, 200);
+        (r.cluster.log().join("\n"), r.events)
+    });
+}

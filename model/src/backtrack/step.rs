@@ -4,7 +4,7 @@
 //! or changes nothing. No I/O, clock or RNG (the wall clock is a state variable that the
 //! environment ticks). Action names follow `specs/backtrack.md`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{BacktrackConfig, MAX_TIME};
 use super::engine::{self, Timeline};
@@ -13,7 +13,7 @@ use super::state::{BacktrackState, Budget, Ghost, Mode, Open, Values, physical};
 
 /// One step of the system. Client work, the clock, eviction, operator requests and faults are
 /// "environment" actions ([`Action::is_environment`]); the rewind itself is progress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Action {
     /// Client: begin the next transaction.
     Begin,
