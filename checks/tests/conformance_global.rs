@@ -363,3 +363,45 @@ fn every_mutant_conforms() {
         assert!(t.failovers > 30, "{mutant}: only {} failovers", t.failovers);
     }
 }
+
+/// The schedule that found MC16 (`specs/global.md`): under Mc7 the new primary keeps the half
+/// transaction it was promoted with and, cut off, commits it; the old primary must not rejoin
+/// (and snapshot against a log no one can read) until the new primary is reachable. Both the
+/// model and the cluster refuse the rejoin while it is cut off and take it once it heals.
+#[test]
+fn a_rejoin_waits_for_the_new_primary() {
+    use quorate_model::global::Mutant;
+    let cfg = config("operations").with_mutant(Some(Mutant::PromoteMidTxn));
+    let mut model = init(&cfg);
+    let mut cluster = Cluster::new(&cfg);
+    let schedule = [
+        Action::Write { region: 0 },
+        Action::Replicate { region: 1 },
+        Action::Partition { region: 0 },
+        Action::Write { region: 0 },
+        Action::FailoverStart,
+        Action::Fence { ok: true },
+        Action::FailoverPromote,
+        Action::Partition { region: 1 },
+        Action::Write { region: 1 },
+        Action::Heal { region: 0 },
+    ];
+    for (k, a) in schedule.iter().enumerate() {
+        match lockstep(&cfg, &mut model, &mut cluster, a) {
+            Ok(Stepped::Done(_)) => {}
+            other => panic!("step {k} ({a:?}) not carried out: {:?}", other.err()),
+        }
+    }
+    let rejoin = Action::Rejoin { region: 0 };
+    assert!(matches!(
+        lockstep(&cfg, &mut model, &mut cluster, &rejoin),
+        Ok(Stepped::Refused)
+    ));
+    for a in [Action::Heal { region: 1 }, rejoin] {
+        assert!(matches!(
+            lockstep(&cfg, &mut model, &mut cluster, &a),
+            Ok(Stepped::Done(_))
+        ));
+    }
+    assert_eq!(cluster.lift().ghost.snapshot, model.ghost.snapshot);
+}

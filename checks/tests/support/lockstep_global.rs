@@ -31,6 +31,11 @@ pub fn lockstep(
     let next = step(cfg, model, action);
     let done = cluster.apply(action);
     let lifted = cluster.lift();
+    if let Some(d) = cluster.disagreements().first() {
+        return Err(format!(
+            "after {action:?} a node and the control plane disagree: {d}"
+        ));
+    }
     match (done, next) {
         (true, Some(next)) => {
             *model = next;

@@ -195,9 +195,15 @@ impl Cluster {
                 if self.engine().state().t >= cfg.max_time {
                     return false;
                 }
-                // What the cluster showed during the tick ending, before the clock moves.
+                // What the cluster showed during the tick ending, before the clock moves (kept
+                // only if the engine records the tick).
+                let ghost = self.ghost;
                 self.observe(history::tick_ends);
-                Self::done(self.send(&Msg::Tick))
+                let done = Self::done(self.send(&Msg::Tick));
+                if !done {
+                    self.ghost = ghost;
+                }
+                done
             }
             Action::Evict => Self::done(self.send(&Msg::Evict)),
             Action::Pressure => {

@@ -8,10 +8,12 @@
 //! time), `Evicted`, `Started` (a backtrack: its target time, the values it rewinds to and the
 //! data it started from), `Progress` (a key the rewind has done), `Restarted` (a crashed rewind
 //! starting again, with the keys it counts as done), `Resumed` (the rewound data, made durable
-//! only now) and, under mutants only, `Rewound` (Md8: a page written after a premature resume)
-//! and `Rewritten` (Md2: the history after the target thrown away). Each is synced before the
+//! only now, and under Md2 the buffer with the history after the target thrown away) and,
+//! under Md8 only, `Rewound` (a page written after a premature resume). Each is synced before the
 //! engine replies. The transaction in flight is in memory only: a crash loses it, which the
-//! protocol allows because a rewind, the only thing that can crash here, runs with none.
+//! protocol allows because a rewind, the only thing that can crash here, runs with none (under
+//! Md1 and Md4 one can be open during a rewind, and a crash would lose what the model keeps:
+//! their conformance runs use a config without crashes).
 //!
 //! **Crash and recovery.** A rewind writes pages in memory and logs only which keys it has
 //! done; the rewound data becomes durable when it resumes. A crash therefore comes back, by
@@ -23,7 +25,7 @@ use std::io;
 use serde::{Deserialize, Serialize};
 
 use quorate_model::backtrack::BacktrackConfig;
-use quorate_model::backtrack::config::{MAX_KEYS, MAX_TIME};
+use quorate_model::backtrack::config::{MAX_KEYS, MAX_TIME, MAX_TXNS};
 use quorate_model::backtrack::engine::{self as rules, Timeline};
 use quorate_model::backtrack::state::{Mode, Open, Values};
 
@@ -74,6 +76,8 @@ pub enum Entry {
     Resumed {
         /// The data.
         db: Values,
+        /// Md2: the buffer as the resume left it, the history after the target thrown away.
+        hist: Option<Vec<Option<Values>>>,
         /// Md8: the rewind still owed (target, keys done), if it resumed before finishing.
         left: Option<(Values, u8)>,
     },
@@ -85,11 +89,6 @@ pub enum Entry {
         value: u8,
         /// It was the last key owed: the rewind is over.
         last: bool,
-    },
-    /// Md2: the history after the target was thrown away; the buffer as it is now.
-    Rewritten {
-        /// The buffer.
-        hist: Vec<Option<Values>>,
     },
 }
 
@@ -152,15 +151,40 @@ pub struct EngineNode<D: Disk> {
     pub torn_tail: Option<Damage>,
 }
 
+/// Reject an entry whose fields are out of range or that the engine, in the state its replay
+/// has reached, could not have written (it passed its checksum, so other code wrote it, but it
+/// must not panic the engine).
 fn check(e: &Entry, s: &EngineState) -> Result<(), String> {
-    let key_ok = |k: u8| usize::from(k) < MAX_KEYS;
+    let keys_ok = |bits: u8| {
+        (bits >> MAX_KEYS == 0)
+            .then_some(())
+            .ok_or(format!("keys {bits:#b} beyond the {MAX_KEYS} keys"))
+    };
+    let key_ok = |k: u8| {
+        (usize::from(k) < MAX_KEYS)
+            .then_some(())
+            .ok_or(format!("key {k} out of range"))
+    };
+    let txn_ok = |x: u8| {
+        (1..=MAX_TXNS)
+            .contains(&usize::from(x))
+            .then_some(())
+            .ok_or(format!("transaction {x} out of range"))
+    };
     match e {
-        Entry::Committed { wrote, .. } if wrote >> MAX_KEYS != 0 => Err("keys out of range".into()),
-        Entry::Ticked { pages, .. } if usize::from(s.t) > MAX_TIME => {
-            check_values(pages)?;
-            Err("a tick past the last time".into())
+        Entry::Created => Ok(()),
+        Entry::Committed { id, wrote } => {
+            txn_ok(*id)?;
+            keys_ok(*wrote)
+        }
+        Entry::Ticked { pages, .. } => {
+            if usize::from(s.t) >= MAX_TIME {
+                return Err("a tick past the last time".into());
+            }
+            check_values(pages)
         }
         Entry::Evicted if s.earliest >= s.t => Err("evicts history it does not hold".into()),
+        Entry::Evicted => Ok(()),
         Entry::Started { to, target, before } => {
             check_values(target)?;
             check_values(before)?;
@@ -168,13 +192,24 @@ fn check(e: &Entry, s: &EngineState) -> Result<(), String> {
                 .then_some(())
                 .ok_or("a target in the future".into())
         }
-        Entry::Progress { key } | Entry::Rewound { key, .. } if !key_ok(*key) => {
-            Err("key out of range".into())
+        Entry::Progress { key } => key_ok(*key),
+        Entry::Restarted { done } => keys_ok(*done),
+        Entry::Resumed { db, left, hist } => {
+            check_values(db)?;
+            if let Some((target, done)) = left {
+                check_values(target)?;
+                keys_ok(*done)?;
+            }
+            match hist {
+                Some(h) if h.len() != MAX_TIME + 1 => Err("a buffer of the wrong size".into()),
+                Some(h) => h.iter().flatten().try_for_each(check_values),
+                None => Ok(()),
+            }
         }
-        Entry::Rewritten { hist } if hist.len() != MAX_TIME + 1 => {
-            Err("a buffer of the wrong size".into())
+        Entry::Rewound { key, value, .. } => {
+            key_ok(*key)?;
+            check_values(&[*value; MAX_KEYS])
         }
-        _ => Ok(()),
     }
 }
 
@@ -300,8 +335,13 @@ impl<D: Disk> EngineNode<D> {
                     });
                 }
             }
-            Entry::Resumed { db, left } => {
+            Entry::Resumed { db, left, hist } => {
                 s.db = *db;
+                if let Some(h) = hist {
+                    for (x, y) in s.hist.iter_mut().zip(h) {
+                        *x = *y;
+                    }
+                }
                 // A complete rewind leaves what an earlier premature resume (Md8) still owes.
                 if left.is_some() {
                     s.rewind_left = *left;
@@ -315,11 +355,6 @@ impl<D: Disk> EngineNode<D> {
                 }
                 if *last {
                     s.rewind_left = None;
-                }
-            }
-            Entry::Rewritten { hist } => {
-                for (h, x) in s.hist.iter_mut().zip(hist) {
-                    *h = *x;
                 }
             }
         }
@@ -354,7 +389,7 @@ impl<D: Disk> EngineNode<D> {
                 Msg::Done
             }
             Msg::Write { key } => {
-                let bit = 1 << key;
+                let bit = 1u8.checked_shl(u32::from(key)).unwrap_or(0);
                 match &mut self.state.open {
                     _ if !serving => paused,
                     Some(o) if key < cfg.keys && o.wrote & bit == 0 => {
@@ -428,13 +463,6 @@ impl<D: Disk> EngineNode<D> {
                 else {
                     return Ok(Msg::Rejected);
                 };
-                // Pause: drop the transaction in flight (not under Md1), close the
-                // connections of commits whose acknowledgement is on its way (the caller's
-                // network drops them), rewind from the buffer.
-                if rules::drops_inflight(cfg) {
-                    self.state.open = None;
-                }
-                let s = &self.state;
                 let target = if chosen.to == s.t {
                     s.db
                 } else {
@@ -446,6 +474,13 @@ impl<D: Disk> EngineNode<D> {
                     target,
                     before,
                 })?;
+                // Pause: drop the transaction in flight (not under Md1; only once the start
+                // is durable, so a failed append leaves it as it was), close the connections
+                // of commits whose acknowledgement is on its way (the caller's network drops
+                // them), rewind from the buffer.
+                if rules::drops_inflight(cfg) {
+                    self.state.open = None;
+                }
                 Msg::Accepted {
                     asked: chosen.asked,
                     to: chosen.to,
@@ -456,10 +491,10 @@ impl<D: Disk> EngineNode<D> {
                 }
             }
             Msg::ApplyKey { key } => {
-                let bit = 1 << key;
                 if key >= cfg.keys {
                     return Ok(nothing);
                 }
+                let bit = 1 << key;
                 match (mode, self.state.rewind_left) {
                     (Mode::Applying { done, .. }, _) if done & bit == 0 => {
                         self.commit(Entry::Progress { key })?;
@@ -495,14 +530,11 @@ impl<D: Disk> EngineNode<D> {
                 }
                 let left = (done != rules::all_keys(cfg)).then_some((target, done));
                 let db = self.state.db;
-                self.commit(Entry::Resumed { db, left })?;
                 let mut hist = self.state.hist;
                 rules::rewrite_history(cfg, &mut hist, to, self.state.t);
-                if hist != self.state.hist {
-                    self.commit(Entry::Rewritten {
-                        hist: hist.to_vec(),
-                    })?;
-                }
+                let hist = (hist != self.state.hist).then(|| hist.to_vec());
+                // One entry: the rewound data and what the resume does to the buffer.
+                self.commit(Entry::Resumed { db, left, hist })?;
                 Msg::Resumed {
                     drop: rules::readers_drop_caches(cfg),
                 }
@@ -595,6 +627,47 @@ mod tests {
             },
             "not before every key is rewound"
         );
+    }
+
+    /// A log with entries the engine could not have written (found by review: they would
+    /// panic it later) is refused on recovery, with where and why.
+    #[test]
+    fn entries_out_of_range_are_refused_on_recovery() {
+        let log_of = |entries: &[Entry]| {
+            let mut log = crate::durable::create(MemDisk::default()).unwrap();
+            for e in entries {
+                log.append_synced(e).unwrap();
+            }
+            log.into_disk()
+        };
+        let tick = Entry::Ticked {
+            pages: [0, 0],
+            consistent: true,
+        };
+        let cases = [
+            vec![Entry::Created; 1]
+                .into_iter()
+                .chain(std::iter::repeat_n(tick.clone(), MAX_TIME + 1))
+                .collect::<Vec<_>>(),
+            vec![
+                Entry::Created,
+                Entry::Ticked {
+                    pages: [200, 0],
+                    consistent: true,
+                },
+            ],
+            vec![Entry::Created, Entry::Committed { id: 0, wrote: 1 }],
+            vec![Entry::Created, Entry::Progress { key: 9 }],
+        ];
+        for entries in cases {
+            match EngineNode::recover(log_of(&entries)) {
+                Err((RecoverError::Inconsistent(why), _)) => assert!(why.contains("entry")),
+                other => panic!(
+                    "{entries:?} recovered: {:?}",
+                    other.map(|n| n.state().clone())
+                ),
+            }
+        }
     }
 
     #[test]

@@ -18,9 +18,9 @@
 //! **What the control plane knows.** It hears only regions it reaches, and keeps the last
 //! report of each. That is exact for a secondary, whose log changes only while it is
 //! reachable (by the stream, a rebuild or a rejoin, each followed by a round), and for a
-//! region that is down. A primary that is cut off may write on; the one decision that reads
-//! its log while it cannot report, a rejoin's snapshot of what the new primary lacks, asks
-//! only about commits an old primary can hold, which the new primary's later writes are not.
+//! region that is down. A primary that is cut off may write on, so every decision that reads
+//! the primary's log (a rebuild, a rejoin's snapshot, a switchover) waits until it is
+//! reachable and reads a fresh report (the model's MC16 for the rejoin).
 //!
 //! **The storage control path.** The fence and the operator's cancel of a switchover reach a
 //! region's volume even when its region is cut off or down, as the model's do: reliable
@@ -84,6 +84,8 @@ pub struct Cluster {
     ghost: Ghost,
     /// Old primaries' snapshots: the region and the transactions saved.
     pub snapshots: Vec<(u8, Vec<Txn>)>,
+    /// The clients: the transactions whose commit was acknowledged to them.
+    acked: std::collections::BTreeSet<Txn>,
     /// One line per event carried out.
     log: Vec<String>,
     /// Datagrams rejected by the decoder.
@@ -123,6 +125,7 @@ impl Cluster {
             budget: init.budget,
             ghost: Ghost::default(),
             snapshots: Vec::new(),
+            acked: std::collections::BTreeSet::new(),
             log: Vec::new(),
             rejected_datagrams: 0,
         };
@@ -232,6 +235,20 @@ impl Cluster {
             budget: self.budget,
             ghost: self.ghost,
         }
+    }
+
+    /// Where a node's own idea of what it does disagrees with the control plane's table: a
+    /// region that writes must be the primary or an old primary, and one that does not must
+    /// be neither (the lifted state shows the table's roles; this shows what they hide).
+    pub fn disagreements(&self) -> Vec<String> {
+        (0..self.slots.len())
+            .filter_map(|r| {
+                let writes = self.view_of(r).writes;
+                let role = self.cp.roles[r];
+                (writes != quorate_model::global::step::writes(role))
+                    .then(|| format!("region {r} is {role:?} but its node writes: {writes}"))
+            })
+            .collect()
     }
 
     /// Record history with the model's observer functions, on the cluster's state.
@@ -478,7 +495,9 @@ impl Cluster {
         if !matches!(self.send(t, &promote), Some(Msg::Promoted { .. })) {
             return false;
         }
-        self.send(p, &Msg::Demote);
+        if !matches!(self.send(p, &Msg::Demote), Some(Msg::Done)) {
+            return false;
+        }
         self.promoted(t, e);
         self.cp.roles[p] = Role::Secondary;
         self.ghost.by_switchover |= 1 << (e - 1);
@@ -595,10 +614,11 @@ impl Cluster {
     }
 
     fn rejoin(&mut self, r: usize) -> bool {
-        if self.cp.roles[r] != Role::Old || !self.reachable(r) || self.cp.op != Op::Idle {
+        let p = self.p();
+        let ready = self.cp.op == Op::Idle && self.reachable(r) && self.reachable(p);
+        if self.cp.roles[r] != Role::Old || !ready {
             return false;
         }
-        let p = self.p();
         let primary_holds = self
             .known(p)
             .0
@@ -644,10 +664,11 @@ impl Cluster {
         }
         for r in 0..self.slots.len() {
             let waiting: Vec<Txn> = (1..=self.begun)
-                .filter(|&x| self.ghost.acked[usize::from(x) - 1] == 0)
+                .filter(|x| !self.acked.contains(x))
                 .collect();
             match self.send(r, &Msg::AckRequest { waiting }) {
                 Some(Msg::Acked { txns }) => {
+                    self.acked.extend(&txns);
                     let cfg = self.cfg.clone();
                     self.observe(|s| history::acknowledged(&cfg, s, r, &txns));
                 }

@@ -3,13 +3,15 @@
 //! that no fence stopped), acknowledges its commits when the RPO gate lets it, streams its
 //! log to the secondaries that report to it, or applies what its primary streams. Every
 //! decision is the model's (`quorate_model::global::region`), made on what this node holds
-//! and what reaches it: its own log, this round's lag reports, the clock its clients send.
+//! and what reaches it: its own log, this round's lag reports, and the clock (the `now` the
+//! runtime gives every call).
 //!
-//! Its durable log holds inputs: `Created` (a new volume: its region, epoch and mode),
-//! `Appended` (a record it wrote or applied, with its commit time), `Mode` (writable,
-//! draining), `Fenced`, `Promoted` (an epoch, and the log length it keeps), `Demoted`
-//! (read-only secondary) and `Rebuilt` (the log length it keeps). Each is synced before the
-//! node replies. A rejoin on a new volume erases the log and starts again with `Created`.
+//! Its durable log holds inputs: `Created` (its region, epoch and mode), `Appended` (a record
+//! it wrote or applied, with its commit time), `Mode` (writable, draining), `Fenced`,
+//! `Promoted` (an epoch, and the log length it keeps), `Demoted` (read-only secondary),
+//! `Rebuilt` (the log length it keeps) and `NewVolume` (a rejoin: the snapshot it saved and an
+//! empty log, in one entry, so a crash cannot leave the old volume gone and the snapshot
+//! unsaved). Each is synced before the node replies.
 //! Replay applies entries without judging them again: they were judged when they arrived.
 //! Damage on recovery follows [`crate::durable::reopen`].
 
@@ -18,11 +20,11 @@ use std::io;
 use serde::{Deserialize, Serialize};
 
 use quorate_model::global::GlobalConfig;
-use quorate_model::global::config::{MAX_LOG, MAX_TXNS};
+use quorate_model::global::config::{MAX_LOG, MAX_REGIONS, MAX_TXNS};
 use quorate_model::global::region as rules;
 use quorate_model::global::state::{GEpoch, Rec, Txn};
 
-use super::wire::{Msg, Refusal, WireRec, check_rec};
+use super::wire::{Msg, Refusal, WireRec, check_epoch, check_rec};
 use crate::durable::{Damage, Disk, DurableLog, RecoverError};
 
 /// One durable log entry of a region.
@@ -65,6 +67,12 @@ pub enum Entry {
     Rebuilt {
         /// The log length kept.
         keep: u8,
+    },
+    /// A rejoin: the transactions saved in the snapshot, then a new, empty volume at the same
+    /// epoch, as a read-only secondary.
+    NewVolume {
+        /// The snapshot's transactions.
+        snapshot: Vec<Txn>,
     },
 }
 
@@ -110,16 +118,37 @@ pub struct RegionNode<D: Disk> {
     pub torn_tail: Option<Damage>,
 }
 
+/// Reject an entry whose fields are out of range (it passed its checksum, so other code
+/// wrote it, but it must not panic the node or make it write what its replay refuses).
 fn check(e: &Entry) -> Result<(), String> {
+    let keep_ok = |keep: u8| {
+        (usize::from(keep) <= MAX_LOG)
+            .then_some(())
+            .ok_or(format!("keeps {keep} records (at most {MAX_LOG})"))
+    };
     match e {
         Entry::Appended { rec } => check_rec(rec),
-        Entry::Created { gepoch, .. } | Entry::Promoted { gepoch, .. } if *gepoch == 0 => {
-            Err("global epoch 0".into())
+        Entry::Created { region, gepoch, .. } => {
+            if usize::from(*region) >= MAX_REGIONS {
+                return Err(format!("region {region} is out of range"));
+            }
+            check_epoch(*gepoch)
         }
-        Entry::Promoted { keep, .. } | Entry::Rebuilt { keep } if usize::from(*keep) > MAX_LOG => {
-            Err(format!("keeps {keep} records (at most {MAX_LOG})"))
+        Entry::Promoted { gepoch, keep } => {
+            check_epoch(*gepoch)?;
+            keep_ok(*keep)
         }
-        _ => Ok(()),
+        Entry::Rebuilt { keep } => keep_ok(*keep),
+        Entry::NewVolume { snapshot } => {
+            match snapshot
+                .iter()
+                .find(|&&x| x == 0 || usize::from(x) > MAX_TXNS)
+            {
+                Some(x) => Err(format!("transaction {x} is out of range")),
+                None => Ok(()),
+            }
+        }
+        Entry::Mode { .. } | Entry::Fenced | Entry::Demoted => Ok(()),
     }
 }
 
@@ -223,6 +252,12 @@ impl<D: Disk> RegionNode<D> {
                 v.log.truncate(usize::from(*keep));
                 v.writable = false;
             }
+            Entry::NewVolume { .. } => {
+                v.log.clear();
+                v.writes = false;
+                v.writable = false;
+                v.draining = false;
+            }
         }
     }
 
@@ -301,6 +336,9 @@ impl<D: Disk> RegionNode<D> {
                 if self.view.writes || usize::from(*lsn) != self.view.log.len() + 1 || full {
                     return refused(Refusal::OutOfOrder);
                 }
+                if rec.ts > now {
+                    return refused(Refusal::Nothing); // a commit time ahead of this clock
+                }
                 self.commit(Entry::Appended { rec: *rec })?;
                 Msg::Done
             }
@@ -361,22 +399,19 @@ impl<D: Disk> RegionNode<D> {
                 }
             }
             Msg::Rejoin { primary_holds } => {
-                let (snapshot, keep) = rules::rejoin(cfg, &recs, |x| primary_holds.contains(&x));
+                let (bits, keep) = rules::rejoin(cfg, &recs, |x| primary_holds.contains(&x));
+                let snapshot: Vec<Txn> = (1..=MAX_TXNS as Txn)
+                    .filter(|x| bits & (1 << (x - 1)) != 0)
+                    .collect();
                 if keep {
                     self.commit(Entry::Demoted)?;
                 } else {
-                    // A new, empty volume at the same epoch; the snapshot went with the reply.
-                    let gepoch = self.view.gepoch;
-                    self.log.erase()?;
-                    self.commit(Entry::Created {
-                        region: self.region,
-                        gepoch,
-                        writes: false,
+                    // The snapshot and the new, empty volume in one entry: a crash keeps both
+                    // or neither.
+                    self.commit(Entry::NewVolume {
+                        snapshot: snapshot.clone(),
                     })?;
                 }
-                let snapshot = (1..=MAX_TXNS as Txn)
-                    .filter(|x| snapshot & (1 << (x - 1)) != 0)
-                    .collect();
                 Msg::Rejoined { snapshot }
             }
             Msg::Wrote { .. }
@@ -470,6 +505,39 @@ mod tests {
         assert!(n.view().log.is_empty() && !n.view().writes);
         let n = RegionNode::recover(n.into_disk()).map_err(|e| e.0).unwrap();
         assert!(n.view().log.is_empty(), "the old volume is gone");
+    }
+
+    /// Entries the node could not have written (found by review: an epoch past the model's
+    /// would make it write what its own replay refuses) are refused on recovery; a streamed
+    /// record timed ahead of the node's clock is refused (its lag would underflow).
+    #[test]
+    fn out_of_range_entries_and_records_are_refused() {
+        let mut log = crate::durable::create(MemDisk::default()).unwrap();
+        let bad = Entry::Created {
+            region: 0,
+            gepoch: 50,
+            writes: true,
+        };
+        log.append_synced(&bad).unwrap();
+        assert!(matches!(
+            RegionNode::recover(log.into_disk()),
+            Err((RecoverError::Inconsistent(_), _))
+        ));
+        let mut s = RegionNode::create(1, false, MemDisk::default()).unwrap();
+        let rec = WireRec {
+            gepoch: 1,
+            txn: 1,
+            commit: true,
+            ts: 3,
+        };
+        let early = Msg::Record { lsn: 1, rec };
+        assert_eq!(
+            s.handle(&cfg(), &early, 2).unwrap(),
+            Some(Msg::Refused {
+                why: Refusal::Nothing
+            })
+        );
+        assert_eq!(s.handle(&cfg(), &early, 3).unwrap(), Some(Msg::Done));
     }
 
     #[test]

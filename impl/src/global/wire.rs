@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use quorate_model::global::config::{MAX_GEPOCH, MAX_LOG, MAX_REGIONS, MAX_TXNS};
+use quorate_model::global::config::{MAX_CLOCK, MAX_GEPOCH, MAX_LOG, MAX_REGIONS, MAX_TXNS};
 use quorate_model::global::state::{GEpoch, Rec, Txn};
 
 /// A log record as stored and sent: the model's record and its commit time (the clock when
@@ -159,6 +159,14 @@ pub enum Msg {
     },
 }
 
+/// Whether `e` is a global epoch (1 up to the most the model has).
+pub fn check_epoch(e: GEpoch) -> Result<(), String> {
+    match usize::from(e) {
+        1..=MAX_GEPOCH => Ok(()),
+        _ => Err(format!("global epoch {e} is out of range 1..={MAX_GEPOCH}")),
+    }
+}
+
 /// Encode a message as one datagram.
 pub fn encode(msg: &Msg) -> Vec<u8> {
     crate::codec::encode(msg)
@@ -178,16 +186,15 @@ fn check_txn(x: Txn) -> Result<(), String> {
     }
 }
 
-fn check_epoch(e: GEpoch) -> Result<(), String> {
-    match usize::from(e) {
-        1..=MAX_GEPOCH => Ok(()),
-        _ => Err(format!("global epoch {e} is out of range 1..={MAX_GEPOCH}")),
-    }
-}
-
-/// A record's fields are in range (the MARKER is txn 0, a commit).
+/// A record's fields are in range (the MARKER is txn 0, a commit; its time is on the clock).
 pub fn check_rec(r: &WireRec) -> Result<(), String> {
     check_epoch(r.gepoch)?;
+    if r.ts > MAX_CLOCK {
+        return Err(format!(
+            "commit time {} is past the clock's end {MAX_CLOCK}",
+            r.ts
+        ));
+    }
     if r.txn == 0 && !r.commit {
         return Err("a MARKER is a boundary".into());
     }
@@ -304,6 +311,10 @@ mod tests {
                     commit: false,
                     ..rec
                 },
+            },
+            Msg::Record {
+                lsn: 1,
+                rec: WireRec { ts: 200, ..rec },
             },
             Msg::Report {
                 region: 3,

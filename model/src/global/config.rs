@@ -11,6 +11,8 @@ pub const MAX_LOG: usize = 8;
 pub const MAX_TXNS: usize = 6;
 /// The highest global epoch (epoch sets are `u8` bit sets).
 pub const MAX_GEPOCH: usize = 7;
+/// The latest time the clock can reach (`max_time` and `rpo` are at most this).
+pub const MAX_CLOCK: u8 = 7;
 
 /// How the failover's write fencing of the old primary behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -295,7 +297,7 @@ impl GlobalConfig {
                 self.txn_records
             ));
         }
-        if self.max_time > 7 || self.rpo > 7 {
+        if self.max_time > MAX_CLOCK || self.rpo > MAX_CLOCK {
             return Err("max_time and rpo must be at most 7".into());
         }
         if self.switchovers > 2 || self.failovers > 2 {

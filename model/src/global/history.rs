@@ -1,7 +1,8 @@
 //! What the history (ghost) variables record when something happens: the observer's side of
 //! the Global Database, shared by the model's `step` and the reference implementation's
-//! cluster, which calls these with what its nodes did. Nothing here decides anything a node
-//! does; properties and trace descriptions read what it records.
+//! cluster, which calls these with what its nodes did. Properties and trace descriptions read
+//! what it records; the implementation's nodes and clients never do (its clients keep their
+//! own table of acknowledgements).
 
 use super::config::GlobalConfig;
 use super::region::holds;

@@ -423,7 +423,10 @@ fn apply(cfg: &GlobalConfig, s: &mut GlobalState, action: &Action) -> bool {
         }
         Action::Rejoin { region } => {
             let r = usize::from(region);
-            if s.regions[r].role != Role::Old || !reachable(&s.regions[r]) || s.op != Op::Idle {
+            // It rejoins as the new primary's secondary, and its snapshot is of what the new
+            // primary lacks: it must reach the new primary to learn that (MC16).
+            let ready = s.op == Op::Idle && reachable(&s.regions[r]) && reachable(s.prim());
+            if s.regions[r].role != Role::Old || !ready {
                 return false;
             }
             // Snapshot the commits the new primary does not hold, then a new, empty volume.
