@@ -15,6 +15,7 @@ mod list;
 mod progress;
 mod render;
 mod run;
+mod run_failover;
 mod style;
 mod suite;
 mod trace;

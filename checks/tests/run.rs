@@ -91,12 +91,53 @@ fn a_cluster_with_faults_loses_no_acknowledged_commit_and_its_files_recover() {
 }
 
 #[test]
+fn a_failover_cluster_on_loopback_verifies_every_round_from_its_files() {
+    let dir = scratch("failover");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&[
+        "run",
+        "failover",
+        "--dir",
+        d,
+        "--seconds",
+        "3",
+        "--faults",
+        "failover,crash,az-outage,garbage",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.starts_with("seed 3 "), "the seed comes first: {err}");
+    assert!(err.contains("t= 1."), "progress once a second: {err}");
+    let rounds = figure(&out, "rounds");
+    assert!(rounds > 0, "{out}");
+    assert!(figure(&out, "commits acknowledged") > 0, "{out}");
+    assert!(figure(&out, "failovers completed") > 0, "{out}");
+    assert!(figure(&out, "segment restarts") > 0, "{out}");
+    assert!(
+        figure(&out, "datagrams rejected") > 0,
+        "garbage was sent: {out}"
+    );
+    assert!(
+        out.contains(&format!("verified              {rounds} rounds")),
+        "{out}"
+    );
+    assert!(dir.join("round-0/seg-5.log").exists());
+    // A run starts fresh volumes: a directory that holds some is refused.
+    let (code, _, err) = quorate(&["run", "failover", "--dir", d, "--seconds", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is not empty"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_run_requests_exit_2_with_one_line() {
     let dir = scratch("usage");
     let d = dir.to_str().unwrap();
     for args in [
         &["run", "quorum", "--dir", d, "--faults", "meteor"][..],
         &["run", "global", "--dir", d],
+        &["run", "failover", "--dir", d, "--faults", "restart"],
         &["run", "quorum", "--dir", d, "--seconds", "-1"],
         &["run", "quorum"],
     ] {

@@ -14,7 +14,9 @@
 //! `specs/failover.md`, section "The reference implementation".
 
 pub mod cluster;
+pub mod host;
 pub mod instance;
+pub mod real;
 pub mod segment;
 pub mod sim;
 pub mod wire;

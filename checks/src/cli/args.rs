@@ -209,8 +209,10 @@ Exit codes: 2 bad usage or an address that cannot be listened on;
 otherwise it runs until interrupted.";
 
 const RUN_LONG_ABOUT: &str = "\
-Run the reference implementation of PROTOCOL as a local cluster on loopback:
-six segment nodes and a writer, each an OS thread with its own UDP socket,
+Run the reference implementation of PROTOCOL (quorum or failover) as a local
+cluster on loopback.
+
+quorum: six segment nodes and a writer, each an OS thread with its own UDP socket,
 every segment's log durable (checksummed records, fsync before the ack) in
 DIR. A client workload commits as fast as the cluster acknowledges; faults
 are injected at seeded random moments (at most two segments of six down at
@@ -223,22 +225,38 @@ node from its files and verifies again.
 
 The volume is a sequence of protection groups, each running the model's
 protocol on its own 8 LSNs (the model's encoding), as a real volume grows
-by protection groups.";
+by protection groups.
+
+failover: six segment nodes, each an OS thread with its own UDP socket and
+its log file in DIR (fsync before every reply); the writer, a replica, the
+control plane and the metadata service run the simulated cluster's own code
+in this process, on a seeded schedule of the model's events in real time.
+Each round is one volume of the model's size (8 LSNs) in DIR/round-N; at
+its end every segment node is stopped and recovered from its file alone (it
+must come back as it was) and every safety invariant of the failover model
+is checked on the result. Rounds repeat until the time is up. DIR must be
+new or empty.";
 
 const RUN_AFTER_HELP: &str = "\
-Faults (--faults, comma-separated): crash (kill a segment node), az-outage
-(kill both nodes of an AZ), restart (restart a killed node from its files),
-garbage (send a node random bytes, cut-short and out-of-range datagrams, and
-writes at epochs it must refuse), failover (kill the writer incarnation; the
-next one recovers: read quorum, truncation at a new volume epoch, install,
-repair by gossip, open).
+Faults of quorum (--faults, comma-separated): crash (kill a segment node),
+az-outage (kill both nodes of an AZ), restart (restart a killed node from its
+files), garbage (send a node random bytes, cut-short and out-of-range
+datagrams, and writes at epochs it must refuse), failover (kill the writer
+incarnation; the next one recovers: read quorum, truncation at a new volume
+epoch, install, repair by gossip, open).
+
+Faults of failover: failover (the writer crashes or is partitioned away, twice
+a round), crash (a segment node stops; it restarts from its file), az-outage,
+recovery-crash, replica-crash, garbage.
 
 Examples:
   quorate run quorum --dir /tmp/vol --faults crash,az-outage,restart,garbage,failover
   quorate run quorum --dir /tmp/vol --seconds 0      # recover and verify again
+  quorate run failover --dir /tmp/fo --seconds 10 --faults failover,crash,garbage
 
-Exit codes: 0 every acknowledged commit verified; 1 some commit missing from
-a read quorum; 2 bad usage (unknown protocol or fault, unusable DIR).";
+Exit codes: 0 every acknowledged commit verified (failover: every round's
+segments recovered and every invariant held); 1 a commit missing or an
+invariant broken; 2 bad usage (unknown protocol or fault, unusable DIR).";
 
 /// `quorate`'s arguments.
 #[derive(Debug, Parser)]
@@ -282,7 +300,7 @@ pub enum Command {
 /// `quorate run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The protocol (the implementation covers quorum so far).
+    /// The protocol: quorum or failover.
     #[arg(value_name = "PROTOCOL")]
     pub protocol: String,
     /// The data directory: created if missing; one that holds a volume is only recovered
@@ -292,13 +310,13 @@ pub struct RunArgs {
     /// How long the workload runs, in seconds.
     #[arg(long, value_name = "N", default_value_t = 10.0)]
     pub seconds: f64,
-    /// Faults to inject, comma-separated: crash, az-outage, restart, garbage, failover.
+    /// Faults to inject, comma-separated (see below; they differ by protocol).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub faults: Vec<String>,
     /// Seed of the fault schedule (printed first).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
-    /// Commits in flight at once.
+    /// Commits in flight at once (quorum).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub inflight: usize,
 }

@@ -13,18 +13,21 @@ use super::args::RunArgs;
 /// Run, print progress and the closing figures; exit 0 if every acknowledged commit was read
 /// back from every read quorum, 1 if some was not, 2 on bad usage.
 pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
-    if args.protocol != "quorum" {
-        return Err(UsageError(format!(
-            "the reference implementation covers protocol quorum so far, not '{}'; run \
-             `quorate run quorum --dir DIR`",
-            args.protocol
-        )));
-    }
     if !(args.seconds >= 0.0 && args.seconds.is_finite()) {
         return Err(UsageError(format!(
             "--seconds {} must be a number of seconds, 0 or more",
             args.seconds
         )));
+    }
+    match args.protocol.as_str() {
+        "quorum" => {}
+        "failover" => return super::run_failover::run(args, console),
+        other => {
+            return Err(UsageError(format!(
+                "`quorate run` runs protocols quorum and failover so far, not '{other}'; run \
+                 `quorate run quorum --dir DIR` or `quorate run failover --dir DIR`"
+            )));
+        }
     }
     let mut faults = Vec::new();
     for f in args.faults.iter().filter(|f| !f.is_empty()) {

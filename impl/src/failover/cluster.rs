@@ -33,19 +33,10 @@ use quorate_model::failover::step::{Action, init};
 use quorate_model::failover::{FailoverConfig, Mutant};
 use quorate_model::quorum::config::MAX_LSN;
 
+use super::host::{SegmentHost, SimHost};
 use super::instance::InstanceNode;
-use super::segment::{Handled, SegmentNode};
+use super::segment::Handled;
 use super::wire::{self, Msg, Refusal, WireTrunc};
-use crate::durable::MemDisk;
-
-/// One segment's place: its AZ and, while it runs, its node.
-#[derive(Debug)]
-struct Slot {
-    az: u8,
-    node: Option<SegmentNode<MemDisk>>,
-    /// The disk while the node is down.
-    disk: MemDisk,
-}
 
 /// The volume's durable metadata beyond the segments.
 #[derive(Clone, Debug, Default)]
@@ -68,11 +59,11 @@ fn bit(l: Lsn) -> u16 {
     1 << (l - 1)
 }
 
-/// The simulated cluster.
+/// The cluster, its segments on host `H` (simulated unless said otherwise).
 #[derive(Debug)]
-pub struct Cluster {
+pub struct Cluster<H: SegmentHost = SimHost> {
     cfg: FailoverConfig,
-    slots: Vec<Slot>,
+    host: H,
     insts: Vec<InstanceNode>,
     /// Control plane: the instance the cluster endpoint routes to.
     endpoint: u8,
@@ -89,25 +80,21 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A fresh volume under `cfg` (which must pass `validate`).
+    /// A fresh volume under `cfg` (which must pass `validate`), on simulated disks.
     pub fn new(cfg: &FailoverConfig) -> Self {
+        let host = SimHost::new(init(cfg).segs.iter().map(|s| s.az));
+        Cluster::with_host(cfg, host)
+    }
+}
+
+impl<H: SegmentHost> Cluster<H> {
+    /// A fresh volume under `cfg` on `host`, whose segments must be fresh and placed as the
+    /// model's initial state places them.
+    pub fn with_host(cfg: &FailoverConfig, host: H) -> Self {
         let init = init(cfg);
-        let slots = init
-            .segs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Slot {
-                az: s.az,
-                node: Some(
-                    SegmentNode::create(i as u8, s.az, MemDisk::default())
-                        .expect("a simulated disk does not fail"),
-                ),
-                disk: MemDisk::default(),
-            })
-            .collect();
         let mut c = Cluster {
             cfg: cfg.clone(),
-            slots,
+            host,
             insts: init.insts.iter().map(|&i| InstanceNode::new(i)).collect(),
             endpoint: init.endpoint,
             vol: Volume {
@@ -124,17 +111,27 @@ impl Cluster {
         c
     }
 
+    /// The segments' host.
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    /// The segments' host, to change.
+    pub fn host_mut(&mut self) -> &mut H {
+        &mut self.host
+    }
+
     /// The event log so far, one line per event carried out.
     pub fn log(&self) -> &[String] {
         &self.log
     }
 
     fn up(&self, i: usize) -> bool {
-        self.slots.get(i).is_some_and(|s| s.node.is_some())
+        self.host.up(i)
     }
 
     fn up_set(&self) -> u16 {
-        (0..self.slots.len())
+        (0..self.host.len())
             .filter(|&i| self.up(i))
             .fold(0, |a, i| a | (1 << i))
     }
@@ -152,12 +149,7 @@ impl Cluster {
                 return None;
             }
         };
-        let cfg = self.cfg.clone();
-        let node = self.slots.get_mut(i)?.node.as_mut()?;
-        Some(
-            node.handle(&cfg, &msg, &self.vol.truncs)
-                .expect("a simulated disk does not fail"),
-        )
+        self.host.handle(&self.cfg, i, &msg, &self.vol.truncs)
     }
 
     /// A request that changes segment `i` (a write, gossip, fence or install): whether it did.
@@ -201,7 +193,7 @@ impl Cluster {
                 if f == t || !self.up(f) || !(1..=MAX_LSN as Lsn).contains(&lsn) {
                     return false;
                 }
-                let w = self.slots[f].node.as_ref().map_or(0, |n| n.seg().rec(lsn));
+                let w = self.host.segment(&self.cfg, f).rec(lsn);
                 w != 0 && self.change(t, &Msg::Gossip { lsn, epoch: w })
             }
             Action::Promote => self.promote(),
@@ -368,8 +360,8 @@ impl Cluster {
                 if self.budget.az_outages == 0 {
                     return false;
                 }
-                let hit: Vec<usize> = (0..self.slots.len())
-                    .filter(|&i| self.slots[i].az == az && self.up(i))
+                let hit: Vec<usize> = (0..self.host.len())
+                    .filter(|&i| self.host.az(i) == az && self.up(i))
                     .collect();
                 for &i in &hit {
                     self.take_down(i);
@@ -497,7 +489,7 @@ impl Cluster {
             truncs: self.wire_truncs(),
         };
         let mut tops = Vec::new();
-        for k in (0..self.slots.len()).filter(|&k| quorum & (1 << k) != 0) {
+        for k in (0..self.host.len()).filter(|&k| quorum & (1 << k) != 0) {
             let reply = match self.send_segment(k, &request) {
                 Some(Handled::Reply(r)) => r,
                 _ => return false,
@@ -520,7 +512,7 @@ impl Cluster {
             self.ghost.flags |= F_B10_BROKEN;
         }
         if let Some(t) = rules::truncation(&cfg, rvdl, e) {
-            let annuls_held = (0..self.slots.len()).any(|k| {
+            let annuls_held = (0..self.host.len()).any(|k| {
                 let s = self.segment(k);
                 (1..=MAX_LSN as Lsn).any(|l| s.rec(l) != 0 && t.annuls(l, s.rec(l)))
             });
@@ -566,9 +558,7 @@ impl Cluster {
 
     /// Segment `i` goes down: memory gone, disk kept, connections broken.
     fn take_down(&mut self, i: usize) {
-        if let Some(node) = self.slots[i].node.take() {
-            self.slots[i].disk = node.into_disk();
-            self.slots[i].disk.crash(0);
+        if self.host.take_down(i) {
             for x in &mut self.insts {
                 x.lost_contact(i);
             }
@@ -576,19 +566,14 @@ impl Cluster {
     }
 
     fn restart(&mut self, i: usize) -> bool {
-        if i >= self.slots.len() || self.up(i) {
+        if i >= self.host.len() || self.up(i) {
             return false;
         }
-        let disk = std::mem::take(&mut self.slots[i].disk);
-        match SegmentNode::recover(&self.cfg, i as u8, disk) {
-            Ok(node) => {
-                self.slots[i].node = Some(node);
-                true
-            }
-            Err((why, disk)) => {
-                // A simulated disk is damaged only by a test; the segment stays down.
+        match self.host.restart(&self.cfg, i) {
+            Ok(()) => true,
+            Err(why) => {
+                // A damaged log: the segment stays down (reported).
                 self.log.push(format!("segment {i} cannot restart: {why}"));
-                self.slots[i].disk = disk;
                 false
             }
         }
@@ -599,12 +584,13 @@ impl Cluster {
     /// below its VDL.
     fn settle(&mut self) {
         let mut reports = Vec::new();
-        for (k, slot) in self.slots.iter().enumerate() {
-            if let Some(node) = &slot.node {
-                match wire::decode(&wire::encode(&node.report())) {
-                    Ok(r) => reports.push((k, slot.az, r)),
-                    Err(_) => self.rejected_datagrams += 1,
-                }
+        for k in 0..self.host.len() {
+            let Some(report) = self.host.report(k) else {
+                continue;
+            };
+            match wire::decode(&wire::encode(&report)) {
+                Ok(r) => reports.push((k, self.host.az(k), r)),
+                Err(_) => self.rejected_datagrams += 1,
             }
         }
         for x in self.insts.iter_mut().filter(|x| x.listens()) {
@@ -639,21 +625,7 @@ impl Cluster {
 
     /// Segment `i` as the model sees it: the running node's, or rebuilt from its disk.
     fn segment(&self, i: usize) -> Seg {
-        let slot = &self.slots[i];
-        if let Some(node) = &slot.node {
-            return *node.seg();
-        }
-        match SegmentNode::recover(&self.cfg, i as u8, slot.disk.clone()) {
-            Ok(node) => Seg {
-                up: false,
-                ..*node.seg()
-            },
-            Err(_) => Seg {
-                up: false,
-                az: slot.az,
-                ..Seg::default()
-            },
-        }
+        self.host.segment(&self.cfg, i)
     }
 
     /// The cluster's state in the model's terms.
@@ -661,7 +633,7 @@ impl Cluster {
         let mut ghost = self.ghost;
         ghost.rolled_back = self.vol.rolled_back;
         FailoverState {
-            segs: (0..self.slots.len()).map(|i| self.segment(i)).collect(),
+            segs: (0..self.host.len()).map(|i| self.segment(i)).collect(),
             insts: self.insts.iter().map(|x| x.inst).collect(),
             endpoint: self.endpoint,
             epoch_ctr: self.vol.epoch_ctr,
@@ -682,6 +654,6 @@ impl Cluster {
 
     /// Number of segments.
     pub fn segments(&self) -> usize {
-        self.slots.len().min(MAX_SEGMENTS)
+        self.host.len().min(MAX_SEGMENTS)
     }
 }

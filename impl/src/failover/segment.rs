@@ -70,8 +70,8 @@ pub enum Entry {
     },
 }
 
-/// What a segment did with a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a segment did with a request (sent back as the reply on a real network).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Handled {
     /// It changed (logged and synced); `stale_accepted` if it took a write of an epoch below
     /// its fence (only under `no-fencing`).
