@@ -230,11 +230,13 @@ by protection groups.
 failover: six segment nodes, each an OS thread with its own UDP socket and
 its log file in DIR (fsync before every reply); the writer, a replica, the
 control plane and the metadata service run the simulated cluster's own code
-in this process, on a seeded schedule of the model's events in real time.
-Each round is one volume of the model's size (8 LSNs) in DIR/round-N; at
-its end every segment node is stopped and recovered from its file alone (it
-must come back as it was) and every safety invariant of the failover model
-is checked on the result. Rounds repeat until the time is up. DIR must be
+in this process, on a seeded schedule of the model's events in real time
+(at least one step in 40 a fault, when one is possible). Each round is one
+volume of the model's size (8 LSNs) in DIR/round-N; every safety invariant
+of the failover model is checked after every event, and at the round's end
+every segment node is stopped and recovered from its file alone: it must
+come back exactly as it went down. A node that dies or leaves a request
+unanswered fails the round. Rounds repeat until the time is up. DIR must be
 new or empty.";
 
 const RUN_AFTER_HELP: &str = "\
@@ -245,9 +247,10 @@ datagrams, and writes at epochs it must refuse), failover (kill the writer
 incarnation; the next one recovers: read quorum, truncation at a new volume
 epoch, install, repair by gossip, open).
 
-Faults of failover: failover (the writer crashes or is partitioned away, twice
-a round), crash (a segment node stops; it restarts from its file), az-outage,
-recovery-crash, replica-crash, garbage.
+Faults of failover: failover (the writer crashes or is partitioned away, at
+most twice a round), crash (a segment node stops; it restarts from its file),
+az-outage, recovery-crash, replica-crash, garbage (random bytes to a node, which must
+reject and count them).
 
 Examples:
   quorate run quorum --dir /tmp/vol --faults crash,az-outage,restart,garbage,failover
@@ -303,8 +306,8 @@ pub struct RunArgs {
     /// The protocol: quorum or failover.
     #[arg(value_name = "PROTOCOL")]
     pub protocol: String,
-    /// The data directory: created if missing; one that holds a volume is only recovered
-    /// and verified (with --seconds 0).
+    /// The data directory: created if missing. quorum: one that holds a volume is only
+    /// recovered and verified (with --seconds 0); failover: it must be new or empty.
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
     /// How long the workload runs, in seconds.

@@ -26,15 +26,17 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         seed: args.seed,
     };
     let err = &console.err;
+    let faults_arg = if args.faults.is_empty() {
+        String::new()
+    } else {
+        format!(" --faults {}", args.faults.join(","))
+    };
     super::emit(
         err,
         &format!(
             "seed {} (the schedule; reproduce it with: quorate run failover --dir NEW_DIR \
-             --seconds {} --faults {} --seed {})\n",
-            args.seed,
-            args.seconds,
-            args.faults.join(","),
-            args.seed
+             --seconds {}{faults_arg} --seed {})\n",
+            args.seed, args.seconds, args.seed
         ),
     );
     let stop = super::interrupt::stop_flag()
@@ -69,7 +71,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
          events                {} ({:.0}/s)\n\
          commits acknowledged  {}\n\
          commits/sec           {:.0}\n\
-         commit latency        p50 {:.2} ms, p99 {:.2} ms (first send to acknowledgement)\n\
+         commit latency        p50 {:.2} ms, p99 {:.2} ms (a commit's first send to its \
+         acknowledgement, on the schedule's pace)\n\
          failovers completed   {}\n\
          segment restarts      {} (from their files)\n\
          requests              {sent} to segment nodes, {resent} sent again, {unanswered} \

@@ -4,19 +4,23 @@
 //! real time, then verified from the files.
 //!
 //! * [`UdpHost`] is a [`SegmentHost`]: every request to a segment is a datagram (the request,
-//!   its id, the metadata service's ranges), every answer one back; a lost or late answer is
-//!   retransmitted a few times, then the segment counts as unreachable for that event. A
-//!   segment crash stops the node's thread (its file stays); a restart starts a new thread
-//!   that recovers the segment from its file alone. Garbage datagrams sent to a node are
-//!   rejected and counted by the node, never a panic.
+//!   its id, the metadata service's ranges), every answer one back from the node's address; a
+//!   lost or late answer is asked for again twice, then the segment counts as unreachable for
+//!   that event and the round fails (the node may have applied what the cluster counts as
+//!   refused). A segment "crash" stops the node's thread (its file stays; every entry was
+//!   synced before its reply); a restart starts a new thread that recovers the segment from
+//!   its file alone, and the round fails unless it comes back exactly as it went down.
+//!   Datagrams that do not parse, or whose fields are out of range, are rejected and counted
+//!   by the node, never a panic; a node thread that dies anyway fails the round.
 //! * The instances, the control plane, the metadata service and the redo stream run in the
 //!   coordinator (this thread), exactly as in the simulated cluster: the same code.
 //! * A **round** is one volume of the model's size (its LSNs are the model's, at most 8), in
-//!   `DIR/round-<n>/seg-<i>.log`: fresh segments, events until the schedule is quiescent or a
-//!   bound is reached, then the verification: every segment node is stopped and recovered
-//!   from its file, each must come back as it was (nothing synced is lost), and every
-//!   `always` invariant of the failover model must hold on the cluster's state (B1: every
-//!   acknowledged commit survives every failover). Rounds repeat until the time is up.
+//!   `DIR/round-<n>/seg-<i>.log`: fresh segments, then events (at most [`ROUND_EVENTS`], fewer
+//!   if the schedule is quiescent or the time is up), with every `always` invariant of the
+//!   failover model checked on the cluster's state after each (B1: every acknowledged commit
+//!   survives every failover). At its end every segment node is stopped and recovered from its
+//!   file directly (no network): each must come back as it went down, with no torn tail.
+//!   Rounds repeat until the time is up.
 
 use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
@@ -38,7 +42,7 @@ use quorate_model::quorum::config::MAX_LSN;
 use super::Cluster;
 use super::host::SegmentHost;
 use super::segment::{Handled, SegmentNode};
-use super::wire::{Msg, WireTrunc};
+use super::wire::{self, Msg, WireTrunc};
 use crate::durable::FileDisk;
 use crate::rng::Rng;
 
@@ -76,14 +80,23 @@ const ANSWER_WAIT: Duration = Duration::from_millis(200);
 /// Sends of one request before the segment counts as unreachable for this event.
 const SENDS: usize = 3;
 
+/// A running node: its address, its thread (which hands the node back when it stops) and its
+/// stop flag.
+type Running = (
+    SocketAddr,
+    JoinHandle<Option<SegmentNode<FileDisk>>>,
+    Arc<AtomicBool>,
+);
+
 /// One segment's place.
 #[derive(Debug)]
 struct Place {
     az: u8,
     path: PathBuf,
-    /// While the node runs: its address, its thread and its stop flag.
-    running: Option<(SocketAddr, JoinHandle<()>, Arc<AtomicBool>)>,
-    /// The observer's copy of the segment when it went down (its file holds the same: every
+    /// While the node runs: its address, its thread (which hands the node back when it
+    /// stops) and its stop flag.
+    running: Option<Running>,
+    /// The segment as its node was when it stopped (its file must bring back the same: every
     /// entry is synced before a reply), for the model's view of a down segment.
     last: Seg,
 }
@@ -99,6 +112,15 @@ pub struct HostStats {
     pub unanswered: Cell<u64>,
     /// Datagrams the nodes rejected as garbage.
     pub rejected: Arc<AtomicU64>,
+    /// What broke the round's guarantees: a node that died, a segment that did not come back
+    /// from its file as it went down, a request left unanswered.
+    pub failures: std::cell::RefCell<Vec<String>>,
+}
+
+impl HostStats {
+    fn fail(&self, why: String) {
+        self.failures.borrow_mut().push(why);
+    }
 }
 
 /// Segment nodes as threads with UDP sockets and log files.
@@ -112,21 +134,33 @@ pub struct UdpHost {
     pub stats: HostStats,
 }
 
-/// Serve one segment until `stop`: decode each datagram (garbage is counted and dropped),
-/// handle it with the segment node (which logs and fsyncs before it returns), answer.
+/// Serve one segment until `stop`: decode each datagram (one that does not parse, or whose
+/// fields are out of range, is counted and dropped), handle it with the segment node (which
+/// logs and fsyncs before it returns), answer. Hands the node back when it stops; `None` if
+/// its log could not be written.
 fn serve(
     cfg: FailoverConfig,
     mut node: SegmentNode<FileDisk>,
     socket: UdpSocket,
     stop: Arc<AtomicBool>,
     rejected: Arc<AtomicU64>,
-) {
+) -> Option<SegmentNode<FileDisk>> {
     let mut buf = vec![0u8; crate::codec::DATAGRAM_BYTES_MAX + 1];
     while !stop.load(Ordering::Relaxed) {
         let Ok((n, from)) = socket.recv_from(&mut buf) else {
             continue; // the read timeout: look at the stop flag again
         };
-        let Ok(Request { id, req }) = crate::codec::parse::<Request>(&buf[..n]) else {
+        let request = crate::codec::parse::<Request>(&buf[..n]).and_then(|r| {
+            if let Req::Handle { msg, truncs } = &r.req {
+                wire::validate(msg)?;
+                // The ranges are checked as a recovery read's would be.
+                wire::validate(&Msg::ReadScl {
+                    truncs: truncs.clone(),
+                })?;
+            }
+            Ok(r)
+        });
+        let Ok(Request { id, req }) = request else {
             rejected.fetch_add(1, Ordering::Relaxed);
             continue;
         };
@@ -141,7 +175,7 @@ fn serve(
                     },
                     Err(e) => {
                         eprintln!("segment {}: cannot write its log: {e}; it stops", node.slot);
-                        return;
+                        return None;
                     }
                 }
             }
@@ -153,6 +187,7 @@ fn serve(
         };
         let _ = socket.send_to(&crate::codec::encode(&reply), from);
     }
+    Some(node)
 }
 
 impl UdpHost {
@@ -205,8 +240,12 @@ impl UdpHost {
         Ok(())
     }
 
-    /// Send `req` to segment `i` and wait for its answer (sending again if none comes).
+    /// Send `req` to segment `i` and wait for its answer (sending again if none comes). A
+    /// request left unanswered fails the round: the node may have applied it.
     fn call(&self, i: usize, req: Req) -> Option<Reply> {
+        if !self.up(i) {
+            return None;
+        }
         let (addr, ..) = self.places.get(i)?.running.as_ref()?;
         let id = self.next_id.get();
         self.next_id.set(id + 1);
@@ -223,16 +262,21 @@ impl UdpHost {
             }
             let deadline = Instant::now() + ANSWER_WAIT;
             while Instant::now() < deadline {
-                let Ok((n, _)) = self.socket.recv_from(&mut buf) else {
+                let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
                     break;
                 };
                 match crate::codec::parse::<Reply>(&buf[..n]) {
-                    Ok(r) if r.id == id => return Some(r),
-                    _ => {} // a late answer to an earlier request: drop it
+                    Ok(r) if r.id == id && from == *addr => return Some(r),
+                    _ => {} // a late answer to an earlier request, or not from the node
                 }
             }
         }
         s.unanswered.set(s.unanswered.get() + 1);
+        if self.up(i) {
+            s.fail(format!(
+                "segment {i} left a request unanswered ({SENDS} sends)"
+            ));
+        }
         None
     }
 
@@ -255,6 +299,36 @@ impl UdpHost {
         }
     }
 
+    /// Every segment recovered from its file directly (no network), each compared with what
+    /// its node held when it stopped; what differs, if anything. Every node must be down.
+    pub fn recover_all_from_files(&self, cfg: &FailoverConfig) -> Result<(), String> {
+        for (i, p) in self.places.iter().enumerate() {
+            let seg = self.recover_file(cfg, i)?;
+            if seg != p.last {
+                return Err(format!(
+                    "segment {i} came back from its file as {seg:?}, not as it went down: {:?}",
+                    p.last
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Segment `i` as its file brings it back (down), or why it does not come back.
+    fn recover_file(&self, cfg: &FailoverConfig, i: usize) -> Result<Seg, String> {
+        let path = &self.places[i].path;
+        let disk = FileDisk::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let node = SegmentNode::recover(cfg, i as u8, disk)
+            .map_err(|(why, _)| format!("segment {i} does not recover: {why}"))?;
+        if let Some(d) = &node.torn_tail {
+            return Err(format!("segment {i}'s file has a torn tail: {d}"));
+        }
+        Ok(Seg {
+            up: false,
+            ..*node.seg()
+        })
+    }
+
     fn seg_of(&self, i: usize, report: &Msg) -> Option<Seg> {
         let Msg::Report {
             fence,
@@ -266,6 +340,9 @@ impl UdpHost {
         else {
             return None;
         };
+        if recs.len() != MAX_LSN {
+            return None;
+        }
         let mut seg = Seg {
             up: true,
             az: self.places[i].az,
@@ -274,9 +351,6 @@ impl UdpHost {
             scl: *scl,
             ..Seg::default()
         };
-        if recs.len() != MAX_LSN {
-            return None;
-        }
         seg.recs.copy_from_slice(recs);
         Some(seg)
     }
@@ -298,7 +372,11 @@ impl SegmentHost for UdpHost {
     }
 
     fn up(&self, i: usize) -> bool {
-        self.places.get(i).is_some_and(|p| p.running.is_some())
+        // A node whose thread ended by itself is not up (it died: see `take_down`).
+        self.places
+            .get(i)
+            .and_then(|p| p.running.as_ref())
+            .is_some_and(|(_, t, _)| !t.is_finished())
     }
 
     fn handle(
@@ -321,28 +399,42 @@ impl SegmentHost for UdpHost {
     }
 
     fn take_down(&mut self, i: usize) -> bool {
-        if !self.up(i) {
+        let Some((_, thread, stop)) = self.places[i].running.take() else {
             return false;
-        }
-        if let Some(seg) = self
-            .call(i, Req::Report)
-            .and_then(|r| self.seg_of(i, &r.report?))
-        {
-            self.places[i].last = Seg { up: false, ..seg };
-        }
-        let (_, thread, stop) = self.places[i].running.take().expect("up");
+        };
         stop.store(true, Ordering::Relaxed);
-        let _ = thread.join();
-        true
+        match thread.join() {
+            Ok(Some(node)) => {
+                self.places[i].last = Seg {
+                    up: false,
+                    ..*node.seg()
+                };
+                true
+            }
+            _ => {
+                self.stats.fail(format!("segment {i}'s node died"));
+                false
+            }
+        }
     }
 
     fn restart(&mut self, cfg: &FailoverConfig, i: usize) -> Result<(), String> {
+        if self.places[i].running.is_some() {
+            return Err(format!("segment {i} is running"));
+        }
         let path = self.places[i].path.clone();
         let disk = FileDisk::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let node = SegmentNode::recover(cfg, i as u8, disk)
             .map_err(|(why, _)| format!("{}: {why}", path.display()))?;
-        if let Some(d) = &node.torn_tail {
-            eprintln!("segment {i}: torn tail cut off: {d}");
+        let back = Seg {
+            up: false,
+            ..*node.seg()
+        };
+        if back != self.places[i].last || node.torn_tail.is_some() {
+            self.stats.fail(format!(
+                "segment {i} restarted from its file as {back:?}, not as it went down: {:?}",
+                self.places[i].last
+            ));
         }
         self.launch(i, node)
     }
@@ -355,6 +447,7 @@ impl SegmentHost for UdpHost {
         {
             return seg;
         }
+        // Down (or not answering, which fails the round): as it went down.
         self.places[i].last
     }
 }
@@ -509,6 +602,13 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Report, String> {
     let cfg = rc.protocol();
+    if rc.seconds <= 0.0 {
+        return Err(
+            "--seconds must be more than 0 for a failover run (each round starts a \
+                    fresh volume; there is nothing to recover)"
+                .into(),
+        );
+    }
     if rc.dir.exists() && std::fs::read_dir(&rc.dir).map_or(true, |mut d| d.next().is_some()) {
         return Err(format!(
             "{} is not empty; give a new directory (a failover run starts fresh volumes)",
@@ -523,8 +623,19 @@ pub fn run(
     while start.elapsed() < limit && !stop.load(Ordering::Relaxed) {
         let round = report.rounds;
         let dir = rc.dir.join(format!("round-{round}"));
-        let host = UdpHost::start(&cfg, &dir)?;
+        let host = match UdpHost::start(&cfg, &dir) {
+            Ok(h) => h,
+            Err(why) if round == 0 => return Err(why),
+            Err(why) => {
+                // The rounds already run stand; this one could not start.
+                report
+                    .failures
+                    .push((round, format!("cannot start: {why}")));
+                break;
+            }
+        };
         let mut cluster = Cluster::with_host(&cfg, host);
+        let mut violated = None;
         let mut written_at: [Option<Instant>; MAX_LSN] = [None; MAX_LSN];
         let mut acked = [false; MAX_LSN];
         let mut list = Vec::new();
@@ -535,6 +646,9 @@ pub fn run(
             if stop.load(Ordering::Relaxed) {
                 report.interrupted = true;
                 break;
+            }
+            if start.elapsed() >= limit {
+                break; // the round ends with the time and is verified like any other
             }
             list.clear();
             actions(&cfg, &s, &mut list);
@@ -559,13 +673,14 @@ pub fn run(
                 let k = rng.below(pool.len() as u64) as usize;
                 took = (0..pool.len())
                     .map(|j| pool[(k + j) % pool.len()])
+                    .take_while(|_| !stop.load(Ordering::Relaxed))
                     .find(|a| cluster.apply(a));
                 if took.is_some() {
                     break;
                 }
             }
             let Some(a) = took else {
-                break; // quiescent
+                break; // quiescent (or interrupted: the loop's next turn says so)
             };
             report.events += 1;
             let now = Instant::now();
@@ -574,6 +689,10 @@ pub fn run(
                 if w.is_none() && s.sent[l] != 0 {
                     *w = Some(now);
                 }
+            }
+            if let Some((name, why)) = first_violation(&cfg, &s) {
+                violated = Some(format!("after {a:?}: {name}: {why}"));
+                break;
             }
             match a {
                 Action::Open => report.failovers += 1,
@@ -605,7 +724,11 @@ pub fn run(
                 });
             }
         }
-        if let Err(why) = verify(&cfg, &mut cluster) {
+        let verdict = match violated {
+            Some(why) => Err(why),
+            None => verify(&cfg, &mut cluster),
+        };
+        if let Err(why) = verdict {
             report.failures.push((round, why));
         }
         let st = &cluster.host().stats;
@@ -620,46 +743,86 @@ pub fn run(
     Ok(report)
 }
 
-/// The end of a round: stop every segment node, recover each from its file alone (it must come
-/// back as it was), and hold the cluster's state to every `always` invariant of the model.
+/// The first `always` invariant of the model `s` violates, with why.
+fn first_violation(
+    cfg: &FailoverConfig,
+    s: &quorate_model::failover::FailoverState,
+) -> Option<(&'static str, String)> {
+    all_properties()
+        .into_iter()
+        .filter(|p| p.2 == Kind::Always)
+        .find_map(|p| match evaluate(p.0, cfg, s) {
+            Some(Err(why)) => Some((p.0, why)),
+            _ => None,
+        })
+}
+
+/// The end of a round: every invariant on the last state, every segment node stopped and
+/// recovered from its file directly (it must come back as it went down), and nothing that
+/// broke the round's guarantees on the way (a node that died, a restart that did not come back
+/// as it went down, a request left unanswered).
 fn verify(cfg: &FailoverConfig, cluster: &mut Cluster<UdpHost>) -> Result<(), String> {
-    let before = cluster.lift();
-    cluster.host_mut().stop_all();
-    for i in 0..cluster.segments() {
-        cluster
-            .host_mut()
-            .restart(cfg, i)
-            .map_err(|why| format!("segment {i} does not recover: {why}"))?;
-    }
-    let after = cluster.lift();
-    for (i, (b, a)) in before.segs.iter().zip(&after.segs).enumerate() {
-        let (b, a) = (Seg { up: true, ..*b }, Seg { up: true, ..*a });
-        if b != a {
-            return Err(format!(
-                "segment {i} came back from its file as {a:?}, not as it was: {b:?}"
-            ));
-        }
-    }
-    // The invariants judge the round's last state, with each segment as its file holds it.
-    let mut s = before;
-    for (x, a) in s.segs.iter_mut().zip(&after.segs) {
-        *x = Seg { up: x.up, ..*a };
-    }
-    for (name, _, kind, _) in all_properties() {
-        if kind != Kind::Always {
-            continue;
-        }
-        if let Some(Err(why)) = evaluate(name, cfg, &s) {
-            return Err(format!("{name}: {why}"));
-        }
+    let last = cluster.lift();
+    if let Some((name, why)) = first_violation(cfg, &last) {
+        return Err(format!("{name}: {why}"));
     }
     cluster.host_mut().stop_all();
-    Ok(())
+    if let Some(why) = cluster.host().stats.failures.borrow().first() {
+        return Err(why.clone());
+    }
+    cluster.host().recover_all_from_files(cfg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A datagram that parses but carries a field out of range (LSN 0, a range at epoch 0)
+    /// is rejected and counted by the node, which goes on serving.
+    #[test]
+    fn a_datagram_out_of_range_is_rejected_not_a_panic() {
+        let dir = std::env::temp_dir().join(format!("quorate-fo-garbage-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = RunConfig {
+            dir: dir.clone(),
+            seconds: 1.0,
+            faults: vec![],
+            seed: 1,
+        }
+        .protocol();
+        let mut host = UdpHost::start(&cfg, &dir).unwrap();
+        let bad = [
+            Req::Handle {
+                msg: Msg::Write {
+                    lsn: 0,
+                    epoch: 1,
+                    range: None,
+                },
+                truncs: vec![],
+            },
+            Req::Handle {
+                msg: Msg::Fence { epoch: 2 },
+                truncs: vec![WireTrunc {
+                    epoch: 0,
+                    lo: 1,
+                    hi: 2,
+                }],
+            },
+        ];
+        let (addr, ..) = host.places[0].running.as_ref().unwrap();
+        for (id, req) in bad.into_iter().enumerate() {
+            let bytes = crate::codec::encode(&Request {
+                id: 900 + id as u64,
+                req,
+            });
+            host.socket.send_to(&bytes, addr).unwrap();
+        }
+        assert!(host.report(0).is_some(), "the node still serves");
+        assert_eq!(host.stats.rejected.load(Ordering::Relaxed), 2);
+        assert!(host.up(0));
+        drop(host);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// The verification is not a formality: a segment whose file lost an entry it had
     /// acknowledged does not come back as it was, and the round fails.

@@ -114,7 +114,8 @@ pub fn decode(bytes: &[u8]) -> Result<Msg, String> {
     Ok(msg)
 }
 
-fn validate(msg: &Msg) -> Result<(), String> {
+/// Whether every field of `msg` is in range (what [`decode`] checks after parsing).
+pub fn validate(msg: &Msg) -> Result<(), String> {
     let lsn_ok = |l: Lsn| (1..=MAX_LSN as Lsn).contains(&l);
     let top_ok = |l: Lsn| l <= MAX_LSN as Lsn;
     let epoch_ok = |e: Epoch| (1..=MAX_EPOCH as Epoch).contains(&e);
