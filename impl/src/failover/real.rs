@@ -22,12 +22,9 @@
 //!   file directly (no network): each must come back as it went down, with no torn tail.
 //!   Rounds repeat until the time is up.
 
-use std::cell::Cell;
-use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +42,7 @@ use super::segment::{Handled, SegmentNode};
 use super::wire::{self, Msg, WireTrunc};
 use crate::durable::FileDisk;
 use crate::rng::Rng;
+use crate::udp::{Caller, Outcome, SENDS, Served};
 
 /// What a coordinator asks a segment node.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -60,33 +58,12 @@ enum Req {
     Report,
 }
 
-/// A request on the wire.
+/// A segment's answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Request {
-    id: u64,
-    req: Req,
-}
-
-/// An answer on the wire.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Reply {
-    id: u64,
+struct Answer {
     handled: Option<Handled>,
     report: Option<Msg>,
 }
-
-/// How long the coordinator waits for an answer before it sends the request again.
-const ANSWER_WAIT: Duration = Duration::from_millis(200);
-/// Sends of one request before the segment counts as unreachable for this event.
-const SENDS: usize = 3;
-
-/// A running node: its address, its thread (which hands the node back when it stops) and its
-/// stop flag.
-type Running = (
-    SocketAddr,
-    JoinHandle<Option<SegmentNode<FileDisk>>>,
-    Arc<AtomicBool>,
-);
 
 /// One segment's place.
 #[derive(Debug)]
@@ -95,7 +72,7 @@ struct Place {
     path: PathBuf,
     /// While the node runs: its address, its thread (which hands the node back when it
     /// stops) and its stop flag.
-    running: Option<Running>,
+    running: Option<Served<SegmentNode<FileDisk>>>,
     /// The segment as its node was when it stopped (its file must bring back the same: every
     /// entry is synced before a reply), for the model's view of a down segment.
     last: Seg,
@@ -104,12 +81,6 @@ struct Place {
 /// Counters of one host.
 #[derive(Debug, Default)]
 pub struct HostStats {
-    /// Requests sent (first sends).
-    pub requests: Cell<u64>,
-    /// Requests sent again after no answer came in time.
-    pub resent: Cell<u64>,
-    /// Requests that got no answer at all.
-    pub unanswered: Cell<u64>,
     /// Datagrams the nodes rejected as garbage.
     pub rejected: Arc<AtomicU64>,
     /// What broke the round's guarantees: a node that died, a segment that did not come back
@@ -127,67 +98,39 @@ impl HostStats {
 #[derive(Debug)]
 pub struct UdpHost {
     cfg: FailoverConfig,
-    socket: UdpSocket,
+    caller: Caller,
     places: Vec<Place>,
-    next_id: Cell<u64>,
     /// Counters.
     pub stats: HostStats,
 }
 
-/// Serve one segment until `stop`: decode each datagram (one that does not parse, or whose
-/// fields are out of range, is counted and dropped), handle it with the segment node (which
-/// logs and fsyncs before it returns), answer. Hands the node back when it stops; `None` if
-/// its log could not be written.
-fn serve(
-    cfg: FailoverConfig,
-    mut node: SegmentNode<FileDisk>,
-    socket: UdpSocket,
-    stop: Arc<AtomicBool>,
-    rejected: Arc<AtomicU64>,
-) -> Option<SegmentNode<FileDisk>> {
-    let mut buf = vec![0u8; crate::codec::DATAGRAM_BYTES_MAX + 1];
-    while !stop.load(Ordering::Relaxed) {
-        let Ok((n, from)) = socket.recv_from(&mut buf) else {
-            continue; // the read timeout: look at the stop flag again
-        };
-        let request = crate::codec::parse::<Request>(&buf[..n]).and_then(|r| {
-            if let Req::Handle { msg, truncs } = &r.req {
-                wire::validate(msg)?;
-                // The ranges are checked as a recovery read's would be.
-                wire::validate(&Msg::ReadScl {
-                    truncs: truncs.clone(),
-                })?;
+/// One request to a segment node: parse-checked by the transport, range-checked here (a
+/// datagram with a field out of range is rejected and counted), then handled by the segment
+/// node, which logs and fsyncs before it returns.
+fn serve_one(cfg: &FailoverConfig, node: &mut SegmentNode<FileDisk>, req: Req) -> Outcome<Answer> {
+    match req {
+        Req::Handle { msg, truncs } => {
+            // The ranges are checked as a recovery read's would be.
+            let ranges = Msg::ReadScl {
+                truncs: truncs.clone(),
+            };
+            if wire::validate(&msg).is_err() || wire::validate(&ranges).is_err() {
+                return Outcome::Reject;
             }
-            Ok(r)
-        });
-        let Ok(Request { id, req }) = request else {
-            rejected.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let reply = match req {
-            Req::Handle { msg, truncs } => {
-                let truncs: Vec<Trunc> = truncs.iter().map(|&t| t.into()).collect();
-                match node.handle(&cfg, &msg, &truncs) {
-                    Ok(h) => Reply {
-                        id,
-                        handled: Some(h),
-                        report: None,
-                    },
-                    Err(e) => {
-                        eprintln!("segment {}: cannot write its log: {e}; it stops", node.slot);
-                        return None;
-                    }
-                }
+            let truncs: Vec<Trunc> = truncs.iter().map(|&t| t.into()).collect();
+            match node.handle(cfg, &msg, &truncs) {
+                Ok(h) => Outcome::Answer(Answer {
+                    handled: Some(h),
+                    report: None,
+                }),
+                Err(e) => Outcome::Fatal(format!("cannot write its log: {e}")),
             }
-            Req::Report => Reply {
-                id,
-                handled: None,
-                report: Some(node.report()),
-            },
-        };
-        let _ = socket.send_to(&crate::codec::encode(&reply), from);
+        }
+        Req::Report => Outcome::Answer(Answer {
+            handled: None,
+            report: Some(node.report()),
+        }),
     }
-    Some(node)
 }
 
 impl UdpHost {
@@ -196,15 +139,10 @@ impl UdpHost {
     pub fn start(cfg: &FailoverConfig, dir: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("cannot bind: {e}"))?;
-        socket
-            .set_read_timeout(Some(ANSWER_WAIT))
-            .map_err(|e| e.to_string())?;
         let mut host = UdpHost {
             cfg: cfg.clone(),
-            socket,
+            caller: Caller::new()?,
             places: Vec::new(),
-            next_id: Cell::new(1),
             stats: HostStats::default(),
         };
         for (i, s) in init(cfg).segs.iter().enumerate() {
@@ -225,70 +163,43 @@ impl UdpHost {
     }
 
     fn launch(&mut self, i: usize, node: SegmentNode<FileDisk>) -> Result<(), String> {
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("cannot bind: {e}"))?;
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .map_err(|e| e.to_string())?;
-        let addr = socket.local_addr().map_err(|e| e.to_string())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (cfg, flag, rejected) = (self.cfg.clone(), stop.clone(), self.stats.rejected.clone());
-        let thread = thread::Builder::new()
-            .name(format!("segment-{i}"))
-            .spawn(move || serve(cfg, node, socket, flag, rejected))
-            .map_err(|e| e.to_string())?;
-        self.places[i].running = Some((addr, thread, stop));
+        let cfg = self.cfg.clone();
+        let served = Served::spawn(
+            format!("segment {i}"),
+            node,
+            self.stats.rejected.clone(),
+            move |node, req| serve_one(&cfg, node, req),
+        )?;
+        self.places[i].running = Some(served);
         Ok(())
     }
 
-    /// Send `req` to segment `i` and wait for its answer (sending again if none comes). A
-    /// request left unanswered fails the round: the node may have applied it.
-    fn call(&self, i: usize, req: Req) -> Option<Reply> {
+    /// Send `req` to segment `i` and wait for its answer. A request left unanswered fails the
+    /// round: the node may have applied it.
+    fn call(&self, i: usize, req: Req) -> Option<Answer> {
         if !self.up(i) {
             return None;
         }
-        let (addr, ..) = self.places.get(i)?.running.as_ref()?;
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        let bytes = crate::codec::encode(&Request { id, req });
-        let s = &self.stats;
-        s.requests.set(s.requests.get() + 1);
-        let mut buf = vec![0u8; crate::codec::DATAGRAM_BYTES_MAX + 1];
-        for attempt in 0..SENDS {
-            if attempt > 0 {
-                s.resent.set(s.resent.get() + 1);
-            }
-            if self.socket.send_to(&bytes, addr).is_err() {
-                continue;
-            }
-            let deadline = Instant::now() + ANSWER_WAIT;
-            while Instant::now() < deadline {
-                let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
-                    break;
-                };
-                match crate::codec::parse::<Reply>(&buf[..n]) {
-                    Ok(r) if r.id == id && from == *addr => return Some(r),
-                    _ => {} // a late answer to an earlier request, or not from the node
-                }
-            }
-        }
-        s.unanswered.set(s.unanswered.get() + 1);
-        if self.up(i) {
-            s.fail(format!(
+        let addr = self.places.get(i)?.running.as_ref()?.addr();
+        let answer = self.caller.call(addr, &req);
+        if answer.is_none() && self.up(i) {
+            self.stats.fail(format!(
                 "segment {i} left a request unanswered ({SENDS} sends)"
             ));
         }
-        None
+        answer
+    }
+
+    /// The transport's counters: requests sent, sent again, unanswered.
+    pub fn requests(&self) -> (u64, u64, u64) {
+        let c = &self.caller;
+        (c.requests.get(), c.resent.get(), c.unanswered.get())
     }
 
     /// Send `n` garbage datagrams to segment `i` (each must be rejected and counted).
     pub fn send_garbage(&self, i: usize, rng: &mut Rng, n: usize) {
-        let Some((addr, ..)) = self.places.get(i).and_then(|p| p.running.as_ref()) else {
-            return;
-        };
-        for _ in 0..n {
-            let len = 1 + rng.below(64) as usize;
-            let bytes: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
-            let _ = self.socket.send_to(&bytes, addr);
+        if let Some(p) = self.places.get(i).and_then(|p| p.running.as_ref()) {
+            self.caller.send_garbage(p.addr(), rng, n);
         }
     }
 
@@ -376,7 +287,7 @@ impl SegmentHost for UdpHost {
         self.places
             .get(i)
             .and_then(|p| p.running.as_ref())
-            .is_some_and(|(_, t, _)| !t.is_finished())
+            .is_some_and(Served::running)
     }
 
     fn handle(
@@ -399,19 +310,18 @@ impl SegmentHost for UdpHost {
     }
 
     fn take_down(&mut self, i: usize) -> bool {
-        let Some((_, thread, stop)) = self.places[i].running.take() else {
+        let Some(served) = self.places[i].running.take() else {
             return false;
         };
-        stop.store(true, Ordering::Relaxed);
-        match thread.join() {
-            Ok(Some(node)) => {
+        match served.stop() {
+            Some(node) => {
                 self.places[i].last = Seg {
                     up: false,
                     ..*node.seg()
                 };
                 true
             }
-            _ => {
+            None => {
                 self.stats.fail(format!("segment {i}'s node died"));
                 false
             }
@@ -731,11 +641,11 @@ pub fn run(
         if let Err(why) = verdict {
             report.failures.push((round, why));
         }
-        let st = &cluster.host().stats;
-        report.requests.0 += st.requests.get();
-        report.requests.1 += st.resent.get();
-        report.requests.2 += st.unanswered.get();
-        report.rejected_datagrams += st.rejected.load(Ordering::Relaxed);
+        let (sent, resent, unanswered) = cluster.host().requests();
+        report.requests.0 += sent;
+        report.requests.1 += resent;
+        report.requests.2 += unanswered;
+        report.rejected_datagrams += cluster.host().stats.rejected.load(Ordering::Relaxed);
         report.rounds += 1;
     }
     report.seconds = start.elapsed().as_secs_f64();
@@ -809,13 +719,13 @@ mod tests {
                 }],
             },
         ];
-        let (addr, ..) = host.places[0].running.as_ref().unwrap();
-        for (id, req) in bad.into_iter().enumerate() {
-            let bytes = crate::codec::encode(&Request {
+        let addr = host.places[0].running.as_ref().unwrap().addr();
+        for (id, body) in bad.into_iter().enumerate() {
+            let bytes = crate::codec::encode(&crate::udp::Envelope {
                 id: 900 + id as u64,
-                req,
+                body,
             });
-            host.socket.send_to(&bytes, addr).unwrap();
+            host.caller.send_raw(addr, &bytes);
         }
         assert!(host.report(0).is_some(), "the node still serves");
         assert_eq!(host.stats.rejected.load(Ordering::Relaxed), 2);
