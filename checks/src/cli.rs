@@ -16,6 +16,7 @@ mod progress;
 mod render;
 mod run;
 mod run_failover;
+mod run_global;
 mod style;
 mod suite;
 mod trace;

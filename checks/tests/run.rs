@@ -131,12 +131,45 @@ fn a_failover_cluster_on_loopback_verifies_every_round_from_its_files() {
 }
 
 #[test]
+fn a_global_database_on_loopback_verifies_every_round_from_its_files() {
+    let dir = scratch("global");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&[
+        "run",
+        "global",
+        "--dir",
+        d,
+        "--seconds",
+        "3",
+        "--faults",
+        "outage,partition,garbage",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.starts_with("seed 3 "), "the seed comes first: {err}");
+    let rounds = figure(&out, "rounds");
+    assert!(rounds > 0, "{out}");
+    assert!(figure(&out, "commits acknowledged") > 0, "{out}");
+    assert!(figure(&out, "switchovers completed") > 0, "{out}");
+    assert!(figure(&out, "returns from outages") > 0, "{out}");
+    assert!(
+        out.contains(&format!("verified              {rounds} rounds")),
+        "{out}"
+    );
+    assert!(dir.join("round-0/region-2.log").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_run_requests_exit_2_with_one_line() {
     let dir = scratch("usage");
     let d = dir.to_str().unwrap();
     for args in [
         &["run", "quorum", "--dir", d, "--faults", "meteor"][..],
-        &["run", "global", "--dir", d],
+        &["run", "backtrack", "--dir", d],
+        &["run", "global", "--dir", d, "--faults", "crash"],
+        &["run", "global", "--dir", d, "--seconds", "0"],
         &["run", "failover", "--dir", d, "--faults", "restart"],
         &["run", "quorum", "--dir", d, "--seconds", "-1"],
         &["run", "quorum"],

@@ -14,6 +14,8 @@
 //! `specs/global.md`, section "The reference implementation".
 
 pub mod cluster;
+pub mod host;
+pub mod real;
 pub mod region;
 pub mod sim;
 pub mod wire;

@@ -209,8 +209,8 @@ Exit codes: 2 bad usage or an address that cannot be listened on;
 otherwise it runs until interrupted.";
 
 const RUN_LONG_ABOUT: &str = "\
-Run the reference implementation of PROTOCOL (quorum or failover) as a local
-cluster on loopback.
+Run the reference implementation of PROTOCOL (quorum, failover or global) as
+a local cluster on loopback.
 
 quorum: six segment nodes and a writer, each an OS thread with its own UDP socket,
 every segment's log durable (checksummed records, fsync before the ack) in
@@ -237,7 +237,16 @@ of the failover model is checked after every event, and at the round's end
 every segment node is stopped and recovered from its file alone: it must
 come back exactly as it went down. A node that dies or leaves a request
 unanswered fails the round. Rounds repeat until the time is up. DIR must be
-new or empty.";
+new or empty.
+
+global: three region nodes, each an OS thread with its own UDP socket and its
+log file in DIR (fsync before every reply); the clients, the control plane
+and the network run the simulated cluster's own code in this process, on a
+seeded schedule of the model's events (writes, replication, the RPO gate,
+switchovers, failovers with fencing, rebuilds, rejoins; one step in 8 at
+least the clock, an operator command or a fault). Each round is one Global
+Database of the model's size (six transactions) in DIR/round-N, checked and
+verified as for failover.";
 
 const RUN_AFTER_HELP: &str = "\
 Faults of quorum (--faults, comma-separated): crash (kill a segment node),
@@ -249,17 +258,22 @@ epoch, install, repair by gossip, open).
 
 Faults of failover: failover (the writer crashes or is partitioned away, at
 most twice a round), crash (a segment node stops; it restarts from its file),
-az-outage, recovery-crash, replica-crash, garbage (random bytes to a node, which must
-reject and count them).
+az-outage, recovery-crash, replica-crash, garbage (random bytes to a node,
+which must reject and count them).
+
+Faults of global: outage (a region goes down and returns from its file),
+partition (a region is cut off and heals), garbage.
 
 Examples:
   quorate run quorum --dir /tmp/vol --faults crash,az-outage,restart,garbage,failover
   quorate run quorum --dir /tmp/vol --seconds 0      # recover and verify again
   quorate run failover --dir /tmp/fo --seconds 10 --faults failover,crash,garbage
+  quorate run global --dir /tmp/gl --seconds 10 --faults outage,partition,garbage
 
-Exit codes: 0 every acknowledged commit verified (failover: every round's
-segments recovered and every invariant held); 1 a commit missing or an
-invariant broken; 2 bad usage (unknown protocol or fault, unusable DIR).";
+Exit codes: 0 every acknowledged commit verified (failover, global: every
+round's nodes recovered as they went down and every invariant held); 1 a
+commit missing or an invariant broken; 2 bad usage (unknown protocol or
+fault, unusable DIR).";
 
 /// `quorate`'s arguments.
 #[derive(Debug, Parser)]
@@ -303,11 +317,11 @@ pub enum Command {
 /// `quorate run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The protocol: quorum or failover.
+    /// The protocol: quorum, failover or global.
     #[arg(value_name = "PROTOCOL")]
     pub protocol: String,
     /// The data directory: created if missing. quorum: one that holds a volume is only
-    /// recovered and verified (with --seconds 0); failover: it must be new or empty.
+    /// recovered and verified (with --seconds 0); failover, global: it must be new or empty.
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
     /// How long the workload runs, in seconds.

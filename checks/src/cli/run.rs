@@ -22,10 +22,11 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     match args.protocol.as_str() {
         "quorum" => {}
         "failover" => return super::run_failover::run(args, console),
+        "global" => return super::run_global::run(args, console),
         other => {
             return Err(UsageError(format!(
-                "`quorate run` runs protocols quorum and failover so far, not '{other}'; run \
-                 `quorate run quorum --dir DIR` or `quorate run failover --dir DIR`"
+                "`quorate run` runs protocols quorum, failover and global so far, not \
+                 '{other}'; run `quorate run quorum --dir DIR` (or failover, global)"
             )));
         }
     }

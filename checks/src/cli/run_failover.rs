@@ -25,20 +25,9 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         faults,
         seed: args.seed,
     };
+    rc.validate().map_err(UsageError)?;
     let err = &console.err;
-    let faults_arg = if args.faults.is_empty() {
-        String::new()
-    } else {
-        format!(" --faults {}", args.faults.join(","))
-    };
-    super::emit(
-        err,
-        &format!(
-            "seed {} (the schedule; reproduce it with: quorate run failover --dir NEW_DIR \
-             --seconds {}{faults_arg} --seed {})\n",
-            args.seed, args.seconds, args.seed
-        ),
-    );
+    super::emit(err, &seed_line("failover", args));
     let stop = super::interrupt::stop_flag()
         .unwrap_or_else(|| std::sync::Arc::new(AtomicBool::new(false)));
     let report = real::run(&rc, &stop, &mut |p| {
@@ -89,24 +78,41 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         report.restarts,
         report.rejected_datagrams,
     ));
-    let code = if report.failures.is_empty() {
-        text.push_str(&format!(
-            "verified              {} rounds: every segment came back from its file as it was, \
-             and every safety invariant held (exit 0)\n",
-            report.rounds
-        ));
-        0
-    } else {
-        for (round, why) in report.failures.iter().take(10) {
-            text.push_str(&format!("FAIL  round {round}: {why}\n"));
-        }
-        text.push_str(&format!(
-            "FAIL: {} of {} rounds did not verify (exit 1)\n",
-            report.failures.len(),
-            report.rounds
-        ));
-        1
-    };
+    let code = verdict(&mut text, report.rounds, &report.failures);
     super::emit(&console.out, &text);
     Ok(code)
+}
+
+/// The first line of a run of `protocol`: its seed and the command that reproduces it.
+pub fn seed_line(protocol: &str, args: &RunArgs) -> String {
+    let faults = if args.faults.is_empty() {
+        String::new()
+    } else {
+        format!(" --faults {}", args.faults.join(","))
+    };
+    format!(
+        "seed {} (the schedule; reproduce it with: quorate run {protocol} --dir NEW_DIR \
+         --seconds {}{faults} --seed {})\n",
+        args.seed, args.seconds, args.seed
+    )
+}
+
+/// The verdict of a run of rounds, appended to `text`: exit 0 if every round verified, 1 if
+/// one did not.
+pub fn verdict(text: &mut String, rounds: u64, failures: &[(u64, String)]) -> i32 {
+    if failures.is_empty() {
+        text.push_str(&format!(
+            "verified              {rounds} rounds: every node came back from its file as it \
+             went down, and every safety invariant held after every event (exit 0)\n"
+        ));
+        return 0;
+    }
+    for (round, why) in failures.iter().take(10) {
+        text.push_str(&format!("FAIL  round {round}: {why}\n"));
+    }
+    text.push_str(&format!(
+        "FAIL: {} of {rounds} rounds did not verify (exit 1)\n",
+        failures.len()
+    ));
+    1
 }

@@ -413,6 +413,26 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// Whether the run can start: a time above 0, a data directory that is new or empty.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.seconds <= 0.0 {
+            return Err(
+                "--seconds must be more than 0 for a failover run (each round starts a \
+                    fresh volume; there is nothing to recover)"
+                    .into(),
+            );
+        }
+        if self.dir.exists()
+            && std::fs::read_dir(&self.dir).map_or(true, |mut d| d.next().is_some())
+        {
+            return Err(format!(
+                "{} is not empty; give a new directory (a failover run starts fresh volumes)",
+                self.dir.display()
+            ));
+        }
+        Ok(())
+    }
+
     /// The protocol parameters every round runs: Aurora's geometry, 8 LSNs in MTRs of 2, a
     /// replica, and the budgets of the faults asked for.
     pub fn protocol(&self) -> FailoverConfig {
@@ -512,19 +532,7 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Report, String> {
     let cfg = rc.protocol();
-    if rc.seconds <= 0.0 {
-        return Err(
-            "--seconds must be more than 0 for a failover run (each round starts a \
-                    fresh volume; there is nothing to recover)"
-                .into(),
-        );
-    }
-    if rc.dir.exists() && std::fs::read_dir(&rc.dir).map_or(true, |mut d| d.next().is_some()) {
-        return Err(format!(
-            "{} is not empty; give a new directory (a failover run starts fresh volumes)",
-            rc.dir.display()
-        ));
-    }
+    rc.validate()?;
     let mut rng = Rng::new(rc.seed);
     let mut report = Report::default();
     let start = Instant::now();

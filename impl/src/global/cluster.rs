@@ -41,18 +41,9 @@ use quorate_model::global::state::{
 use quorate_model::global::step::{Action, init};
 use quorate_model::global::{GlobalConfig, Mutant, history};
 
-use super::region::{RegionNode, View};
+use super::host::{RegionHost, SimHost};
+use super::region::View;
 use super::wire::{self, Msg, WireRec};
-use crate::durable::MemDisk;
-
-/// One region's place: its node while it runs, its disk while it is down, and whether the
-/// network cuts it off.
-#[derive(Debug)]
-struct Slot {
-    node: Option<RegionNode<MemDisk>>,
-    disk: MemDisk,
-    cut_off: bool,
-}
 
 /// The control plane's state.
 #[derive(Clone, Debug)]
@@ -69,11 +60,13 @@ struct ControlPlane {
     known: Vec<(Vec<WireRec>, bool)>,
 }
 
-/// The simulated cluster.
+/// The cluster, its regions on host `H` (simulated unless said otherwise).
 #[derive(Debug)]
-pub struct Cluster {
+pub struct Cluster<H: RegionHost = SimHost> {
     cfg: GlobalConfig,
-    slots: Vec<Slot>,
+    host: H,
+    /// The network: regions cut off from the others and the control plane.
+    cut_off: Vec<bool>,
     cp: ControlPlane,
     /// The clock every node reads.
     t: u8,
@@ -97,22 +90,21 @@ fn recs(log: &[WireRec]) -> Vec<Rec> {
 }
 
 impl Cluster {
-    /// A fresh Global Database under `cfg` (which must pass `validate`).
+    /// A fresh Global Database under `cfg` (which must pass `validate`), on simulated disks.
     pub fn new(cfg: &GlobalConfig) -> Self {
+        Cluster::with_host(cfg, SimHost::new(cfg.regions, init(cfg).primary))
+    }
+}
+
+impl<H: RegionHost> Cluster<H> {
+    /// A fresh Global Database under `cfg` on `host`, whose regions must be fresh, the first
+    /// primary as the model's initial state has it.
+    pub fn with_host(cfg: &GlobalConfig, host: H) -> Self {
         let init = init(cfg);
-        let slots = (0..cfg.regions)
-            .map(|r| Slot {
-                node: Some(
-                    RegionNode::create(r, r == init.primary, MemDisk::default())
-                        .expect("a simulated disk does not fail"),
-                ),
-                disk: MemDisk::default(),
-                cut_off: false,
-            })
-            .collect();
         let mut c = Cluster {
             cfg: cfg.clone(),
-            slots,
+            host,
+            cut_off: vec![false; usize::from(cfg.regions)],
             cp: ControlPlane {
                 gepoch: init.gepoch,
                 primary: init.primary,
@@ -138,12 +130,27 @@ impl Cluster {
         &self.log
     }
 
+    /// The regions' host.
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    /// The regions' host, to change.
+    pub fn host_mut(&mut self) -> &mut H {
+        &mut self.host
+    }
+
+    /// How many regions.
+    pub fn regions(&self) -> usize {
+        self.host.len()
+    }
+
     fn up(&self, r: usize) -> bool {
-        self.slots[r].node.is_some()
+        self.host.up(r)
     }
 
     fn reachable(&self, r: usize) -> bool {
-        self.up(r) && !self.slots[r].cut_off
+        self.up(r) && !self.cut_off[r]
     }
 
     fn p(&self) -> usize {
@@ -164,11 +171,7 @@ impl Cluster {
     /// Send `msg` to region `r`'s node; its reply (`None`: down, or no reply).
     fn send(&mut self, r: usize, msg: &Msg) -> Option<Msg> {
         let msg = self.transmit(msg)?;
-        let (cfg, now) = (self.cfg.clone(), self.t);
-        let node = self.slots[r].node.as_mut()?;
-        let reply = node
-            .handle(&cfg, &msg, now)
-            .expect("a simulated disk does not fail")?;
+        let reply = self.host.handle(&self.cfg, r, &msg, self.t)?;
         self.transmit(&reply)
     }
 
@@ -179,13 +182,8 @@ impl Cluster {
             return self.send(r, msg);
         }
         let msg = self.transmit(msg)?;
-        let disk = std::mem::take(&mut self.slots[r].disk);
-        let mut node = RegionNode::recover(disk).expect("a simulated disk does not fail");
-        let reply = node
-            .handle(&self.cfg, &msg, self.t)
-            .expect("a simulated disk does not fail");
-        self.slots[r].disk = node.into_disk();
-        self.transmit(&reply?)
+        let reply = self.host.at_rest(&self.cfg, r, &msg, self.t)?;
+        self.transmit(&reply)
     }
 
     /// What the control plane knows of region `r`: a fresh report if it reaches it, else the
@@ -201,24 +199,18 @@ impl Cluster {
 
     /// Region `r`'s node as it is (replayed from its disk while it is down).
     fn view_of(&self, r: usize) -> View {
-        match &self.slots[r].node {
-            Some(n) => n.view().clone(),
-            None => RegionNode::recover(self.slots[r].disk.clone())
-                .expect("a simulated disk does not fail")
-                .view()
-                .clone(),
-        }
+        self.host.view(r)
     }
 
     /// The cluster's state in the model's terms.
     pub fn lift(&self) -> GlobalState {
-        let regions = (0..self.slots.len())
+        let regions = (0..self.host.len())
             .map(|r| {
                 let v = self.view_of(r);
                 Region {
                     role: self.cp.roles[r],
                     up: self.up(r),
-                    cut_off: self.slots[r].cut_off,
+                    cut_off: self.cut_off[r],
                     writable: v.writable,
                     gepoch: v.gepoch,
                     log: v.recs().into_iter().collect::<ArrayVec<_, _>>(),
@@ -241,7 +233,7 @@ impl Cluster {
     /// region that writes must be the primary or an old primary, and one that does not must
     /// be neither (the lifted state shows the table's roles; this shows what they hide).
     pub fn disagreements(&self) -> Vec<String> {
-        (0..self.slots.len())
+        (0..self.host.len())
             .filter_map(|r| {
                 let writes = self.view_of(r).writes;
                 let role = self.cp.roles[r];
@@ -308,10 +300,7 @@ impl Cluster {
                     return false;
                 }
                 self.budget.outages -= 1;
-                let node = self.slots[r].node.take().expect("up");
-                let mut disk = node.into_disk();
-                disk.crash(0); // every entry was synced before its reply
-                self.slots[r].disk = disk;
+                self.host.take_down(r);
                 true
             }
             Action::Return { region } => {
@@ -319,26 +308,30 @@ impl Cluster {
                 if self.up(r) {
                     return false;
                 }
-                let disk = std::mem::take(&mut self.slots[r].disk);
-                let node = RegionNode::recover(disk).expect("a simulated disk does not fail");
-                self.slots[r].node = Some(node);
-                true
+                match self.host.bring_back(r) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        // A damaged log: the region stays down (reported).
+                        self.log.push(format!("region {r} cannot come back: {why}"));
+                        false
+                    }
+                }
             }
             Action::Partition { region } => {
                 let r = usize::from(region);
-                if self.slots[r].cut_off || !self.up(r) || self.budget.partitions == 0 {
+                if self.cut_off[r] || !self.up(r) || self.budget.partitions == 0 {
                     return false;
                 }
                 self.budget.partitions -= 1;
-                self.slots[r].cut_off = true;
+                self.cut_off[r] = true;
                 true
             }
             Action::Heal { region } => {
                 let r = usize::from(region);
-                if !self.slots[r].cut_off {
+                if !self.cut_off[r] {
                     return false;
                 }
-                self.slots[r].cut_off = false;
+                self.cut_off[r] = false;
                 true
             }
         }
@@ -511,7 +504,7 @@ impl Cluster {
             return false;
         }
         let mut candidates = Vec::new();
-        for r in 0..self.slots.len() {
+        for r in 0..self.host.len() {
             if self.cp.roles[r] == Role::Secondary && self.reachable(r) {
                 candidates.push((r, self.known(r).0.len()));
             }
@@ -583,7 +576,7 @@ impl Cluster {
         self.promoted(t, e);
         self.cp.roles[p] = Role::Old;
         let new_log = recs(&self.known(t).0);
-        for r in 0..self.slots.len() {
+        for r in 0..self.host.len() {
             let secondary = matches!(self.cp.roles[r], Role::Secondary | Role::Rebuilding);
             if r == t || !secondary {
                 continue;
@@ -643,12 +636,8 @@ impl Cluster {
     /// clients' wait for acknowledgements.
     fn settle(&mut self) {
         let p = self.p();
-        for s in &mut self.slots {
-            if let Some(n) = s.node.as_mut() {
-                n.new_round();
-            }
-        }
-        for r in 0..self.slots.len() {
+        self.host.new_round();
+        for r in 0..self.host.len() {
             if !self.reachable(r) {
                 continue;
             }
@@ -662,7 +651,7 @@ impl Cluster {
                 self.send(p, &report); // a lag report; the record it answers with is not sent
             }
         }
-        for r in 0..self.slots.len() {
+        for r in 0..self.host.len() {
             let waiting: Vec<Txn> = (1..=self.begun)
                 .filter(|x| !self.acked.contains(x))
                 .collect();

@@ -77,7 +77,7 @@ pub enum Entry {
 }
 
 /// What a region is, as its node knows it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct View {
     /// It writes and acknowledges (a primary, or an old primary nothing told otherwise).
     pub writes: bool,
