@@ -15,7 +15,9 @@
 
 pub mod cluster;
 pub mod engine;
+pub mod host;
 pub mod reader;
+pub mod real;
 pub mod sim;
 pub mod wire;
 

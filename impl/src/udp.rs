@@ -8,7 +8,7 @@
 //! it cannot go on from ends the thread, and the node is gone (the caller sees it died).
 //!
 //! The coordinator's [`Caller`] numbers its requests, sends one, waits for the answer with the
-//! same number from the node's address, and asks again twice before it gives up.
+//! same number from the node's address, and asks again three times before it gives up.
 
 use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
@@ -41,10 +41,11 @@ pub enum Outcome<R> {
     Fatal(String),
 }
 
-/// How long the caller waits for an answer before it sends the request again.
-pub const ANSWER_WAIT: Duration = Duration::from_millis(200);
-/// Sends of one request before the caller gives up.
-pub const SENDS: usize = 3;
+/// How long the caller waits for an answer before it sends the request again (an fsync on a
+/// busy machine can take hundreds of milliseconds).
+pub const ANSWER_WAIT: Duration = Duration::from_millis(500);
+/// Sends of one request before the caller gives up (2 s in all).
+pub const SENDS: usize = 4;
 
 /// A node serving on its own thread and socket.
 #[derive(Debug)]

@@ -209,8 +209,8 @@ Exit codes: 2 bad usage or an address that cannot be listened on;
 otherwise it runs until interrupted.";
 
 const RUN_LONG_ABOUT: &str = "\
-Run the reference implementation of PROTOCOL (quorum, failover or global) as
-a local cluster on loopback.
+Run the reference implementation of PROTOCOL (quorum, failover, global or
+backtrack) as a local cluster on loopback.
 
 quorum: six segment nodes and a writer, each an OS thread with its own UDP socket,
 every segment's log durable (checksummed records, fsync before the ack) in
@@ -246,7 +246,16 @@ seeded schedule of the model's events (writes, replication, the RPO gate,
 switchovers, failovers with fencing, rebuilds, rejoins; one step in 8 at
 least the clock, an operator command or a fault). Each round is one Global
 Database of the model's size (six transactions) in DIR/round-N, checked and
-verified as for failover.";
+verified as for failover.
+
+backtrack: the engine as an OS thread with its own UDP socket and its log
+file (fsync before every reply); the client, its connection, the readers and
+the operator run the simulated cluster's own code in this process, on a
+seeded schedule of the model's events (transactions, the clock, eviction,
+backtracks back and forth, rewinds, reads). Each round is one cluster of the
+model's size in DIR/round-N; every invariant is checked after every event,
+and at the round's end (and at every crashed rewind) the engine is recovered
+from its file alone and must come back as a crash leaves it.";
 
 const RUN_AFTER_HELP: &str = "\
 Faults of quorum (--faults, comma-separated): crash (kill a segment node),
@@ -264,14 +273,18 @@ which must reject and count them).
 Faults of global: outage (a region goes down and returns from its file),
 partition (a region is cut off and heals), garbage.
 
+Faults of backtrack: crash (the engine crashes during a rewind and restarts
+from its file), pressure (history evicted early), garbage.
+
 Examples:
   quorate run quorum --dir /tmp/vol --faults crash,az-outage,restart,garbage,failover
   quorate run quorum --dir /tmp/vol --seconds 0      # recover and verify again
   quorate run failover --dir /tmp/fo --seconds 10 --faults failover,crash,garbage
   quorate run global --dir /tmp/gl --seconds 10 --faults outage,partition,garbage
+  quorate run backtrack --dir /tmp/bt --seconds 10 --faults crash,pressure,garbage
 
-Exit codes: 0 every acknowledged commit verified (failover, global: every
-round's nodes recovered as they went down and every invariant held); 1 a
+Exit codes: 0 every acknowledged commit verified (failover, global, backtrack:
+every round's nodes recovered as they went down and every invariant held); 1 a
 commit missing or an invariant broken; 2 bad usage (unknown protocol or
 fault, unusable DIR).";
 
@@ -317,11 +330,11 @@ pub enum Command {
 /// `quorate run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The protocol: quorum, failover or global.
+    /// The protocol: quorum, failover, global or backtrack.
     #[arg(value_name = "PROTOCOL")]
     pub protocol: String,
     /// The data directory: created if missing. quorum: one that holds a volume is only
-    /// recovered and verified (with --seconds 0); failover, global: it must be new or empty.
+    /// recovered and verified (with --seconds 0); the others: it must be new or empty.
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
     /// How long the workload runs, in seconds.

@@ -23,10 +23,11 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         "quorum" => {}
         "failover" => return super::run_failover::run(args, console),
         "global" => return super::run_global::run(args, console),
+        "backtrack" => return super::run_backtrack::run(args, console),
         other => {
             return Err(UsageError(format!(
-                "`quorate run` runs protocols quorum, failover and global so far, not \
-                 '{other}'; run `quorate run quorum --dir DIR` (or failover, global)"
+                "`quorate run` runs protocols quorum, failover, global and backtrack, not \
+                 '{other}'; run `quorate run quorum --dir DIR` (or failover, global, backtrack)"
             )));
         }
     }

@@ -103,7 +103,7 @@ pub fn verdict(text: &mut String, rounds: u64, failures: &[(u64, String)]) -> i3
     if failures.is_empty() {
         text.push_str(&format!(
             "verified              {rounds} rounds: every node came back from its file as it \
-             went down, and every safety invariant held after every event (exit 0)\n"
+             must, and every safety invariant held after every event (exit 0)\n"
         ));
         return 0;
     }

@@ -26,16 +26,16 @@ use quorate_model::backtrack::history;
 use quorate_model::backtrack::state::{BacktrackState, Budget, Ghost, Mode, Open};
 use quorate_model::backtrack::step::{Action, init};
 
-use super::engine::EngineNode;
+use super::engine::EngineState;
+use super::host::{EngineHost, SimEngine};
 use super::reader::ReaderNode;
 use super::wire::{self, Msg};
-use crate::durable::MemDisk;
 
-/// The simulated cluster.
+/// The cluster, its engine on host `H` (simulated unless said otherwise).
 #[derive(Debug)]
-pub struct Cluster {
+pub struct Cluster<H: EngineHost = SimEngine> {
     cfg: BacktrackConfig,
-    engine: Option<EngineNode<MemDisk>>,
+    host: H,
     readers: Vec<ReaderNode>,
     /// The client: transactions begun (the next id is `begun + 1`).
     begun: u8,
@@ -51,14 +51,19 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A fresh cluster under `cfg` (which must pass `validate`).
+    /// A fresh cluster under `cfg` (which must pass `validate`), on a simulated disk.
     pub fn new(cfg: &BacktrackConfig) -> Self {
+        Cluster::with_host(cfg, SimEngine::new())
+    }
+}
+
+impl<H: EngineHost> Cluster<H> {
+    /// A fresh cluster under `cfg` with its engine on `host` (a fresh engine).
+    pub fn with_host(cfg: &BacktrackConfig, host: H) -> Self {
         let init = init(cfg);
         Cluster {
             cfg: cfg.clone(),
-            engine: Some(
-                EngineNode::create(MemDisk::default()).expect("a simulated disk does not fail"),
-            ),
+            host,
             readers: vec![ReaderNode::default(); usize::from(cfg.readers)],
             begun: init.begun,
             pending: init.pending,
@@ -74,8 +79,18 @@ impl Cluster {
         &self.log
     }
 
-    fn engine(&self) -> &EngineNode<MemDisk> {
-        self.engine.as_ref().expect("the engine runs")
+    fn engine(&self) -> EngineState {
+        self.host.state()
+    }
+
+    /// The engine's host.
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    /// The engine's host, to change.
+    pub fn host_mut(&mut self) -> &mut H {
+        &mut self.host
     }
 
     /// A datagram through the codec: the message as it arrives, or `None` if it was refused.
@@ -92,11 +107,7 @@ impl Cluster {
     /// Send `msg` to the engine; its reply.
     fn send(&mut self, msg: &Msg) -> Option<Msg> {
         let msg = self.transmit(msg)?;
-        let cfg = self.cfg.clone();
-        let engine = self.engine.as_mut().expect("the engine runs");
-        let reply = engine
-            .handle(&cfg, &msg)
-            .expect("a simulated disk does not fail");
+        let reply = self.host.handle(&self.cfg, &msg)?;
         self.transmit(&reply)
     }
 
@@ -111,7 +122,7 @@ impl Cluster {
 
     /// The cluster's state in the model's terms.
     pub fn lift(&self) -> BacktrackState {
-        let e = self.engine().state();
+        let e = self.engine();
         let mut caches = [None; quorate_model::backtrack::config::MAX_READERS];
         for (c, r) in caches.iter_mut().zip(&self.readers) {
             *c = r.cache;
@@ -182,7 +193,7 @@ impl Cluster {
             }
             Action::Ack => {
                 let serving =
-                    quorate_model::backtrack::engine::serving(&cfg, &self.engine().state().mode());
+                    quorate_model::backtrack::engine::serving(&cfg, &self.engine().mode());
                 let Some(o) = self.pending.filter(|_| serving) else {
                     return false;
                 };
@@ -192,7 +203,7 @@ impl Cluster {
             }
             Action::Abort => Self::done(self.send(&Msg::Abort)),
             Action::Tick => {
-                if self.engine().state().t >= cfg.max_time {
+                if self.engine().t >= cfg.max_time {
                     return false;
                 }
                 // What the cluster showed during the tick ending, before the clock moves (kept
@@ -211,7 +222,7 @@ impl Cluster {
                     return false;
                 }
                 self.budget.pressure -= 1;
-                self.ghost.pressured_to = self.engine().state().earliest;
+                self.ghost.pressured_to = self.engine().earliest;
                 true
             }
             Action::Backtrack {
@@ -221,7 +232,7 @@ impl Cluster {
             } => self.backtrack(to, use_earliest, force),
             Action::ApplyKey { key } => Self::done(self.send(&Msg::ApplyKey { key })),
             Action::Crash => {
-                let Mode::Applying { before, .. } = self.engine().state().mode() else {
+                let Mode::Applying { before, .. } = self.engine().mode() else {
                     return false;
                 };
                 if self.budget.crashes == 0 {
@@ -229,14 +240,15 @@ impl Cluster {
                 }
                 self.budget.crashes -= 1;
                 self.observe(|s| history::crashed(s, &before));
-                let disk = self.engine.take().expect("the engine runs").into_disk();
-                let engine = EngineNode::recover(disk).expect("a simulated disk does not fail");
-                self.engine = Some(engine);
+                if let Err(why) = self.host.crash() {
+                    // A damaged log: the engine is lost (reported).
+                    self.log.push(format!("the engine cannot restart: {why}"));
+                }
                 true
             }
             Action::Restart => Self::done(self.send(&Msg::Restart)),
             Action::Resume => {
-                let Mode::Applying { to, .. } = self.engine().state().mode() else {
+                let Mode::Applying { to, .. } = self.engine().mode() else {
                     return false;
                 };
                 let Some(resumed @ Msg::Resumed { .. }) = self.send(&Msg::Resume) else {
@@ -268,7 +280,7 @@ impl Cluster {
         if self.budget.backtracks == 0 || to > cfg.max_time {
             return false;
         }
-        let open = self.engine().state().open;
+        let open = self.engine().open;
         let request = Msg::Backtrack {
             to,
             use_earliest,

@@ -93,7 +93,7 @@ pub enum Entry {
 }
 
 /// The engine's state in the model's terms.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineState {
     /// Wall ticks recorded: now.
     pub t: u8,
@@ -117,6 +117,32 @@ impl EngineState {
     /// Its mode (`Normal` unless a rewind is under way or crashed).
     pub fn mode(&self) -> Mode {
         self.mode.unwrap_or(Mode::Normal)
+    }
+
+    /// What a crash must bring the engine back to from its log: the transaction in flight is
+    /// gone, and a rewind that had not resumed is crashed, on the data it started from, with
+    /// the keys it had done.
+    pub fn after_crash(&self) -> EngineState {
+        let mut s = EngineState {
+            open: None,
+            ..self.clone()
+        };
+        if let Some(Mode::Applying {
+            to,
+            target,
+            done,
+            before,
+        }) = s.mode
+        {
+            s.db = before;
+            s.mode = Some(Mode::Crashed {
+                to,
+                target,
+                before,
+                done,
+            });
+        }
+        s
     }
 
     fn timeline(&self) -> Timeline<'_> {

@@ -5,9 +5,9 @@
 //!
 //! * [`UdpHost`] is a [`SegmentHost`]: every request to a segment is a datagram (the request,
 //!   its id, the metadata service's ranges), every answer one back from the node's address; a
-//!   lost or late answer is asked for again twice, then the segment counts as unreachable for
-//!   that event and the round fails (the node may have applied what the cluster counts as
-//!   refused). A segment "crash" stops the node's thread (its file stays; every entry was
+//!   lost or late answer is asked for again three times, then the segment counts as
+//!   unreachable for that event and the round fails (the node may have applied what the
+//!   cluster counts as refused). A segment "crash" stops the node's thread (its file stays; every entry was
 //!   synced before its reply); a restart starts a new thread that recovers the segment from
 //!   its file alone, and the round fails unless it comes back exactly as it went down.
 //!   Datagrams that do not parse, or whose fields are out of range, are rejected and counted

@@ -3,7 +3,7 @@
 //! reader instances' caches, and history (ghost) variables that state what each wall time
 //! showed, independently of the buffer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{MAX_KEYS, MAX_READERS, MAX_TIME};
 
@@ -12,7 +12,7 @@ use super::config::{MAX_KEYS, MAX_READERS, MAX_TIME};
 pub type Values = [u8; MAX_KEYS];
 
 /// The transaction in flight (one at a time).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Open {
     /// Its id, `1..=txns`.
     pub id: u8,
@@ -21,7 +21,7 @@ pub struct Open {
 }
 
 /// What the cluster is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Mode {
     /// Serving clients.
     Normal,
