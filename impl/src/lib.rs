@@ -12,6 +12,7 @@
 //!   rebuild and rejoin.
 //! * [`backtrack`]: an engine that rewinds in place from its durable change buffer, reader
 //!   instances that drop their caches at the resume, the client's connection and the operator.
+//! * [`rounds`]: the round loop's pieces the real runtimes share.
 //! * [`udp`]: requests and answers over UDP on loopback for the real runtimes.
 //! * [`sim`]: the seeded schedule the simulated clusters run on.
 //! * [`rng`]: the seeded generator that runtimes and workloads use (protocol code has none).
@@ -29,5 +30,6 @@ pub mod failover;
 pub mod global;
 pub mod quorum;
 pub mod rng;
+pub mod rounds;
 pub mod sim;
 pub mod udp;

@@ -27,7 +27,6 @@ use quorate_model::backtrack::BacktrackConfig;
 use quorate_model::backtrack::model::{all_properties, evaluate};
 use quorate_model::backtrack::state::BacktrackState;
 use quorate_model::backtrack::step::{Action, actions};
-use quorate_model::checkable::Kind;
 
 use super::Cluster;
 use super::engine::{EngineNode, EngineState};
@@ -260,22 +259,7 @@ pub struct RunConfig {
 impl RunConfig {
     /// Whether the run can start: a time above 0, a data directory that is new or empty.
     pub fn validate(&self) -> Result<(), String> {
-        if self.seconds <= 0.0 {
-            return Err(
-                "--seconds must be more than 0 for a backtrack run (each round starts \
-                        a fresh cluster; there is nothing to recover)"
-                    .into(),
-            );
-        }
-        if self.dir.exists()
-            && std::fs::read_dir(&self.dir).map_or(true, |mut d| d.next().is_some())
-        {
-            return Err(format!(
-                "{} is not empty; give a new directory (a backtrack run starts fresh clusters)",
-                self.dir.display()
-            ));
-        }
-        Ok(())
+        crate::rounds::check_start(self.seconds, &self.dir, "backtrack")
     }
 
     /// The protocol parameters every round runs.
@@ -331,15 +315,9 @@ const ENVIRONMENT_ODDS: u64 = 3;
 /// Events per round at most.
 const ROUND_EVENTS: usize = 1_000;
 
-/// The first `always` invariant `s` violates, with why.
+/// The first `always` invariant of the model `s` violates, with why.
 fn first_violation(cfg: &BacktrackConfig, s: &BacktrackState) -> Option<(&'static str, String)> {
-    all_properties()
-        .into_iter()
-        .filter(|p| p.2 == Kind::Always)
-        .find_map(|p| match evaluate(p.0, cfg, s) {
-            Some(Err(why)) => Some((p.0, why)),
-            _ => None,
-        })
+    crate::rounds::first_violation(all_properties(), |name| evaluate(name, cfg, s))
 }
 
 /// Run rounds until the time is up or `stop` is set; `progress` gets (elapsed, rounds,
@@ -382,25 +360,14 @@ pub fn run(
             }
             list.clear();
             actions(&cfg, &s, &mut list);
-            let (env, steps): (Vec<Action>, Vec<Action>) =
-                list.iter().partition(|a| a.is_environment());
-            let env_first = !env.is_empty() && rng.chance(1, ENVIRONMENT_ODDS);
-            let pools = if env_first {
-                [&env, &steps]
-            } else {
-                [&steps, &env]
-            };
-            let mut took = None;
-            for pool in pools.into_iter().filter(|p| !p.is_empty()) {
-                let k = rng.below(pool.len() as u64) as usize;
-                took = (0..pool.len())
-                    .map(|j| pool[(k + j) % pool.len()])
-                    .take_while(|_| !stop.load(Ordering::Relaxed))
-                    .find(|a| cluster.apply(a));
-                if took.is_some() {
-                    break;
-                }
-            }
+            let took = crate::rounds::next_event(
+                &list,
+                Action::is_environment,
+                ENVIRONMENT_ODDS,
+                &mut rng,
+                stop,
+                |a| cluster.apply(a),
+            );
             let Some(a) = took else {
                 break; // quiescent (or interrupted: the loop's next turn says so)
             };

@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use quorate_model::checkable::Kind;
 use quorate_model::failover::FailoverConfig;
 use quorate_model::failover::model::{all_properties, evaluate};
 use quorate_model::failover::state::{Seg, Trunc};
@@ -415,22 +414,7 @@ pub struct RunConfig {
 impl RunConfig {
     /// Whether the run can start: a time above 0, a data directory that is new or empty.
     pub fn validate(&self) -> Result<(), String> {
-        if self.seconds <= 0.0 {
-            return Err(
-                "--seconds must be more than 0 for a failover run (each round starts a \
-                    fresh volume; there is nothing to recover)"
-                    .into(),
-            );
-        }
-        if self.dir.exists()
-            && std::fs::read_dir(&self.dir).map_or(true, |mut d| d.next().is_some())
-        {
-            return Err(format!(
-                "{} is not empty; give a new directory (a failover run starts fresh volumes)",
-                self.dir.display()
-            ));
-        }
-        Ok(())
+        crate::rounds::check_start(self.seconds, &self.dir, "failover")
     }
 
     /// The protocol parameters every round runs: Aurora's geometry, 8 LSNs in MTRs of 2, a
@@ -510,11 +494,7 @@ pub struct Report {
 impl Report {
     /// The `q` quantile of commit latency, in milliseconds.
     pub fn latency_ms(&self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies_us.len() - 1) as f64 * q).round() as usize;
-        self.latencies_us[i] as f64 / 1000.0
+        crate::rounds::quantile_ms(&self.latencies_us, q)
     }
 }
 
@@ -575,28 +555,14 @@ pub fn run(
             }
             // The workload and the protocol's own steps, with a fault now and then (a fault
             // at every step would leave the writer no time to commit anything).
-            let (faults, steps): (Vec<Action>, Vec<Action>) =
-                list.iter().partition(|a| a.is_environment());
-            let fault_first = !faults.is_empty() && rng.chance(1, FAULT_ODDS);
-            let pools = if fault_first {
-                [&faults, &steps]
-            } else {
-                [&steps, &faults]
-            };
-            let mut took = None;
-            for pool in pools {
-                if pool.is_empty() {
-                    continue;
-                }
-                let k = rng.below(pool.len() as u64) as usize;
-                took = (0..pool.len())
-                    .map(|j| pool[(k + j) % pool.len()])
-                    .take_while(|_| !stop.load(Ordering::Relaxed))
-                    .find(|a| cluster.apply(a));
-                if took.is_some() {
-                    break;
-                }
-            }
+            let took = crate::rounds::next_event(
+                &list,
+                Action::is_environment,
+                FAULT_ODDS,
+                &mut rng,
+                stop,
+                |a| cluster.apply(a),
+            );
             let Some(a) = took else {
                 break; // quiescent (or interrupted: the loop's next turn says so)
             };
@@ -666,13 +632,7 @@ fn first_violation(
     cfg: &FailoverConfig,
     s: &quorate_model::failover::FailoverState,
 ) -> Option<(&'static str, String)> {
-    all_properties()
-        .into_iter()
-        .filter(|p| p.2 == Kind::Always)
-        .find_map(|p| match evaluate(p.0, cfg, s) {
-            Some(Err(why)) => Some((p.0, why)),
-            _ => None,
-        })
+    crate::rounds::first_violation(all_properties(), |name| evaluate(name, cfg, s))
 }
 
 /// The end of a round: every invariant on the last state, every segment node stopped and

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use quorate_model::checkable::Kind;
 use quorate_model::global::GlobalConfig;
 use quorate_model::global::config::MAX_TXNS;
 use quorate_model::global::model::{all_properties, evaluate};
@@ -359,22 +358,7 @@ pub struct RunConfig {
 impl RunConfig {
     /// Whether the run can start: a time above 0, a data directory that is new or empty.
     pub fn validate(&self) -> Result<(), String> {
-        if self.seconds <= 0.0 {
-            return Err(
-                "--seconds must be more than 0 for a global run (each round starts a \
-                    fresh Global Database; there is nothing to recover)"
-                    .into(),
-            );
-        }
-        if self.dir.exists()
-            && std::fs::read_dir(&self.dir).map_or(true, |mut d| d.next().is_some())
-        {
-            return Err(format!(
-                "{} is not empty; give a new directory (a global run starts fresh databases)",
-                self.dir.display()
-            ));
-        }
-        Ok(())
+        crate::rounds::check_start(self.seconds, &self.dir, "global")
     }
 
     /// The protocol parameters every round runs.
@@ -447,11 +431,7 @@ pub struct Report {
 impl Report {
     /// The `q` quantile of commit latency, in milliseconds.
     pub fn latency_ms(&self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies_us.len() - 1) as f64 * q).round() as usize;
-        self.latencies_us[i] as f64 / 1000.0
+        crate::rounds::quantile_ms(&self.latencies_us, q)
     }
 }
 
@@ -462,15 +442,9 @@ const ENVIRONMENT_ODDS: u64 = 8;
 /// Events per round at most.
 const ROUND_EVENTS: usize = 1_000;
 
-/// The first `always` invariant `s` violates, with why.
+/// The first `always` invariant of the model `s` violates, with why.
 fn first_violation(cfg: &GlobalConfig, s: &GlobalState) -> Option<(&'static str, String)> {
-    all_properties()
-        .into_iter()
-        .filter(|p| p.2 == Kind::Always)
-        .find_map(|p| match evaluate(p.0, cfg, s) {
-            Some(Err(why)) => Some((p.0, why)),
-            _ => None,
-        })
+    crate::rounds::first_violation(all_properties(), |name| evaluate(name, cfg, s))
 }
 
 /// Run rounds until the time is up or `stop` is set; `progress` is called about once a
@@ -515,25 +489,14 @@ pub fn run(
             }
             list.clear();
             actions(&cfg, &s, &mut list);
-            let (env, steps): (Vec<Action>, Vec<Action>) =
-                list.iter().partition(|a| a.is_environment());
-            let env_first = !env.is_empty() && rng.chance(1, ENVIRONMENT_ODDS);
-            let pools = if env_first {
-                [&env, &steps]
-            } else {
-                [&steps, &env]
-            };
-            let mut took = None;
-            for pool in pools.into_iter().filter(|p| !p.is_empty()) {
-                let k = rng.below(pool.len() as u64) as usize;
-                took = (0..pool.len())
-                    .map(|j| pool[(k + j) % pool.len()])
-                    .take_while(|_| !stop.load(Ordering::Relaxed))
-                    .find(|a| cluster.apply(a));
-                if took.is_some() {
-                    break;
-                }
-            }
+            let took = crate::rounds::next_event(
+                &list,
+                Action::is_environment,
+                ENVIRONMENT_ODDS,
+                &mut rng,
+                stop,
+                |a| cluster.apply(a),
+            );
             let Some(a) = took else {
                 break; // quiescent (or interrupted: the loop's next turn says so)
             };
