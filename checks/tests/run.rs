@@ -96,6 +96,50 @@ fn a_cluster_with_faults_loses_no_acknowledged_commit_and_its_files_recover() {
 }
 
 #[test]
+fn lost_segments_are_replaced_by_membership_changes_and_gossip_repairs() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("members");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&[
+        "run",
+        "quorum",
+        "--dir",
+        d,
+        "--seconds",
+        "3",
+        "--faults",
+        "disk-loss,member-change,crash,restart",
+        "--seed",
+        "4",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let acked = figure(&out, "commits acknowledged");
+    assert!(
+        out.contains(&format!("verified              {acked} of {acked}")),
+        "{out}"
+    );
+    assert!(
+        figure(&out, "membership changes") > 0,
+        "a change finalized: {out}"
+    );
+    assert!(out.contains("hydrated; members"), "{out}");
+    assert!(
+        figure(&out, "gossip") > 0,
+        "records repaired from peers: {out}"
+    );
+    // Every membership installed is durable, and the files verify with it.
+    let members = fs::read_to_string(dir.join("members.log")).unwrap();
+    assert!(!members.is_empty());
+    let (code, out, err) = quorate(&["run", "quorum", "--dir", d, "--seconds", "0"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains(&format!("verified              {acked} of {acked}")),
+        "{out}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_failover_cluster_on_loopback_verifies_every_round_from_its_files() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("failover");

@@ -212,16 +212,23 @@ const RUN_LONG_ABOUT: &str = "\
 Run the reference implementation of PROTOCOL (quorum, failover, global or
 backtrack) as a local cluster on loopback.
 
-quorum: six segment nodes and a writer, each an OS thread with its own UDP socket,
-every segment's log durable (checksummed records, fsync before the ack) in
-DIR. A client workload commits as fast as the cluster acknowledges; faults
-are injected at seeded random moments (at most two segments of six down at
-once). Every second a progress line goes to stderr. At the end every node
-is brought back, and every acknowledged commit (recorded in DIR/acked.log)
-is read back: each must be held by enough segments that every read quorum
-finds it. Ctrl-C stops the workload cleanly, verifies, and leaves DIR
-recoverable: `quorate run PROTOCOL --dir DIR --seconds 0` recovers every
-node from its files and verifies again.
+quorum: nine segment nodes (six members of every protection group, A1 A2 B1
+B2 C1 C2, and a spare per AZ, A3 B3 C3) and a writer, each an OS thread with
+its own UDP socket, every segment's log durable (checksummed records, fsync
+before the ack) in DIR. A client workload commits as fast as the cluster
+acknowledges; faults are injected at seeded random moments (at most two
+nodes down at once, or one AZ). Segments gossip in the background: every
+100 ms each sends its peers a digest of what it holds, and a peer pushes
+what the digest lacks. The control plane changes a group's membership with
+dual quorum sets (a member whose segment is lost, or one moved for heat
+management, is replaced by its AZ's spare, which hydrates by gossip before
+the change is finalized); every membership it installs is in
+DIR/members.log. Every second a progress line goes to stderr. At the end
+every node is brought back, and every acknowledged commit (recorded in
+DIR/acked.log) is read back: each must be held by enough members of its
+group that every read quorum finds it. Ctrl-C stops the workload cleanly,
+verifies, and leaves DIR recoverable: `quorate run PROTOCOL --dir DIR
+--seconds 0` recovers every node from its files and verifies again.
 
 The volume is a sequence of protection groups, each running the model's
 protocol on its own 8 LSNs (the model's encoding), as a real volume grows
@@ -263,7 +270,10 @@ az-outage (kill both nodes of an AZ), restart (restart a killed node from its
 files), garbage (send a node random bytes, cut-short and out-of-range
 datagrams, and writes at epochs it must refuse), failover (kill the writer
 incarnation; the next one recovers: read quorum, truncation at a new volume
-epoch, install, repair by gossip, open).
+epoch, install, repair by gossip, open), disk-loss (corrupt a recent
+segment's log and restart its node: the segment is lost and replaced by a
+membership change), member-change (move a member of a recent group to its
+AZ's spare, or revert such a change in progress).
 
 Faults of failover: failover (the writer crashes or is partitioned away, at
 most twice a round), crash (a segment node stops; it restarts from its file),
@@ -278,6 +288,7 @@ from its file), pressure (history evicted early), garbage.
 
 Examples:
   quorate run quorum --dir /tmp/vol --faults crash,az-outage,restart,garbage,failover
+  quorate run quorum --dir /tmp/vol --faults crash,restart,disk-loss,member-change
   quorate run quorum --dir /tmp/vol --seconds 0      # recover and verify again
   quorate run failover --dir /tmp/fo --seconds 10 --faults failover,crash,garbage
   quorate run global --dir /tmp/gl --seconds 10 --faults outage,partition,garbage

@@ -87,6 +87,9 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     for r in &report.recovery {
         text.push_str(&format!("recover {r}\n"));
     }
+    for m in &report.membership {
+        text.push_str(&format!("member  {m}\n"));
+    }
     if report.interrupted {
         text.push_str("interrupted: the workload stopped early; the files are recoverable\n");
     }
@@ -100,13 +103,22 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
          commits/sec           {rate:.0}\n\
          commit latency        p50 {:.2} ms, p99 {:.2} ms\n\
          protection groups     {}\n\
-         datagrams rejected    {} (garbage), {} requests refused (stale epochs)\n",
+         datagrams rejected    {} (garbage), {} requests refused (stale epochs)\n\
+         membership changes    {} finalized, {} reverted\n\
+         gossip                {} records repaired from peers, {} digests; {} of {} protection \
+         groups identical on every member at the end\n",
         report.acked,
         report.latency_ms(0.5),
         report.latency_ms(0.99),
         report.pgs,
         report.rejected_datagrams,
         report.refused_requests,
+        report.finalized,
+        report.reverted,
+        report.gossiped,
+        report.digests,
+        report.converged,
+        report.verified_groups,
     ));
     let code = if report.missing.is_empty() {
         text.push_str(&format!(

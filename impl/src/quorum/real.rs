@@ -6,8 +6,10 @@
 //! protection groups. Each PG runs exactly the model's protocol on its own LSNs, with the
 //! model's own segment and writer functions; a PG holds `lsns` records (the model's encoding
 //! caps it at 8) and, once the writer has allocated them all, the volume continues in the next
-//! PG. Every node hosts one segment of every PG (slot `i` on node `i`, as an Aurora storage
-//! node hosts segments of many PGs), in `DIR/seg-<slot>/pg-<n>.log`.
+//! PG. There are nine nodes: the six initial members of every PG (`A1 A2 B1 B2 C1 C2`) and
+//! one spare per AZ (`A3 B3 C3`). A node hosts the segment of slot `i` (its own number) of
+//! every PG it is a member of, as an Aurora storage node hosts segments of many PGs, in
+//! `DIR/seg-<slot>/pg-<n>.log`.
 //!
 //! * A **segment node** decodes each datagram (garbage, truncated and out-of-range ones are
 //!   counted and dropped), applies it with `SegmentNode` (which logs and fsyncs before it
@@ -26,7 +28,15 @@
 //!
 //! * **Writer failover** (fault `failover`): see [`writer`]; the metadata service (volume
 //!   epochs and truncation ranges) lives with it and outlives each incarnation.
+//! * **Background gossip**: every [`GOSSIP_EVERY`] a segment node sends each peer a digest
+//!   of what it holds of some PGs (those that changed lately, then a sweep over the rest); a
+//!   peer pushes the records the digest lacks, with the model's gossip rule, and answers with
+//!   its own digest where it lacks some of the sender's. This repairs what a node missed
+//!   while down and hydrates a joining member.
+//! * **Membership changes** (faults `disk-loss`, `member-change`): see [`control`]; the
+//!   control plane replaces a member by its AZ's spare through dual quorum sets.
 
+mod control;
 mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,14 +51,18 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use quorate_model::quorum::QuorumConfig;
+use quorate_model::quorum::config::MAX_LSN;
 use quorate_model::quorum::segment::Epochs;
-use quorate_model::quorum::state::Lsn;
+use quorate_model::quorum::state::{Lsn, count};
 
 use super::segment::SegmentNode;
-use super::wire::{Datagram, Msg, decode_datagram, encode_datagram};
+use super::wire::{
+    DIGEST_ENTRIES_MAX, Datagram, DigestEntry, Msg, decode_datagram, encode_datagram,
+};
 use crate::durable::{FileDisk, sync_dir_of};
 use crate::rng::Rng;
-use writer::{WriterRig, WriterStats, writer_main};
+use control::ControlPlane;
+use writer::{ControlReport, WriterRig, WriterStats, writer_main};
 
 /// A fault the injector may choose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,6 +76,13 @@ pub enum Fault {
     /// Kill the writer incarnation; the next recovers every incomplete protection group
     /// (read quorum, truncation at a new volume epoch, install, repair) and opens.
     Failover,
+    /// A disk fails under one segment: a recent group's log on a node is corrupted and the
+    /// node restarts. Recovery finds the damage, the segment is lost, and the control plane
+    /// replaces it by the spare of its AZ (a membership change).
+    DiskLoss,
+    /// The control plane moves a member of the group being written to the spare of its AZ
+    /// (heat management), or reverts such a change in progress.
+    MemberChange,
     /// Send a burst of bad datagrams to a node: random bytes, a valid datagram cut short, one
     /// with an out-of-range field, and writes at a membership or volume epoch the segment
     /// must refuse. The first three are counted and dropped by the decoder; the model's
@@ -78,8 +99,11 @@ impl FromStr for Fault {
             "restart" => Ok(Fault::Restart),
             "garbage" => Ok(Fault::Garbage),
             "failover" => Ok(Fault::Failover),
+            "disk-loss" => Ok(Fault::DiskLoss),
+            "member-change" => Ok(Fault::MemberChange),
             _ => Err(format!(
-                "unknown fault '{s}'; the faults are crash, az-outage, restart, garbage, failover"
+                "unknown fault '{s}'; the faults are crash, az-outage, restart, garbage, \
+                 failover, disk-loss, member-change"
             )),
         }
     }
@@ -138,6 +162,21 @@ pub struct RunReport {
     pub recovery: Vec<String>,
     /// Whether Ctrl-C ended the workload early.
     pub interrupted: bool,
+    /// Records segments stored from their peers' gossip.
+    pub gossiped: u64,
+    /// Gossip digests the segments sent.
+    pub digests: u64,
+    /// Protection groups (of those verified) whose counted members all hold the same
+    /// records at the end: gossip has converged there.
+    pub converged: u64,
+    /// Protection groups the verification read (those with an acknowledged commit).
+    pub verified_groups: u64,
+    /// The membership changes: one line per change begun, finalized or reverted.
+    pub membership: Vec<String>,
+    /// Membership changes finalized.
+    pub finalized: u64,
+    /// Membership changes reverted.
+    pub reverted: u64,
 }
 
 impl RunReport {
@@ -167,16 +206,33 @@ pub fn pg_config() -> QuorumConfig {
     cfg
 }
 
-/// Segment name of slot `i`: `A1`, `A2`, `B1`, ...
-fn name(i: usize) -> String {
-    format!("{}{}", (b'A' + (i / 2) as u8) as char, i % 2 + 1)
+/// Storage nodes: the six initial members of every group (`A1 A2 B1 B2 C1 C2`, slots 0..6)
+/// and one spare per AZ (`A3 B3 C3`, slots 6..9).
+pub const NODES: usize = 9;
+
+/// The AZ of slot `i`.
+fn az_of(i: usize) -> u8 {
+    if i < 6 { (i / 2) as u8 } else { (i - 6) as u8 }
 }
+
+/// Segment name of slot `i`: `A1`, `A2`, `B1`, ... and the spares `A3`, `B3`, `C3`.
+fn name(i: usize) -> String {
+    let n = if i < 6 { i % 2 + 1 } else { 3 };
+    format!("{}{n}", (b'A' + az_of(i)) as char)
+}
+
+/// How often a segment node sends its gossip digests.
+const GOSSIP_EVERY: Duration = Duration::from_millis(100);
 
 /// Shared counters of one node.
 #[derive(Default)]
 struct NodeStats {
     rejected: AtomicU64,
     refused: AtomicU64,
+    /// Records this node stored from a peer's gossip.
+    gossiped: AtomicU64,
+    /// Digests this node sent.
+    digests: AtomicU64,
     recovery: Mutex<Vec<String>>,
 }
 
@@ -205,7 +261,6 @@ fn segment_main(
     stats: Arc<NodeStats>,
 ) {
     let cfg = pg_config();
-    let az = (slot / 2) as u8;
     let home = dir.join(format!("seg-{slot}"));
     let _ = fs::create_dir_all(&home);
     let mut pgs: BTreeMap<u32, SegmentNode<FileDisk>> = BTreeMap::new();
@@ -217,8 +272,10 @@ fn segment_main(
         .filter_map(|e| {
             let p = e.path();
             let n = p.file_name()?.to_str()?;
+            // A damaged log, or a segment retired by a membership change: never served again.
             if let Some(pg) = n
                 .strip_suffix(".damaged")
+                .or_else(|| n.strip_suffix(".retired"))
                 .and_then(|n| n.strip_prefix("pg-"))
             {
                 lost.insert(pg.trim_end_matches(".log").parse().ok()?);
@@ -285,7 +342,30 @@ fn segment_main(
     }
     let _ = sock.set_read_timeout(Some(Duration::from_millis(20)));
     let mut buf = vec![0u8; 64 * 1024];
+    // Background gossip: groups that changed lately are digested first, then the rest in turn.
+    let mut spread = Gossip {
+        recent: pgs.keys().rev().take(DIGEST_ENTRIES_MAX).copied().collect(),
+        cursor: 0,
+        last: Instant::now(),
+    };
     while !stop.load(Ordering::SeqCst) {
+        if spread.last.elapsed() >= GOSSIP_EVERY {
+            spread.last = Instant::now();
+            let entries = spread.next_entries(&pgs);
+            if !entries.is_empty() {
+                let msg = Msg::Digest {
+                    slot: slot as u8,
+                    reply: false,
+                    entries,
+                };
+                for (i, &peer) in peers.iter().enumerate() {
+                    if i != slot {
+                        send(peer, 0, msg.clone());
+                        stats.digests.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
         // Group commit: take every datagram that has arrived (up to a bound), apply them, make
         // them durable with one fsync per touched group, and only then reply.
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
@@ -310,10 +390,80 @@ fn segment_main(
                 }
             };
             if lost.contains(&d.pg) {
+                // It holds nothing of the group any more, and says so to a verification and
+                // to the writer (whose retransmissions mean it still counts this segment: the
+                // control plane learns the segment is lost, even if the hello was dropped).
+                if d.msg == Msg::ReadHeld
+                    || writer == Some(from)
+                        && matches!(d.msg, Msg::Write { .. } | Msg::Member { .. })
+                {
+                    replies.push(Reply::Held(from, d.pg));
+                }
                 continue;
             }
+            // The writer's endpoint is also the control plane's and the metadata service's:
+            // only it may create a segment, change its membership epoch or retire it.
+            let from_writer = writer == Some(from);
             // Acks go to the writer's endpoint (whoever asked: a peer's gossip, a recovery).
             let ack_to = writer.unwrap_or(from);
+            if let Msg::Digest {
+                slot: peer,
+                reply,
+                entries,
+            } = &d.msg
+            {
+                if usize::from(*peer) == slot || usize::from(*peer) >= peers.len() {
+                    continue;
+                }
+                let mut lacking = Vec::new();
+                for e in entries {
+                    if !pgs.contains_key(&e.pg)
+                        && !lost.contains(&e.pg)
+                        && e.mem_epoch == 1
+                        && e.held != 0
+                        && control::INITIAL & (1 << slot) != 0
+                    {
+                        // A group this node never received (it was down, or its socket
+                        // overflowed, while the group was written). At membership epoch 1
+                        // every initial member hosts it: create the segment and ask for
+                        // everything. (After a change, only the control plane places a
+                        // segment.)
+                        match new_segment(&dir, slot, e.pg, (1, 1, &[]), &stats) {
+                            Ok(Some(node)) => {
+                                pgs.insert(e.pg, node);
+                                spread.recent.insert(e.pg);
+                                if !reply {
+                                    lacking.push(e.pg);
+                                }
+                            }
+                            Ok(None) => {
+                                lost.insert(e.pg);
+                            }
+                            Err(_) => return,
+                        }
+                        continue;
+                    }
+                    let Some(node) = pgs.get(&e.pg) else {
+                        continue;
+                    };
+                    // Gossip crosses no membership epoch (the model's rule refuses it).
+                    if node.seg().mem_epoch != e.mem_epoch {
+                        continue;
+                    }
+                    let mine = node.held();
+                    for l in (1..=MAX_LSN as Lsn).filter(|&l| mine & !e.held & (1 << (l - 1)) != 0)
+                    {
+                        replies.push(Reply::Push(from, e.pg, l));
+                    }
+                    if !reply && e.held & !mine != 0 {
+                        lacking.push(e.pg);
+                    }
+                }
+                if !lacking.is_empty() {
+                    replies.push(Reply::Digest(from, lacking));
+                }
+                continue;
+            }
             let request = match d.msg {
                 Msg::Write {
                     lsn,
@@ -329,36 +479,45 @@ fn segment_main(
                 } => Some((lsn, vol_epoch, mem_epoch, cpl, true)),
                 _ => None,
             };
-            if matches!(
-                d.msg,
-                Msg::Write { .. } | Msg::Gossip { .. } | Msg::Install { .. }
-            ) && !pgs.contains_key(&d.pg)
+            if from_writer
+                && matches!(
+                    d.msg,
+                    Msg::Write { .. } | Msg::Install { .. } | Msg::Join { .. }
+                )
+                && !pgs.contains_key(&d.pg)
             {
-                // The first message of a protection group: create its segment. A file that is
-                // already there holds a log this node could not recover at start: never overwrite
-                // it, the segment is lost. A disk that fails kills the node.
-                let path = pg_path(&dir, slot, d.pg);
-                if path.exists() {
-                    stats.recovery.lock().unwrap().push(format!(
-                        "{} pg {}: {} exists but was not recovered; the segment is lost",
-                        name(slot),
-                        d.pg,
-                        path.display()
-                    ));
-                    lost.insert(d.pg);
-                    continue;
+                // The first message of a protection group from the writer (which sends only to
+                // members) or the control plane (a joiner): create its segment.
+                let (mem_epoch, vol_epoch, truncs) = match &d.msg {
+                    Msg::Write { mem_epoch, .. } => (*mem_epoch, 1, Vec::new()),
+                    Msg::Join {
+                        mem_epoch,
+                        vol_epoch,
+                        truncs,
+                    } => (
+                        *mem_epoch,
+                        *vol_epoch,
+                        truncs.iter().map(|&t| t.into()).collect(),
+                    ),
+                    _ => (1, 1, Vec::new()),
+                };
+                let born = (mem_epoch, vol_epoch, &truncs[..]);
+                match new_segment(&dir, slot, d.pg, born, &stats) {
+                    Ok(Some(node)) => {
+                        pgs.insert(d.pg, node);
+                        spread.recent.insert(d.pg);
+                    }
+                    Ok(None) => {
+                        lost.insert(d.pg);
+                        continue;
+                    }
+                    Err(_) => return, // a disk that fails kills the node
                 }
-                let Ok(disk) = FileDisk::open(&path) else {
-                    return;
-                };
-                let Ok(mut node) = SegmentNode::create(slot as u8, az, 1, 1, &[], disk) else {
-                    return;
-                };
-                node.set_group_commit(true);
-                pgs.insert(d.pg, node);
             }
             if let Some((lsn, vol_epoch, mem_epoch, cpl, gossip)) = request {
-                let node = pgs.get_mut(&d.pg).expect("created above");
+                let Some(node) = pgs.get_mut(&d.pg) else {
+                    continue; // a group it does not host (gossip creates none)
+                };
                 let epochs = Epochs {
                     mem: mem_epoch,
                     vol: vol_epoch,
@@ -368,9 +527,16 @@ fn segment_main(
                 let seg = node.seg();
                 let duplicate =
                     seg.holds(lsn) && epochs.mem == seg.mem_epoch && epochs.vol == seg.vol_epoch;
+                let mut stored = false;
                 if !duplicate {
                     match node.store(&cfg, lsn, epochs, cpl, gossip) {
-                        Ok(Ok(())) => {}
+                        Ok(Ok(())) => {
+                            stored = true;
+                            spread.recent.insert(d.pg);
+                            if gossip {
+                                stats.gossiped.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                         Ok(Err(_)) => {
                             stats.refused.fetch_add(1, Ordering::Relaxed);
                         }
@@ -378,12 +544,47 @@ fn segment_main(
                         Err(_) => return,
                     }
                 }
-                replies.push(Reply::Ack(ack_to, d.pg));
+                // The writer waits for an ack of each write (again for a retransmission); of
+                // gossip it needs to hear only what changed (a push racing the writer's own
+                // write is common, and acking it would double the writer's load).
+                if !gossip || stored {
+                    replies.push(Reply::Ack(ack_to, d.pg));
+                }
                 continue;
             }
             match d.msg {
-                Msg::Install { vol_epoch, truncs } => {
-                    let node = pgs.get_mut(&d.pg).expect("created above");
+                Msg::Join { .. } if from_writer => replies.push(Reply::Ack(ack_to, d.pg)),
+                Msg::Member { epoch } if from_writer => {
+                    let Some(node) = pgs.get_mut(&d.pg) else {
+                        continue; // a joiner's `Join` may come second
+                    };
+                    if node.seg().mem_epoch < epoch {
+                        if node.learn_mem_epoch(&cfg, epoch).is_err() {
+                            return;
+                        }
+                        spread.recent.insert(d.pg);
+                    }
+                    replies.push(Reply::Ack(ack_to, d.pg));
+                }
+                Msg::Retire if from_writer => {
+                    // Durably out of the group: a stale write must never bring it back.
+                    let path = pg_path(&dir, slot, d.pg);
+                    let retired = path.with_extension("retired");
+                    let done = if path.exists() {
+                        fs::rename(&path, &retired)
+                    } else {
+                        File::create(&retired).map(drop)
+                    };
+                    if done.and_then(|()| sync_dir_of(&retired)).is_err() {
+                        return;
+                    }
+                    pgs.remove(&d.pg);
+                    lost.insert(d.pg);
+                }
+                Msg::Install { vol_epoch, truncs } if from_writer => {
+                    let Some(node) = pgs.get_mut(&d.pg) else {
+                        continue;
+                    };
                     if node.seg().vol_epoch < vol_epoch {
                         let truncs: Vec<_> = truncs.into_iter().map(Into::into).collect();
                         if node.install(&cfg, &truncs, vol_epoch).is_err() {
@@ -445,6 +646,25 @@ fn segment_main(
                         send(peer, pg, msg);
                     }
                 }
+                Reply::Digest(to, lacking) => {
+                    let entries = lacking
+                        .iter()
+                        .filter_map(|pg| pgs.get(pg).map(|n| (pg, n)))
+                        .map(|(&pg, n)| DigestEntry {
+                            pg,
+                            mem_epoch: n.seg().mem_epoch,
+                            held: n.held(),
+                        })
+                        .take(DIGEST_ENTRIES_MAX)
+                        .collect();
+                    let msg = Msg::Digest {
+                        slot: slot as u8,
+                        reply: true,
+                        entries,
+                    };
+                    send(to, 0, msg);
+                    stats.digests.fetch_add(1, Ordering::Relaxed);
+                }
                 Reply::Held(to, pg) => {
                     let held = pgs.get(&pg).map_or(0, |n| n.held());
                     let msg = Msg::Held {
@@ -458,8 +678,85 @@ fn segment_main(
     }
 }
 
+/// Create the segment of group `pg` on node `slot`, born at `(mem_epoch, vol_epoch, truncs)`:
+/// `None` if a file is already there (a log this node could not recover at start: never
+/// overwritten, the segment is lost), an error if the disk fails.
+fn new_segment(
+    dir: &Path,
+    slot: usize,
+    pg: u32,
+    (mem_epoch, vol_epoch, truncs): (u8, u8, &[quorate_model::quorum::state::Trunc]),
+    stats: &NodeStats,
+) -> io::Result<Option<SegmentNode<FileDisk>>> {
+    let path = pg_path(dir, slot, pg);
+    if path.exists() {
+        stats.recovery.lock().unwrap().push(format!(
+            "{} pg {pg}: {} exists but was not recovered; the segment is lost",
+            name(slot),
+            path.display()
+        ));
+        return Ok(None);
+    }
+    let disk = FileDisk::open(&path)?;
+    let mut node =
+        SegmentNode::create(slot as u8, az_of(slot), mem_epoch, vol_epoch, truncs, disk)?;
+    node.set_group_commit(true);
+    Ok(Some(node))
+}
+
 /// The most datagrams one group commit takes.
 const BATCH_MAX: usize = 64;
+
+/// A segment node's background gossip: which groups its next digest names.
+struct Gossip {
+    /// Groups that changed since they were last digested.
+    recent: BTreeSet<u32>,
+    /// Where the sweep over every other group goes on.
+    cursor: u32,
+    /// When the last digest went out.
+    last: Instant,
+}
+
+impl Gossip {
+    /// The next digest: groups that changed lately, then the next ones of the sweep (so a peer
+    /// that missed a whole group, being down when it was written, is found by the sweep).
+    fn next_entries<D: crate::durable::Disk>(
+        &mut self,
+        pgs: &BTreeMap<u32, SegmentNode<D>>,
+    ) -> Vec<DigestEntry> {
+        let mut names: BTreeSet<u32> = BTreeSet::new();
+        while names.len() < DIGEST_ENTRIES_MAX / 2 {
+            let Some(pg) = self.recent.pop_last() else {
+                break;
+            };
+            if pgs.contains_key(&pg) {
+                names.insert(pg);
+            }
+        }
+        let sweep: Vec<u32> = pgs
+            .range(self.cursor..)
+            .chain(pgs.range(..self.cursor))
+            .map(|(&pg, _)| pg)
+            .filter(|pg| !names.contains(pg))
+            .take(DIGEST_ENTRIES_MAX - names.len())
+            .collect();
+        if let Some(&last) = sweep.last() {
+            self.cursor = last.wrapping_add(1);
+        }
+        names.extend(sweep);
+        names
+            .iter()
+            .map(|pg| {
+                let n = &pgs[pg];
+                DigestEntry {
+                    pg: *pg,
+                    mem_epoch: n.seg().mem_epoch,
+                    held: n.held(),
+                }
+            })
+            .collect()
+    }
+}
 
 /// A reply a segment node owes, sent once the batch it answers is durable.
 enum Reply {
@@ -471,6 +768,8 @@ enum Reply {
     Push(SocketAddr, u32, Lsn),
     /// The LSNs it holds of a group, to the verification.
     Held(SocketAddr, u32),
+    /// Its digest of these groups, to a peer whose digest showed it lacks records of theirs.
+    Digest(SocketAddr, Vec<u32>),
 }
 
 /// Start segment node `slot` on `sock`.
@@ -522,19 +821,22 @@ impl NodeHandle {
     }
 }
 
-/// Ask every node which LSNs it holds of PG `pg`; `None` for a node that did not answer.
-fn read_held(sock: &UdpSocket, nodes: &[SocketAddr], pg: u32) -> Vec<Option<u16>> {
+/// Ask the nodes in `ask` which LSNs they hold of PG `pg`; `None` for a node that did not
+/// answer (or was not asked).
+fn read_held(sock: &UdpSocket, nodes: &[SocketAddr], pg: u32, ask: u16) -> Vec<Option<u16>> {
     let mut got = vec![None; nodes.len()];
+    let asked = |i: usize| ask & (1 << i) != 0;
     let mut buf = vec![0u8; 64 * 1024];
     for _attempt in 0..5 {
         for (i, &to) in nodes.iter().enumerate() {
-            if got[i].is_none() {
+            if got[i].is_none() && asked(i) {
                 let msg = Msg::ReadHeld;
                 let _ = sock.send_to(&encode_datagram(&Datagram { pg, msg }), to);
             }
         }
         let deadline = Instant::now() + Duration::from_millis(100);
-        while got.iter().any(Option::is_none) && Instant::now() < deadline {
+        let pending = |got: &[Option<u16>]| (0..got.len()).any(|i| asked(i) && got[i].is_none());
+        while pending(&got) && Instant::now() < deadline {
             if let Ok((n, _)) = sock.recv_from(&mut buf)
                 && let Ok(d) = decode_datagram(&buf[..n])
                 && d.pg == pg
@@ -544,7 +846,7 @@ fn read_held(sock: &UdpSocket, nodes: &[SocketAddr], pg: u32) -> Vec<Option<u16>
                 got[usize::from(slot)] = Some(held);
             }
         }
-        if got.iter().all(Option::is_some) {
+        if !pending(&got) {
             break;
         }
     }
@@ -589,7 +891,7 @@ pub fn run(
         ));
     }
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let members = pg_config().members();
+    let members = NODES;
     let stats: Vec<Arc<NodeStats>> = (0..members).map(|_| Arc::default()).collect();
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
     let writer_sock = UdpSocket::bind(loopback).map_err(|e| format!("cannot bind: {e}"))?;
@@ -628,6 +930,10 @@ pub fn run(
             .map_err(|e| format!("cannot create acked.log: {e}"))?;
         let wstop = Arc::new(AtomicBool::new(false));
         let failover = Arc::new(AtomicBool::new(false));
+        let member_change = Arc::new(AtomicBool::new(false));
+        let troubled = Arc::new(Mutex::new(BTreeSet::new()));
+        let control = ControlPlane::open(dir, troubled.clone())
+            .map_err(|e| format!("cannot create members.log: {e}"))?;
         let rig = WriterRig {
             sock: writer_sock,
             segments: addrs.clone(),
@@ -636,10 +942,12 @@ pub fn run(
             stats: wstats.clone(),
             acked_log,
             inflight_max: cfg.inflight_max.max(1),
+            member_change: member_change.clone(),
+            seed: cfg.seed,
         };
         let writer = thread::Builder::new()
             .name("writer".into())
-            .spawn(move || writer_main(rig))
+            .spawn(move || writer_main(rig, control))
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let mut rng = Rng::new(cfg.seed);
@@ -662,6 +970,8 @@ pub fn run(
                     peers: &peers,
                     stats: &stats,
                     failover: &failover,
+                    member_change: &member_change,
+                    troubled: &troubled,
                 };
                 if let Some(line) = inject(&cfg.faults, &mut rng, &mut nodes, &env) {
                     report.faults.push(format!("t={t:.1}s {line}"));
@@ -682,7 +992,10 @@ pub fn run(
         }
         report.seconds = started.elapsed().as_secs_f64();
         wstop.store(true, Ordering::SeqCst);
-        let _ = writer.join();
+        let done: ControlReport = writer.join().unwrap_or_default();
+        report.membership = done.events;
+        report.finalized = done.finalized;
+        report.reverted = done.reverted;
     }
     // Verification: every node up again, then every acknowledged commit read back.
     for (slot, n) in nodes.iter_mut().enumerate() {
@@ -691,28 +1004,51 @@ pub fn run(
                 .map_err(|e| format!("cannot restart segment {}: {e}", name(slot)))?;
         }
     }
+    if cfg.seconds > 0.0 {
+        // The writer is gone: what the members still lack, only their gossip can bring.
+        thread::sleep(GOSSIP_EVERY * 10);
+    }
     let acked = read_acked(dir).map_err(|e| format!("cannot read acked.log: {e}"))?;
+    let recorded =
+        control::read_members(dir).map_err(|e| format!("cannot read members.log: {e}"))?;
     let verifier = UdpSocket::bind(loopback).map_err(|e| format!("cannot bind: {e}"))?;
     let _ = verifier.set_read_timeout(Some(Duration::from_millis(10)));
     let pcfg = pg_config();
-    // A commit is readable from every read quorum iff more than members - R segments hold
-    // every record of its mini-transaction.
-    let need = members - usize::from(pcfg.read_quorum) + 1;
+    let r = usize::from(pcfg.read_quorum);
     let mut by_pg: BTreeMap<u32, Vec<Lsn>> = BTreeMap::new();
     for (pg, l) in &acked {
         by_pg.entry(*pg).or_default().push(*l);
     }
     for (pg, commits) in &by_pg {
-        let held = read_held(&verifier, &addrs, *pg);
+        // The group's membership as the control plane last made it durable; a joiner whose
+        // change was not finalized is not counted by any read.
+        let rec = control::recorded(&recorded, *pg);
+        let held = read_held(&verifier, &addrs, *pg, rec.cfg.members());
+        let held_by = |mask: u16| {
+            (0..members)
+                .filter(|&i| held[i].is_some_and(|h| h & mask == mask))
+                .fold(0u16, |a, i| a | (1 << i))
+        };
         for &l in commits {
             let first = l + 1 - pcfg.mtr_len.min(l);
             let mask: u16 = (first..=l).fold(0, |a, x| a | (1 << (x - 1)));
-            let holders = held.iter().flatten().filter(|&&h| h & mask == mask).count();
-            if holders >= need {
+            let holders = held_by(mask) & rec.counted;
+            // Readable from every read quorum iff, in every quorum set, more than its counted
+            // members minus R hold every record of the mini-transaction.
+            let readable = rec.cfg.sets().iter().all(|set| {
+                let c = set & rec.counted;
+                count(holders & c) + r > count(c)
+            });
+            if readable {
                 report.verified += 1;
             } else {
-                report.missing.push((*pg, l, holders));
+                report.missing.push((*pg, l, count(holders)));
             }
+        }
+        let mut copies = quorate_model::quorum::state::slots_of(rec.counted).map(|i| held[i]);
+        let first = copies.next().flatten();
+        if first.is_some() && copies.all(|h| h == first) {
+            report.converged += 1;
         }
     }
     for n in nodes.iter_mut() {
@@ -724,6 +1060,7 @@ pub fn run(
         acked.len() as u64
     };
     report.pgs = by_pg.keys().next_back().map_or(0, |p| p + 1);
+    report.verified_groups = by_pg.len() as u64;
     let mut lat = std::mem::take(&mut *wstats.latencies_us.lock().unwrap());
     lat.sort_unstable();
     report.latencies_us = lat;
@@ -733,6 +1070,8 @@ pub fn run(
     for st in &stats {
         report.rejected_datagrams += st.rejected.load(Ordering::Relaxed);
         report.refused_requests += st.refused.load(Ordering::Relaxed);
+        report.gossiped += st.gossiped.load(Ordering::Relaxed);
+        report.digests += st.digests.load(Ordering::Relaxed);
         report
             .recovery
             .extend(st.recovery.lock().unwrap().iter().cloned());
@@ -747,9 +1086,12 @@ struct Env<'a> {
     peers: &'a Arc<Vec<SocketAddr>>,
     stats: &'a [Arc<NodeStats>],
     failover: &'a AtomicBool,
+    member_change: &'a AtomicBool,
+    troubled: &'a Mutex<BTreeSet<u32>>,
 }
 
-/// Inject one fault, keeping at most two segments down; the line that says what, if any.
+/// Inject one fault, keeping at most two nodes down (or one AZ); the line that says what, if
+/// any.
 fn inject(faults: &[Fault], rng: &mut Rng, nodes: &mut [NodeHandle], env: &Env) -> Option<String> {
     let down: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].is_down()).collect();
     let fault = faults[rng.below(faults.len() as u64) as usize];
@@ -761,11 +1103,12 @@ fn inject(faults: &[Fault], rng: &mut Rng, nodes: &mut [NodeHandle], env: &Env) 
             Some(format!("crash {}", name(i)))
         }
         Fault::AzOutage if down.is_empty() => {
-            let az = rng.below((nodes.len() / 2) as u64) as usize;
-            for i in [2 * az, 2 * az + 1] {
+            // Every node of the AZ: its two initial members and its spare.
+            let az = rng.below(3) as u8;
+            for i in (0..nodes.len()).filter(|&i| az_of(i) == az) {
                 nodes[i].kill();
             }
-            Some(format!("AZ {} down", (b'A' + az as u8) as char))
+            Some(format!("AZ {} down", (b'A' + az) as char))
         }
         Fault::Restart if !down.is_empty() => {
             let i = down[rng.below(down.len() as u64) as usize];
@@ -782,6 +1125,52 @@ fn inject(faults: &[Fault], rng: &mut Rng, nodes: &mut [NodeHandle], env: &Env) 
         Fault::Failover if !env.failover.load(Ordering::SeqCst) => {
             env.failover.store(true, Ordering::SeqCst);
             Some("failover: the writer incarnation dies".to_string())
+        }
+        Fault::MemberChange if !env.member_change.load(Ordering::SeqCst) => {
+            env.member_change.store(true, Ordering::SeqCst);
+            Some("member change requested of the control plane".to_string())
+        }
+        Fault::DiskLoss if down.len() < 2 => {
+            let up: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].is_down()).collect();
+            let i = up[rng.below(up.len() as u64) as usize];
+            // A recent group this node hosts, with no member lost and no change in progress
+            // (a second loss in one group before its repair is beyond what the workload
+            // injects, as AZ+1 is).
+            let troubled = env.troubled.lock().unwrap().clone();
+            let mut hosted: Vec<u32> = fs::read_dir(env.dir.join(format!("seg-{i}")))
+                .ok()?
+                .flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().into_string().ok()?;
+                    n.strip_prefix("pg-")?.strip_suffix(".log")?.parse().ok()
+                })
+                .filter(|pg| !troubled.contains(pg))
+                .collect();
+            hosted.sort_unstable();
+            let recent = &hosted[hosted.len().saturating_sub(4)..];
+            let pg = *recent.get(rng.below(recent.len().max(1) as u64) as usize)?;
+            env.troubled.lock().unwrap().insert(pg);
+            nodes[i].kill();
+            let path = pg_path(env.dir, i, pg);
+            let mut bytes = fs::read(&path).ok()?;
+            let at = 20.min(bytes.len().checked_sub(1)?);
+            bytes[at] ^= 0x40;
+            let written = fs::write(&path, &bytes).and_then(|()| File::open(&path)?.sync_all());
+            let (peers, stats) = (env.peers.clone(), env.stats[i].clone());
+            let restarted =
+                restart_node(i, &nodes[i].sock, env.dir, Some(env.writer), peers, stats);
+            let what = match (written, restarted) {
+                (Ok(()), Ok(n)) => {
+                    nodes[i] = n;
+                    "the node restarts".to_string()
+                }
+                (Err(e), _) => format!("cannot damage the file: {e}"),
+                (_, Err(e)) => format!("the restart failed: {e}"),
+            };
+            Some(format!(
+                "disk loss under {}'s segment of pg {pg}; {what}",
+                name(i)
+            ))
         }
         Fault::Garbage => {
             let up: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].is_down()).collect();
@@ -803,7 +1192,7 @@ fn inject(faults: &[Fault], rng: &mut Rng, nodes: &mut [NodeHandle], env: &Env) 
                 random,
                 valid[..valid.len() / 2].to_vec(),
                 encode_datagram(&write(0, 1)), // epoch 0 is out of range
-                encode_datagram(&write(9, 1)), // a membership epoch the segment never saw
+                encode_datagram(&write(200, 1)), // a membership epoch the segment never saw
                 encode_datagram(&write(1, 9)), // a writer incarnation that never existed
             ];
             for b in &bad {

@@ -44,6 +44,20 @@ impl From<WireTrunc> for Trunc {
     }
 }
 
+/// One protection group in a gossip digest: what the sending segment holds of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestEntry {
+    /// The protection group.
+    pub pg: u32,
+    /// The sender's membership epoch in that group (gossip crosses no epoch).
+    pub mem_epoch: Epoch,
+    /// The LSNs the sender holds, bit `l-1`.
+    pub held: u16,
+}
+
+/// The most protection groups one digest names (a digest fits well within one datagram).
+pub const DIGEST_ENTRIES_MAX: usize = 64;
+
 /// Every message of the storage-quorum protocol.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Msg {
@@ -97,6 +111,36 @@ pub enum Msg {
         /// The segment that lacks it.
         to: u8,
     },
+    /// Segment to peer (background gossip): what it holds of some protection groups. The peer
+    /// pushes (`Gossip`) every record the sender lacks and, unless this is a `reply`, answers
+    /// with its own digest of the groups where it lacks one of the sender's.
+    Digest {
+        /// The sending segment's slot.
+        slot: u8,
+        /// An answer to a digest (never answered again, so two peers do not ping-pong).
+        reply: bool,
+        /// The groups, at most [`DIGEST_ENTRIES_MAX`].
+        entries: Vec<DigestEntry>,
+    },
+    /// Control plane to a spare: join the protection group as an empty segment at these epochs
+    /// and ranges (the start of a membership change); it hydrates by gossip.
+    Join {
+        /// The membership epoch before the change's first bump.
+        mem_epoch: Epoch,
+        /// The group's volume epoch.
+        vol_epoch: Epoch,
+        /// Every truncation range up to it.
+        truncs: Vec<WireTrunc>,
+    },
+    /// Control plane to segment: the group's membership epoch is now `epoch` (a bump, or a
+    /// segment back from a crash that missed one). The segment answers with its ack.
+    Member {
+        /// The membership epoch.
+        epoch: Epoch,
+    },
+    /// Control plane to a segment no longer in the group (the member replaced, or a joiner
+    /// reverted): drop the segment for good and never take it back.
+    Retire,
     /// Verification to segment: which LSNs do you hold?
     ReadHeld,
     /// Segment to verification: the LSNs it holds.
@@ -183,7 +227,18 @@ fn validate(msg: &Msg) -> Result<(), String> {
         }
         Msg::Ack { slot, scl, .. } => usize::from(*slot) < MAX_SEGMENTS && *scl <= MAX_LSN as Lsn,
         Msg::Repair { lsn, to } => lsn_ok(*lsn) && usize::from(*to) < MAX_SEGMENTS,
-        Msg::ReadHeld => true,
+        Msg::Digest { slot, entries, .. } => {
+            usize::from(*slot) < MAX_SEGMENTS
+                && entries.len() <= DIGEST_ENTRIES_MAX
+                && entries.iter().all(|e| e.mem_epoch > 0)
+        }
+        Msg::Join {
+            mem_epoch,
+            vol_epoch,
+            truncs,
+        } => *mem_epoch > 0 && *vol_epoch > 0 && truncs.iter().all(|t| t.lo >= 1 && t.lo <= t.hi),
+        Msg::Member { epoch } => *epoch > 0,
+        Msg::Retire | Msg::ReadHeld => true,
         Msg::Held { slot, .. } => usize::from(*slot) < MAX_SEGMENTS,
     };
     if ok {
@@ -226,5 +281,32 @@ mod tests {
         let bad = br#"{"Write":{"lsn":0,"vol_epoch":1,"mem_epoch":1,"cpl":true}}"#;
         assert!(decode(bad).unwrap_err().contains("out of range"));
         assert!(decode(&vec![b' '; DATAGRAM_BYTES_MAX + 1]).is_err());
+    }
+
+    #[test]
+    fn a_full_digest_fits_in_a_datagram_and_a_longer_one_is_refused() {
+        let entry = DigestEntry {
+            pg: u32::MAX,
+            mem_epoch: u8::MAX,
+            held: u16::MAX,
+        };
+        let full = Msg::Digest {
+            slot: 8,
+            reply: true,
+            entries: vec![entry; DIGEST_ENTRIES_MAX],
+        };
+        let bytes = encode_datagram(&Datagram {
+            pg: u32::MAX,
+            msg: full.clone(),
+        });
+        assert!(bytes.len() <= DATAGRAM_BYTES_MAX, "{} bytes", bytes.len());
+        assert_eq!(decode(&encode(&full)), Ok(full));
+        let long = Msg::Digest {
+            slot: 8,
+            reply: false,
+            entries: vec![entry; DIGEST_ENTRIES_MAX + 1],
+        };
+        assert!(decode(&encode(&long)).unwrap_err().contains("out of range"));
+        assert!(decode(&encode(&Msg::Member { epoch: 0 })).is_err());
     }
 }

@@ -15,6 +15,12 @@
 //!
 //! A segment that was down during a recovery installs the range when it is back: the writer
 //! answers its hello with `Install`.
+//!
+//! **Membership** ([`control`](super::control)): each group's writer knows the membership the
+//! control plane installed (refreshed at every bump) and writes to its members only; a
+//! recovery reads R of either set of a dual configuration and repairs to a write quorum of
+//! both. Records older than the incarnation's are not the writer's to resend: the segments'
+//! background gossip spreads them.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -25,13 +31,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use quorate_model::quorum::QuorumConfig;
-use quorate_model::quorum::state::{Epoch, Lsn, SegSet, Trunc, Writer, WriterMode};
+use quorate_model::quorum::state::{
+    Epoch, Lsn, SegSet, Trunc, Writer, WriterMode, count, slots_of,
+};
 use quorate_model::quorum::step::init;
 use quorate_model::quorum::writer as model_writer;
 
 use super::super::wire::{Datagram, Msg, WireTrunc, decode_datagram, encode_datagram};
 use super::super::writer::WriterNode;
+use super::control::{ControlPlane, Members, Out, PgFacts};
 use super::pg_config;
+use crate::rng::Rng;
 
 /// What the writer shares with the main thread.
 #[derive(Default)]
@@ -53,6 +63,9 @@ struct PgMeta {
     vol_epoch: Epoch,
     /// Its truncation ranges.
     truncs: Vec<Trunc>,
+    /// The highest commit acknowledged to a client in it (what a joiner must hydrate to, at
+    /// least).
+    acked_top: Lsn,
 }
 
 /// One protection group as the writer incarnation sees it.
@@ -80,6 +93,21 @@ pub struct WriterRig {
     pub acked_log: File,
     /// Commits in flight at once.
     pub inflight_max: usize,
+    /// Set by the fault injector to change a membership (or revert a change); cleared here.
+    pub member_change: Arc<AtomicBool>,
+    /// Seed of the membership changes' choices.
+    pub seed: u64,
+}
+
+/// What the control plane did, for the report.
+#[derive(Clone, Debug, Default)]
+pub struct ControlReport {
+    /// One line per change begun, finalized or reverted.
+    pub events: Vec<String>,
+    /// Changes finalized.
+    pub finalized: u64,
+    /// Changes reverted.
+    pub reverted: u64,
 }
 
 fn wire(t: &[Trunc]) -> Vec<WireTrunc> {
@@ -90,9 +118,57 @@ fn send(sock: &UdpSocket, to: SocketAddr, pg: u32, msg: Msg) {
     let _ = sock.send_to(&encode_datagram(&Datagram { pg, msg }), to);
 }
 
-/// The writer's main loop.
-pub fn writer_main(rig: WriterRig) {
+/// Send what the control plane decided, and refresh the writer of every group whose
+/// membership it bumped (the model's WriterRefresh, at once: they share the process).
+fn deliver(
+    rig: &WriterRig,
+    out: Out,
+    control: &mut ControlPlane,
+    pgs: &mut BTreeMap<u32, WriterPg>,
+) {
+    for (slot, pg, msg) in out {
+        if let Some(&to) = rig.segments.get(usize::from(slot)) {
+            send(&rig.sock, to, pg, msg);
+        }
+    }
+    for n in control.take_bumped() {
+        if let Some(pg) = pgs.get_mut(&n)
+            && pg.node.w.mode == WriterMode::Open
+        {
+            let (epoch, cfg) = control.config(n);
+            pg.node.w.mem_epoch = epoch;
+            pg.node.w.cfg = cfg;
+        }
+    }
+}
+
+/// What the control plane needs to know of group `n` from the writer and the metadata service.
+fn facts(
+    cfg: &QuorumConfig,
+    meta: &BTreeMap<u32, PgMeta>,
+    pgs: &BTreeMap<u32, WriterPg>,
+    n: u32,
+) -> PgFacts {
+    let m = meta.get(&n).cloned().unwrap_or_default();
+    let (pgcl, max_allocated) = match pgs.get(&n) {
+        Some(pg) => (pg.node.w.pgcl, pg.node.w.next_lsn.saturating_sub(1)),
+        // Forgotten: complete, and every member held every record.
+        None => (0, cfg.lsns),
+    };
+    PgFacts {
+        vol_epoch: m.vol_epoch,
+        truncs: m.truncs,
+        pgcl,
+        max_allocated,
+        acked_top: m.acked_top,
+    }
+}
+
+/// The writer's main loop; what the control plane did when it stops.
+pub fn writer_main(rig: WriterRig, mut control: ControlPlane) -> ControlReport {
     let cfg = pg_config();
+    let mut rng = Rng::new(rig.seed ^ 0x6d65_6d62_6572);
+    let mut last_tick = Instant::now();
     let fresh = init(&cfg).writer;
     let mut meta: BTreeMap<u32, PgMeta> = BTreeMap::new();
     let mut pgs: BTreeMap<u32, WriterPg> = BTreeMap::new();
@@ -105,11 +181,40 @@ pub fn writer_main(rig: WriterRig) {
     while !rig.stop.load(Ordering::SeqCst) {
         if rig.failover.load(Ordering::SeqCst) {
             let _ = log.flush();
-            let line = failover(&rig, &cfg, &mut meta, &mut pgs, &mut current);
+            let line = failover(&rig, &cfg, &mut meta, &mut pgs, &mut current, &mut control);
             inflight = 0;
             rig.stats.failovers.lock().unwrap().push(line);
             rig.failover.store(false, Ordering::SeqCst);
             continue;
+        }
+        if rig.member_change.swap(false, Ordering::SeqCst) {
+            let mut out = Out::new();
+            let reverted = control.revert_one(&mut out).unwrap_or(false);
+            if !reverted {
+                // Heat management: move a member of a recent group (being written, or filled lately).
+                let pg = current.saturating_sub(rng.below(16) as u32);
+                let (_, c) = control.config(pg);
+                let members: Vec<usize> = slots_of(c.members()).collect();
+                let f = members[rng.below(members.len() as u64) as usize] as u8;
+                let known = facts(&cfg, &meta, &pgs, pg);
+                match control.begin(pg, f, "heat management", &known, &mut out) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(why)) => control.events.push(format!("{why}; no change")),
+                    Err(_) => break, // the metadata service cannot write: stop
+                }
+            }
+            deliver(&rig, out, &mut control, &mut pgs);
+        }
+        if last_tick.elapsed() >= Duration::from_millis(200) {
+            last_tick = Instant::now();
+            let mut out = Out::new();
+            if control
+                .tick(&|n| facts(&cfg, &meta, &pgs, n), &mut out)
+                .is_err()
+            {
+                break;
+            }
+            deliver(&rig, out, &mut control, &mut pgs);
         }
         // The client begins commits while it may.
         while inflight < rig.inflight_max {
@@ -118,9 +223,17 @@ pub fn writer_main(rig: WriterRig) {
                 meta.entry(current).or_insert(PgMeta {
                     vol_epoch: 1,
                     truncs: Vec::new(),
+                    acked_top: 0,
                 });
+                // A new group's writer knows its membership from the control plane.
+                let (mem_epoch, members) = control.config(current);
+                let w = Writer {
+                    mem_epoch,
+                    cfg: members,
+                    ..fresh
+                };
                 WriterPg {
-                    node: WriterNode::new(fresh),
+                    node: WriterNode::new(w),
                     pending: BTreeMap::new(),
                     own_from: 1,
                 }
@@ -139,8 +252,8 @@ pub fn writer_main(rig: WriterRig) {
                             mem_epoch: w.mem_epoch,
                             cpl: lsn == last,
                         };
-                        for &to in &rig.segments {
-                            send(&rig.sock, to, current, msg.clone());
+                        for s in slots_of(w.cfg.members()) {
+                            send(&rig.sock, rig.segments[s], current, msg.clone());
                         }
                     }
                 }
@@ -171,6 +284,12 @@ pub fn writer_main(rig: WriterRig) {
                 };
                 send(&rig.sock, from, d.pg, msg);
             }
+            let mut out = Out::new();
+            let told = control.on_msg(d.pg, &d.msg, &|n| facts(&cfg, &meta, &pgs, n), &mut out);
+            if told.is_err() {
+                break; // the metadata service cannot write
+            }
+            deliver(&rig, out, &mut control, &mut pgs);
             let Some(pg) = pgs.get_mut(&d.pg) else {
                 continue;
             };
@@ -188,25 +307,35 @@ pub fn writer_main(rig: WriterRig) {
                     let us = began.elapsed().as_micros() as u64;
                     rig.stats.latencies_us.lock().unwrap().push(us);
                     let _ = writeln!(log, "{} {l}", d.pg);
+                    if let Some(m) = meta.get_mut(&d.pg) {
+                        m.acked_top = m.acked_top.max(l);
+                    }
                 }
             }
         }
         if last_retransmit.elapsed() >= Duration::from_millis(50) {
             last_retransmit = Instant::now();
-            repair_round(&rig, &cfg, &mut pgs, current);
+            repair_round(&rig, &cfg, &meta, &mut pgs, current);
         }
     }
     let _ = log.flush();
     drop(log);
     let _ = rig.acked_log.sync_all();
+    ControlReport {
+        events: std::mem::take(&mut control.events),
+        finalized: control.finalized,
+        reverted: control.reverted,
+    }
 }
 
-/// Retransmit what segments have not acked (this incarnation's records) or have them
-/// gossiped by a segment that holds them (older records), oldest first, a bounded number a
-/// round; forget groups that are complete and everywhere.
+/// Retransmit to the members what they have not acked of this incarnation's records, oldest
+/// first, a bounded number a round (older records are the segments' gossip to spread); tell a
+/// member never heard from of the group's recoveries (its segment is born of the `Install`);
+/// forget groups that are complete and on every member.
 fn repair_round(
     rig: &WriterRig,
     cfg: &QuorumConfig,
+    meta: &BTreeMap<u32, PgMeta>,
     pgs: &mut BTreeMap<u32, WriterPg>,
     current: u32,
 ) {
@@ -215,7 +344,20 @@ fn repair_round(
         let w = pg.node.w;
         let allocated = w.next_lsn.saturating_sub(1).min(cfg.lsns);
         let in_trunc = |l: Lsn| pg.node.truncs.iter().any(|t| t.lo <= l && l <= t.hi);
-        for (slot, &to) in rig.segments.iter().enumerate() {
+        for slot in slots_of(w.cfg.members()) {
+            let to = rig.segments[slot];
+            if pg.node.heard[slot].is_none()
+                && let Some(m) = meta.get(&n)
+                && m.vol_epoch > 1
+                && budget > 0
+            {
+                budget -= 1;
+                let msg = Msg::Install {
+                    vol_epoch: m.vol_epoch,
+                    truncs: wire(&m.truncs),
+                };
+                send(&rig.sock, to, n, msg);
+            }
             let held = pg.node.heard[slot].map_or(0, |a| a.held);
             for l in (1..=allocated).filter(|&l| held & (1 << (l - 1)) == 0 && !in_trunc(l)) {
                 if budget == 0 {
@@ -230,14 +372,6 @@ fn repair_round(
                         cpl: pg.node.cpls & (1 << (l - 1)) != 0,
                     };
                     send(&rig.sock, to, n, msg);
-                } else if let Some(h) = (0..rig.segments.len())
-                    .find(|&h| pg.node.heard[h].is_some_and(|a| a.held & (1 << (l - 1)) != 0))
-                {
-                    let msg = Msg::Repair {
-                        lsn: l,
-                        to: slot as u8,
-                    };
-                    send(&rig.sock, rig.segments[h], n, msg);
                 }
             }
         }
@@ -250,12 +384,8 @@ fn repair_round(
                 (t.lo..=t.hi.min(cfg.lsns)).fold(a, |a, l| a | (1 << (l - 1)))
             });
         let done = w.next_lsn > cfg.lsns && w.mode == WriterMode::Open && pg.pending.is_empty();
-        let everywhere = pg
-            .node
-            .heard
-            .iter()
-            .take(rig.segments.len())
-            .all(|a| a.is_some_and(|a| a.held & live == live));
+        let everywhere = slots_of(w.cfg.members())
+            .all(|i| pg.node.heard[i].is_some_and(|a| a.held & live == live));
         n == current || !(done && everywhere)
     });
 }
@@ -267,6 +397,7 @@ fn failover(
     meta: &mut BTreeMap<u32, PgMeta>,
     pgs: &mut BTreeMap<u32, WriterPg>,
     current: &mut u32,
+    control: &mut ControlPlane,
 ) -> String {
     let started = Instant::now();
     // The dead incarnation's memory is gone: what it had in flight, and what it knew.
@@ -285,7 +416,7 @@ fn failover(
     let mut failed = Vec::new();
     for &n in &incomplete {
         let m = meta.entry(n).or_default();
-        match recover(rig, cfg, n, m) {
+        match recover(rig, cfg, n, m, &control.members(n)) {
             Ok(node) => {
                 let own_from = model_writer::truncated_top(&m.truncs).saturating_add(1);
                 pgs.insert(
@@ -320,22 +451,34 @@ fn recover(
     cfg: &QuorumConfig,
     n: u32,
     m: &mut PgMeta,
+    group: &Members,
 ) -> Result<WriterNode, String> {
-    let members = rig.segments.len();
     let r = usize::from(cfg.read_quorum);
     let wq = cfg.write_quorum;
+    let (mem_epoch, members) = (group.mem.epoch, group.mem.cfg);
+    let counted = group.counted();
     let mut buf = vec![0u8; 64 * 1024];
-    // 1. A read quorum's chain tops.
+    // 1. A read quorum's chain tops: R counted members of one of the sets in force.
     let mut tops: BTreeMap<u8, (Lsn, u16)> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while tops.len() < r {
+    let read_quorum = |tops: &BTreeMap<u8, (Lsn, u16)>| {
+        let answered: SegSet = tops.keys().fold(0, |a, &i| a | (1 << i));
+        members
+            .sets()
+            .iter()
+            .map(|set| set & counted & answered)
+            .find(|q| count(*q) >= r)
+    };
+    while read_quorum(&tops).is_none() {
         if Instant::now() > deadline {
             return Err(format!(
-                "only {} of {r} segments answered the recovery read",
+                "only {} of the members answered the recovery read; it needs {r} of one \
+                 quorum set",
                 tops.len()
             ));
         }
-        for &to in &rig.segments {
+        for s in slots_of(members.members()) {
+            let to = rig.segments[s];
             send(
                 &rig.sock,
                 to,
@@ -351,13 +494,15 @@ fn recover(
                 && let Ok(d) = decode_datagram(&buf[..len])
                 && d.pg == n
                 && let Msg::SclReply { slot, top, cpls } = d.msg
+                && members.members() & (1 << slot) != 0
             {
                 tops.insert(slot, (top, cpls));
             }
         }
     }
-    // The model's recovery read is over exactly R segments: the first R that answered.
-    let quorum: Vec<(Lsn, u16)> = tops.values().take(r).copied().collect();
+    // The model's recovery read is over exactly R segments of one set.
+    let q = read_quorum(&tops).expect("the loop ends on a read quorum");
+    let quorum: Vec<(Lsn, u16)> = slots_of(q).take(r).map(|i| tops[&(i as u8)]).collect();
     let cpls = quorum.iter().fold(0u16, |a, &(_, c)| a | c);
     let vdl = model_writer::recovered_vdl_from(quorum.iter().map(|&(t, _)| t), cpls, &m.truncs);
     // 2. The range, durable in the metadata service before anything else happens.
@@ -367,12 +512,11 @@ fn recover(
     m.truncs
         .push(model_writer::truncation_range(cfg, vdl, epoch));
     m.vol_epoch = epoch;
-    let all: SegSet = (0..members).fold(0, |a, i| a | (1 << i));
     let mut node = WriterNode::new(Writer {
         mode: WriterMode::Recovering { vdl },
         vol_epoch: epoch,
-        mem_epoch: 1,
-        cfg: quorate_model::quorum::state::Cfg::single(all),
+        mem_epoch,
+        cfg: members,
         next_lsn: 1,
         pgcl: 0,
         vcl: 0,
@@ -389,8 +533,11 @@ fn recover(
                 "repair below the recovered VDL {vdl} did not finish"
             ));
         }
-        let installed: Vec<usize> = (0..members)
-            .filter(|&i| node.acks[i].is_some_and(|a| a.vol_epoch == epoch))
+        // Installed, and at the group's membership epoch (a repair crosses no epoch).
+        let installed: Vec<usize> = slots_of(members.members())
+            .filter(|&i| {
+                node.acks[i].is_some_and(|a| a.vol_epoch == epoch && a.mem_epoch == mem_epoch)
+            })
             .collect();
         let set: SegSet = installed.iter().fold(0, |a, &i| a | (1 << i));
         if node.w.cfg.is_write_quorum(set, wq, SegSet::MAX) {
@@ -398,10 +545,10 @@ fn recover(
                 installed
                     .iter()
                     .filter(|&&i| node.acks[i].is_some_and(|a| a.held & (1 << (l - 1)) != 0))
-                    .count()
+                    .fold(0 as SegSet, |a, &i| a | (1 << i))
             };
             let missing: Vec<Lsn> = (1..=vdl)
-                .filter(|&l| !in_trunc(l) && holders(l) < usize::from(wq))
+                .filter(|&l| !in_trunc(l) && !members.is_write_quorum(holders(l), wq, SegSet::MAX))
                 .collect();
             if missing.is_empty() {
                 // 5. Open.
@@ -438,9 +585,15 @@ fn recover(
             vol_epoch: epoch,
             truncs: wire(&m.truncs),
         };
-        for (i, &to) in rig.segments.iter().enumerate() {
-            if node.acks[i].is_none_or(|a| a.vol_epoch != epoch) {
-                send(&rig.sock, to, n, msg.clone());
+        for i in slots_of(members.members()) {
+            let to = rig.segments[i];
+            match node.acks[i] {
+                Some(a) if a.vol_epoch == epoch && a.mem_epoch < mem_epoch => {
+                    // Back from a crash that missed a membership bump: the epoch first.
+                    send(&rig.sock, to, n, Msg::Member { epoch: mem_epoch });
+                }
+                Some(a) if a.vol_epoch == epoch => {}
+                _ => send(&rig.sock, to, n, msg.clone()),
             }
         }
         let until = Instant::now() + Duration::from_millis(30);
