@@ -218,7 +218,7 @@ its own UDP socket, every segment's log durable (checksummed records, fsync
 before the ack) in DIR. A client workload commits as fast as the cluster
 acknowledges; faults are injected at seeded random moments (at most two
 nodes down at once, or one AZ). Segments gossip in the background: every
-100 ms each sends its peers a digest of what it holds, and a peer pushes
+50 ms each sends its peers a digest of what it holds, and a peer pushes
 what the digest lacks. The control plane changes a group's membership with
 dual quorum sets (a member whose segment is lost, or one moved for heat
 management, is replaced by its AZ's spare, which hydrates by gossip before

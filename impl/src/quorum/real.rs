@@ -17,14 +17,16 @@
 //!   from its files: a torn tail is cut off and reported; a corrupted log costs the node that
 //!   segment (renamed `*.damaged`, reported, never served again).
 //! * The **writer** runs the client workload: it keeps up to `inflight_max` commits (one
-//!   mini-transaction each) in flight, sends every record to the six segments of its PG,
-//!   folds acks in with the model's writer functions, acknowledges a commit once its PG's VDL
-//!   covers it (and appends it to `DIR/acked.log`), and retransmits what a segment has not
-//!   acked, oldest first, a bounded number per round.
-//! * The **fault injector** (main thread) crashes a segment node, takes an AZ down, restarts
-//!   what is down, sends garbage, or fails the writer over, at seeded random moments, never
-//!   taking more than two segments of six down at once (AZ+1 for writes is the model's
-//!   subject, not the workload's).
+//!   mini-transaction each) in flight, sends every record to the members of its PG (six, or
+//!   seven during a membership change), folds acks in with the model's writer functions,
+//!   acknowledges a commit once its PG's VDL covers it (and appends it to `DIR/acked.log`),
+//!   and retransmits what a member has not acked of its own records, oldest first, a bounded
+//!   number per round.
+//! * The **fault injector** (main thread) crashes a segment node, takes an AZ (its three
+//!   nodes) down, restarts what is down, sends garbage, fails the writer over, damages a
+//!   segment's log or asks for a membership change, at seeded random moments, never taking
+//!   more than two nodes down at once, or one AZ (AZ+1 for writes is the model's subject,
+//!   not the workload's), and never damaging a second segment of a PG.
 //!
 //! * **Writer failover** (fault `failover`): see [`writer`]; the metadata service (volume
 //!   epochs and truncation ranges) lives with it and outlives each incarnation.
@@ -222,7 +224,7 @@ fn name(i: usize) -> String {
 }
 
 /// How often a segment node sends its gossip digests.
-const GOSSIP_EVERY: Duration = Duration::from_millis(100);
+const GOSSIP_EVERY: Duration = Duration::from_millis(50);
 
 /// Shared counters of one node.
 #[derive(Default)]
@@ -265,6 +267,10 @@ fn segment_main(
     let _ = fs::create_dir_all(&home);
     let mut pgs: BTreeMap<u32, SegmentNode<FileDisk>> = BTreeMap::new();
     let mut lost: BTreeSet<u32> = BTreeSet::new();
+    // Of those, the damaged ones not yet retired: the node says so until the control plane
+    // retires them (a single hello may be dropped by a busy writer's socket).
+    let mut damaged: BTreeSet<u32> = BTreeSet::new();
+    let mut retired: BTreeSet<u32> = BTreeSet::new();
     let mut found: Vec<(u32, PathBuf)> = fs::read_dir(&home)
         .into_iter()
         .flatten()
@@ -274,17 +280,28 @@ fn segment_main(
             let n = p.file_name()?.to_str()?;
             // A damaged log, or a segment retired by a membership change: never served again.
             if let Some(pg) = n
-                .strip_suffix(".damaged")
-                .or_else(|| n.strip_suffix(".retired"))
+                .strip_suffix(".log.damaged")
                 .and_then(|n| n.strip_prefix("pg-"))
             {
-                lost.insert(pg.trim_end_matches(".log").parse().ok()?);
+                let pg = pg.parse().ok()?;
+                lost.insert(pg);
+                damaged.insert(pg);
+                return None;
+            }
+            if let Some(pg) = n
+                .strip_suffix(".retired")
+                .and_then(|n| n.strip_prefix("pg-"))
+            {
+                let pg = pg.parse().ok()?;
+                lost.insert(pg);
+                retired.insert(pg);
                 return None;
             }
             let pg = n.strip_prefix("pg-")?.strip_suffix(".log")?.parse().ok()?;
             Some((pg, p))
         })
         .collect();
+    damaged.retain(|pg| !retired.contains(pg));
     found.sort();
     for (pg, path) in found {
         let disk = match FileDisk::open(&path) {
@@ -309,6 +326,7 @@ fn segment_main(
                 pgs.insert(pg, node);
             }
             Err((why, _)) => {
+                let damaged_pgs = &mut damaged;
                 let damaged = path.with_extension("log.damaged");
                 let _ = fs::rename(&path, &damaged).and_then(|()| sync_dir_of(&damaged));
                 stats.recovery.lock().unwrap().push(format!(
@@ -317,6 +335,7 @@ fn segment_main(
                     damaged.display()
                 ));
                 lost.insert(pg);
+                damaged_pgs.insert(pg);
             }
         }
     }
@@ -325,18 +344,20 @@ fn segment_main(
     };
     // Hello: the writer learns what this node holds after a restart, and which segments it
     // lost (the writer must no longer count their old acks).
+    let lost_notice = Msg::Held {
+        slot: slot as u8,
+        held: 0,
+    };
     if let Some(w) = writer {
+        // Losses first: they matter most, and a long hello overflows the writer's socket.
+        for &pg in &damaged {
+            send(w, pg, lost_notice.clone());
+        }
         for (pg, node) in &pgs {
             send(w, *pg, node.ack());
         }
-        for &pg in &lost {
-            let held = Msg::Held {
-                slot: slot as u8,
-                held: 0,
-            };
-            send(w, pg, held);
-        }
     }
+    let mut last_notice = Instant::now();
     for node in pgs.values_mut() {
         node.set_group_commit(true);
     }
@@ -349,6 +370,14 @@ fn segment_main(
         last: Instant::now(),
     };
     while !stop.load(Ordering::SeqCst) {
+        if let Some(w) = writer
+            && last_notice.elapsed() >= Duration::from_secs(1)
+        {
+            last_notice = Instant::now();
+            for &pg in damaged.iter().take(DIGEST_ENTRIES_MAX) {
+                send(w, pg, lost_notice.clone());
+            }
+        }
         if spread.last.elapsed() >= GOSSIP_EVERY {
             spread.last = Instant::now();
             let entries = spread.next_entries(&pgs);
@@ -389,7 +418,8 @@ fn segment_main(
                     continue;
                 }
             };
-            if lost.contains(&d.pg) {
+            // (A digest names its groups inside: it is judged entry by entry below.)
+            if lost.contains(&d.pg) && !matches!(d.msg, Msg::Digest { .. }) {
                 // It holds nothing of the group any more, and says so to a verification and
                 // to the writer (whose retransmissions mean it still counts this segment: the
                 // control plane learns the segment is lost, even if the hello was dropped).
@@ -420,14 +450,17 @@ fn segment_main(
                     if !pgs.contains_key(&e.pg)
                         && !lost.contains(&e.pg)
                         && e.mem_epoch == 1
+                        && e.vol_epoch == 1
                         && e.held != 0
                         && control::INITIAL & (1 << slot) != 0
                     {
                         // A group this node never received (it was down, or its socket
                         // overflowed, while the group was written). At membership epoch 1
                         // every initial member hosts it: create the segment and ask for
-                        // everything. (After a change, only the control plane places a
-                        // segment.)
+                        // everything. Only at volume epoch 1 too, so that the segment needs
+                        // no truncation range (after a recovery, the writer's `Install`
+                        // creates it; after a change, only the control plane places one).
+                        // Peers are trusted with this as they are with their records.
                         match new_segment(&dir, slot, e.pg, (1, 1, &[]), &stats) {
                             Ok(Some(node)) => {
                                 pgs.insert(e.pg, node);
@@ -580,6 +613,7 @@ fn segment_main(
                     }
                     pgs.remove(&d.pg);
                     lost.insert(d.pg);
+                    damaged.remove(&d.pg);
                 }
                 Msg::Install { vol_epoch, truncs } if from_writer => {
                     let Some(node) = pgs.get_mut(&d.pg) else {
@@ -650,11 +684,7 @@ fn segment_main(
                     let entries = lacking
                         .iter()
                         .filter_map(|pg| pgs.get(pg).map(|n| (pg, n)))
-                        .map(|(&pg, n)| DigestEntry {
-                            pg,
-                            mem_epoch: n.seg().mem_epoch,
-                            held: n.held(),
-                        })
+                        .map(|(&pg, n)| DigestEntry::of(pg, n.seg(), n.held()))
                         .take(DIGEST_ENTRIES_MAX)
                         .collect();
                     let msg = Msg::Digest {
@@ -746,14 +776,7 @@ impl Gossip {
         names.extend(sweep);
         names
             .iter()
-            .map(|pg| {
-                let n = &pgs[pg];
-                DigestEntry {
-                    pg: *pg,
-                    mem_epoch: n.seg().mem_epoch,
-                    held: n.held(),
-                }
-            })
+            .map(|pg| DigestEntry::of(*pg, pgs[pg].seg(), pgs[pg].held()))
             .collect()
     }
 }
@@ -932,6 +955,7 @@ pub fn run(
         let failover = Arc::new(AtomicBool::new(false));
         let member_change = Arc::new(AtomicBool::new(false));
         let troubled = Arc::new(Mutex::new(BTreeSet::new()));
+        let damaged = Mutex::new(BTreeSet::new());
         let control = ControlPlane::open(dir, troubled.clone())
             .map_err(|e| format!("cannot create members.log: {e}"))?;
         let rig = WriterRig {
@@ -972,6 +996,7 @@ pub fn run(
                     failover: &failover,
                     member_change: &member_change,
                     troubled: &troubled,
+                    damaged: &damaged,
                 };
                 if let Some(line) = inject(&cfg.faults, &mut rng, &mut nodes, &env) {
                     report.faults.push(format!("t={t:.1}s {line}"));
@@ -1006,7 +1031,7 @@ pub fn run(
     }
     if cfg.seconds > 0.0 {
         // The writer is gone: what the members still lack, only their gossip can bring.
-        thread::sleep(GOSSIP_EVERY * 10);
+        thread::sleep(Duration::from_secs(1));
     }
     let acked = read_acked(dir).map_err(|e| format!("cannot read acked.log: {e}"))?;
     let recorded =
@@ -1088,6 +1113,8 @@ struct Env<'a> {
     failover: &'a AtomicBool,
     member_change: &'a AtomicBool,
     troubled: &'a Mutex<BTreeSet<u32>>,
+    /// PGs the injector has damaged a segment of (once per PG in a run).
+    damaged: &'a Mutex<BTreeSet<u32>>,
 }
 
 /// Inject one fault, keeping at most two nodes down (or one AZ); the line that says what, if
@@ -1136,7 +1163,8 @@ fn inject(faults: &[Fault], rng: &mut Rng, nodes: &mut [NodeHandle], env: &Env) 
             // A recent group this node hosts, with no member lost and no change in progress
             // (a second loss in one group before its repair is beyond what the workload
             // injects, as AZ+1 is).
-            let troubled = env.troubled.lock().unwrap().clone();
+            let mut troubled = env.troubled.lock().unwrap().clone();
+            troubled.extend(env.damaged.lock().unwrap().iter());
             let mut hosted: Vec<u32> = fs::read_dir(env.dir.join(format!("seg-{i}")))
                 .ok()?
                 .flatten()
@@ -1150,12 +1178,18 @@ fn inject(faults: &[Fault], rng: &mut Rng, nodes: &mut [NodeHandle], env: &Env) 
             let recent = &hosted[hosted.len().saturating_sub(4)..];
             let pg = *recent.get(rng.below(recent.len().max(1) as u64) as usize)?;
             env.troubled.lock().unwrap().insert(pg);
+            env.damaged.lock().unwrap().insert(pg);
             nodes[i].kill();
+            // Whatever happens to the file, the node restarts.
             let path = pg_path(env.dir, i, pg);
-            let mut bytes = fs::read(&path).ok()?;
-            let at = 20.min(bytes.len().checked_sub(1)?);
-            bytes[at] ^= 0x40;
-            let written = fs::write(&path, &bytes).and_then(|()| File::open(&path)?.sync_all());
+            let written = fs::read(&path).and_then(|mut bytes| {
+                let Some(last) = bytes.len().checked_sub(1) else {
+                    return Err(io::Error::other("the file is empty"));
+                };
+                bytes[20.min(last)] ^= 0x40;
+                fs::write(&path, &bytes)?;
+                File::open(&path)?.sync_all()
+            });
             let (peers, stats) = (env.peers.clone(), env.stats[i].clone());
             let restarted =
                 restart_node(i, &nodes[i].sock, env.dir, Some(env.writer), peers, stats);

@@ -51,12 +51,26 @@ pub struct DigestEntry {
     pub pg: u32,
     /// The sender's membership epoch in that group (gossip crosses no epoch).
     pub mem_epoch: Epoch,
+    /// The sender's volume epoch in that group (the truncation ranges it has installed).
+    pub vol_epoch: Epoch,
     /// The LSNs the sender holds, bit `l-1`.
     pub held: u16,
 }
 
+impl DigestEntry {
+    /// The entry of group `pg` whose segment is `seg`, holding `held`.
+    pub fn of(pg: u32, seg: &quorate_model::quorum::state::Segment, held: u16) -> Self {
+        DigestEntry {
+            pg,
+            mem_epoch: seg.mem_epoch,
+            vol_epoch: seg.vol_epoch,
+            held,
+        }
+    }
+}
+
 /// The most protection groups one digest names (a digest fits well within one datagram).
-pub const DIGEST_ENTRIES_MAX: usize = 64;
+pub const DIGEST_ENTRIES_MAX: usize = 128;
 
 /// Every message of the storage-quorum protocol.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +139,7 @@ pub enum Msg {
     /// Control plane to a spare: join the protection group as an empty segment at these epochs
     /// and ranges (the start of a membership change); it hydrates by gossip.
     Join {
-        /// The membership epoch before the change's first bump.
+        /// The membership epoch of the dual configuration the change installed.
         mem_epoch: Epoch,
         /// The group's volume epoch.
         vol_epoch: Epoch,
@@ -219,9 +233,14 @@ fn validate(msg: &Msg) -> Result<(), String> {
             ..
         } => lsn_ok(*lsn) && *vol_epoch > 0 && *mem_epoch > 0,
         Msg::Install { vol_epoch, truncs } => {
-            *vol_epoch > 0 && truncs.iter().all(|t| t.lo >= 1 && t.lo <= t.hi)
+            *vol_epoch > 0
+                && truncs
+                    .iter()
+                    .all(|t| t.epoch > 0 && t.lo >= 1 && t.lo <= t.hi)
         }
-        Msg::ReadScl { truncs } => truncs.iter().all(|t| t.lo >= 1 && t.lo <= t.hi),
+        Msg::ReadScl { truncs } => truncs
+            .iter()
+            .all(|t| t.epoch > 0 && t.lo >= 1 && t.lo <= t.hi),
         Msg::SclReply { slot, top, .. } => {
             usize::from(*slot) < MAX_SEGMENTS && *top <= MAX_LSN as Lsn
         }
@@ -230,13 +249,19 @@ fn validate(msg: &Msg) -> Result<(), String> {
         Msg::Digest { slot, entries, .. } => {
             usize::from(*slot) < MAX_SEGMENTS
                 && entries.len() <= DIGEST_ENTRIES_MAX
-                && entries.iter().all(|e| e.mem_epoch > 0)
+                && entries.iter().all(|e| e.mem_epoch > 0 && e.vol_epoch > 0)
         }
         Msg::Join {
             mem_epoch,
             vol_epoch,
             truncs,
-        } => *mem_epoch > 0 && *vol_epoch > 0 && truncs.iter().all(|t| t.lo >= 1 && t.lo <= t.hi),
+        } => {
+            *mem_epoch > 0
+                && *vol_epoch > 0
+                && truncs
+                    .iter()
+                    .all(|t| t.epoch > 0 && t.lo >= 1 && t.lo <= t.hi)
+        }
         Msg::Member { epoch } => *epoch > 0,
         Msg::Retire | Msg::ReadHeld => true,
         Msg::Held { slot, .. } => usize::from(*slot) < MAX_SEGMENTS,
@@ -288,6 +313,7 @@ mod tests {
         let entry = DigestEntry {
             pg: u32::MAX,
             mem_epoch: u8::MAX,
+            vol_epoch: u8::MAX,
             held: u16::MAX,
         };
         let full = Msg::Digest {

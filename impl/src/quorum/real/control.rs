@@ -28,7 +28,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -69,10 +69,15 @@ pub struct Members {
     used: SegSet,
     /// Members whose segment is lost (a damaged log), to be replaced.
     lost: SegSet,
+    /// Lost members that cannot be replaced (their AZ's spare served the group already): the
+    /// group stays a member short.
+    short: SegSet,
     /// Slots told to retire.
     retired: SegSet,
     /// The latest SCL each slot reported.
     reports: [Option<Lsn>; MAX_SEGMENTS],
+    /// The membership epoch each slot last reported.
+    epochs: [Option<Epoch>; MAX_SEGMENTS],
 }
 
 impl Members {
@@ -87,9 +92,18 @@ impl Members {
             },
             used: INITIAL,
             lost: 0,
+            short: 0,
             retired: 0,
             reports: [None; MAX_SEGMENTS],
+            epochs: [None; MAX_SEGMENTS],
         }
+    }
+
+    /// Hosts that have not reported the current epoch.
+    fn behind(&self) -> SegSet {
+        slots_of(self.hosts() & !self.lost)
+            .filter(|&i| self.epochs[i] != Some(self.mem.epoch))
+            .fold(0, |a, i| a | (1 << i))
     }
 
     /// Members and the joiner: who is sent the group's epochs.
@@ -113,7 +127,8 @@ pub type Out = Vec<(u8, u32, Msg)>;
 pub struct ControlPlane {
     cfg: QuorumConfig,
     groups: BTreeMap<u32, Members>,
-    /// Groups with a change in progress or a lost member not yet replaced.
+    /// Groups with a change in progress, a lost member not yet replaced, or a host that has
+    /// not reported the current epoch.
     active: BTreeSet<u32>,
     /// `DIR/members.log`: every membership installed, durable before it is sent.
     log: File,
@@ -191,18 +206,25 @@ impl ControlPlane {
             out.push((s as u8, pg, Msg::Member { epoch }));
         }
         self.bumped.push(pg);
+        self.settle_trouble(pg);
         Ok(())
     }
 
     fn settle_trouble(&mut self, pg: u32) {
         let g = self.group(pg);
-        let quiet = g.mem.change.is_none() && g.lost & g.mem.cfg.members() == 0;
-        if quiet {
-            self.active.remove(&pg);
-            self.troubled.lock().unwrap().remove(&pg);
-        } else {
+        let lost = g.lost & g.mem.cfg.members();
+        // The injector must leave alone a group that is a member short or changing.
+        let troubled = g.mem.change.is_some() || lost != 0;
+        let active = g.mem.change.is_some() || lost & !g.short != 0 || g.behind() != 0;
+        if active {
             self.active.insert(pg);
+        } else {
+            self.active.remove(&pg);
+        }
+        if troubled {
             self.troubled.lock().unwrap().insert(pg);
+        } else {
+            self.troubled.lock().unwrap().remove(&pg);
         }
     }
 
@@ -313,9 +335,15 @@ impl ControlPlane {
                     return Ok(());
                 }
                 g.reports[usize::from(slot)] = Some(scl);
+                let was_behind = g.behind() != 0;
+                g.epochs[usize::from(slot)] = Some(mem_epoch);
                 if mem_epoch < g.mem.epoch {
                     out.push((slot, pg, Msg::Member { epoch: g.mem.epoch }));
                 }
+                if was_behind && g.behind() == 0 {
+                    self.settle_trouble(pg);
+                }
+                let g = self.group(pg);
                 if let Some(c) = g.mem.change.as_mut()
                     && c.g == slot
                     && scl >= c.target
@@ -325,15 +353,20 @@ impl ControlPlane {
                 }
             }
             Msg::Held { slot, held: 0 } if usize::from(slot) < MAX_SEGMENTS => {
-                // A segment that came back without the group: lost, if it was a member.
+                // A segment that came back without the group: lost, if it was a member (or
+                // the joiner).
                 let g = self.group(pg);
-                if g.mem.cfg.members() & (1 << slot) != 0 && g.lost & (1 << slot) == 0 {
+                if g.hosts() & (1 << slot) != 0 && g.lost & (1 << slot) == 0 {
                     g.lost |= 1 << slot;
                     g.reports[usize::from(slot)] = None;
+                    let joiner = g.mem.change.is_some_and(|c| c.g == slot);
                     self.events.push(format!(
                         "pg {pg}: the segment of {} is lost",
                         name(usize::from(slot))
                     ));
+                    if joiner {
+                        self.abort(pg, out)?;
+                    }
                     self.settle_trouble(pg);
                     self.replace_lost(pg, &facts(pg), out)?;
                 }
@@ -346,7 +379,7 @@ impl ControlPlane {
     /// Begin replacing a lost member of `pg`, if none is in progress.
     fn replace_lost(&mut self, pg: u32, facts: &PgFacts, out: &mut Out) -> io::Result<()> {
         let g = self.group(pg);
-        let lost = g.lost & g.mem.cfg.members();
+        let lost = g.lost & g.mem.cfg.members() & !g.short;
         if g.mem.change.is_some() {
             return Ok(());
         }
@@ -354,11 +387,35 @@ impl ControlPlane {
             && let Err(why) = self.begin(pg, f as u8, "its segment is lost", facts, out)?
         {
             self.events
-                .push(format!("{why}; pg {pg} stays short a member"));
-            // Nothing will change this: stop retrying.
-            self.group(pg).lost &= !(1 << f);
+                .push(format!("{why}; pg {pg} stays a member short"));
+            // Nothing will change this: stop trying (the group stays off the injector's list).
+            self.group(pg).short |= 1 << f;
             self.settle_trouble(pg);
         }
+        Ok(())
+    }
+
+    /// The joiner itself is lost: give the change up (the old set alone at the next epoch;
+    /// the joiner retires). A lost F is then replaced afresh, if a spare is left.
+    fn abort(&mut self, pg: u32, out: &mut Out) -> io::Result<()> {
+        let Some(c) = self.group(pg).mem.change else {
+            return Ok(());
+        };
+        let old = self.group(pg).mem.cfg.sets[0];
+        self.bump(pg, Cfg::single(old), out)?;
+        let g = self.group(pg);
+        g.mem.change = None;
+        g.retired |= 1 << c.g;
+        g.lost &= !(1 << c.g);
+        out.push((c.g, pg, Msg::Retire));
+        self.reverted += 1;
+        self.events.push(format!(
+            "pg {pg}: the joiner {} is lost; the change of {} is given up (epoch {})",
+            name(usize::from(c.g)),
+            name(usize::from(c.f)),
+            self.groups[&pg].mem.epoch
+        ));
+        self.settle_trouble(pg);
         Ok(())
     }
 
@@ -392,6 +449,10 @@ impl ControlPlane {
         let active: Vec<u32> = self.active.iter().copied().collect();
         for pg in active {
             let g = self.group(pg);
+            // A host that missed a bump (its `Member` was dropped, or it was down).
+            for s in slots_of(g.behind()) {
+                out.push((s as u8, pg, Msg::Member { epoch: g.mem.epoch }));
+            }
             match g.mem.change {
                 Some(c) if g.reports[usize::from(c.g)].is_none() => {
                     let f = facts(pg);
@@ -403,7 +464,11 @@ impl ControlPlane {
                     out.push((c.g, pg, join));
                     out.push((c.g, pg, Msg::Member { epoch: g.mem.epoch }));
                 }
-                Some(c) => out.push((c.g, pg, Msg::Member { epoch: g.mem.epoch })),
+                Some(c) if g.behind() & (1 << c.g) == 0 => {
+                    // Asked again for its state: its acks of gossip may have been dropped.
+                    out.push((c.g, pg, Msg::Member { epoch: g.mem.epoch }))
+                }
+                Some(_) => {}
                 None => self.replace_lost(pg, &facts(pg), out)?,
             }
         }
@@ -429,16 +494,43 @@ pub fn read_members(dir: &Path) -> io::Result<BTreeMap<u32, Recorded>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(e),
     };
+    let mut text = String::new();
+    BufReader::new(f).read_to_string(&mut text)?;
     let mut out = BTreeMap::new();
-    for line in BufReader::new(f).lines() {
-        let line = line?;
+    let bad = |n: usize, line: &str, why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("line {n} ({line:?}) is not a membership: {why}"),
+        )
+    };
+    // A last line without its newline was cut short by a crash: it was never sent.
+    for (n, line) in text
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .enumerate()
+    {
+        let (n, line) = (n + 1, line.trim_end());
         let v: Vec<u32> = line
             .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        // A line cut short by a crash was never sent to a segment.
-        let [pg, _epoch, a, b] = v[..] else { continue };
+            .map(|w| w.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad(n, line, "not numbers"))?;
+        let [pg, _epoch, a, b] = v[..] else {
+            return Err(bad(n, line, "not four numbers"));
+        };
+        let nodes: u32 = (1 << super::NODES) - 1;
+        let size = INITIAL.count_ones();
+        if a & !nodes != 0 || b & !nodes != 0 || a.count_ones() != size {
+            return Err(bad(n, line, "a set is not six of the nine nodes"));
+        }
         let (a, b) = (a as SegSet, b as SegSet);
+        if b != 0 && (b.count_ones() != size || (a & !b).count_ones() != 1) {
+            return Err(bad(
+                n,
+                line,
+                "the new set is not the old one with one member replaced",
+            ));
+        }
         let rec = if b == 0 {
             Recorded {
                 cfg: Cfg::single(a),
@@ -560,6 +652,77 @@ mod tests {
         // Groups never changed have the initial membership.
         let rec = recorded(&read_members(&dir).unwrap(), 8);
         assert_eq!((rec.cfg, rec.counted), (Cfg::single(INITIAL), INITIAL));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_lost_joiner_gives_the_change_up_and_a_group_without_a_spare_stays_short() {
+        let dir = scratch("joiner");
+        let troubled: Arc<Mutex<BTreeSet<u32>>> = Arc::default();
+        let mut cp = ControlPlane::open(&dir, troubled.clone()).unwrap();
+        let mut out = Out::new();
+        // B2 (slot 3) is lost: B3 (slot 7) joins, then is lost too.
+        cp.on_msg(5, &Msg::Held { slot: 3, held: 0 }, &facts, &mut out)
+            .unwrap();
+        assert!(cp.config(5).1.dual);
+        out.clear();
+        cp.on_msg(5, &Msg::Held { slot: 7, held: 0 }, &facts, &mut out)
+            .unwrap();
+        assert_eq!(cp.config(5), (3, Cfg::single(INITIAL)));
+        assert!(sent(&out, 7, &Msg::Retire), "{out:?}");
+        // B's spare served the group: B2 cannot be replaced, the group stays a member short
+        // (and off the injector's list), and its further notices change nothing.
+        assert!(cp.events.iter().any(|e| e.contains("stays a member short")));
+        assert!(troubled.lock().unwrap().contains(&5));
+        let lines = cp.events.len();
+        out.clear();
+        cp.on_msg(5, &Msg::Held { slot: 3, held: 0 }, &facts, &mut out)
+            .unwrap();
+        assert_eq!(cp.events.len(), lines);
+        // A host that missed a bump is sent the epoch again at every tick until it reports it.
+        for s in [0, 1, 2, 4] {
+            cp.on_msg(5, &ack(s, 6, 3), &facts, &mut out).unwrap();
+        }
+        out.clear();
+        cp.tick(&facts, &mut out).unwrap();
+        assert_eq!(out, vec![(5, 5, Msg::Member { epoch: 3 })]);
+        cp.on_msg(5, &ack(5, 6, 3), &facts, &mut out).unwrap();
+        out.clear();
+        cp.tick(&facts, &mut out).unwrap();
+        assert!(out.is_empty(), "{out:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn members_log_lines_are_checked_and_a_torn_last_line_is_ignored() {
+        let dir = scratch("log");
+        let path = dir.join("members.log");
+        let new = INITIAL & !1 | (1 << 6);
+        std::fs::write(
+            &path,
+            format!("4 2 {INITIAL} {new}\n4 3 {new} 0\n4 4 {new} 1"),
+        )
+        .unwrap();
+        let all = read_members(&dir).unwrap();
+        assert_eq!(
+            recorded(&all, 4).cfg,
+            Cfg::single(new),
+            "the torn line is not read"
+        );
+        for bad in [
+            "4 2 1023 0\n".to_string(),           // ten nodes
+            "4 2 7 0\n".to_string(),              // three members
+            format!("4 2 {INITIAL} {INITIAL}\n"), // a dual line that replaces nobody
+            "4 2 x 0\n".to_string(),
+            "4 2 63\n".to_string(),
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            let e = read_members(&dir).unwrap_err();
+            assert!(
+                e.to_string().contains("is not a membership"),
+                "{bad:?}: {e}"
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
