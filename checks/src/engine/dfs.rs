@@ -121,6 +121,11 @@ fn worker<M: Explore>(shared: &Shared<M>, id: usize) -> (Found, u64) {
     let mut eventual = Vec::new();
     let mut max_depth = 0u64;
     loop {
+        // Before asking for work too: on a small model the other workers may take all of it,
+        // and the calling thread must still report progress when it is due.
+        if id == 0 {
+            control.tick(shared.depth.load(Ordering::Relaxed));
+        }
         if stack.is_empty() {
             match shared
                 .pool
@@ -129,9 +134,6 @@ fn worker<M: Explore>(shared: &Shared<M>, id: usize) -> (Found, u64) {
                 Some(jobs) => stack = jobs,
                 None => break,
             }
-        }
-        if id == 0 {
-            control.tick(shared.depth.load(Ordering::Relaxed));
         }
         if control.should_stop() {
             shared.pool.halt();
