@@ -262,6 +262,14 @@ impl<D: Disk> RegionNode<D> {
     }
 
     fn commit(&mut self, e: Entry) -> io::Result<()> {
+        // Never log what recovery would refuse (a clock past its end, say): the node would
+        // not come back. An error here stops the node, loudly.
+        check(&e).map_err(|why| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("refusing to log an entry recovery would reject: {why}"),
+            )
+        })?;
         self.log.append_synced(&e)?;
         self.replay(&e);
         Ok(())
