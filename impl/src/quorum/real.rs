@@ -235,6 +235,8 @@ struct NodeStats {
     gossiped: AtomicU64,
     /// Digests this node sent.
     digests: AtomicU64,
+    /// The node has recovered its files and serves (false from its start until then).
+    serving: AtomicBool,
     recovery: Mutex<Vec<String>>,
 }
 
@@ -362,6 +364,7 @@ fn segment_main(
         node.set_group_commit(true);
     }
     let _ = sock.set_read_timeout(Some(Duration::from_millis(20)));
+    stats.serving.store(true, Ordering::SeqCst);
     let mut buf = vec![0u8; 64 * 1024];
     // Background gossip: groups that changed lately are digested first, then the rest in turn.
     let mut spread = Gossip {
@@ -807,6 +810,7 @@ fn spawn_node(
     let addr = sock.local_addr()?;
     let kept = sock.try_clone()?;
     let stop = Arc::new(AtomicBool::new(false));
+    stats.serving.store(false, Ordering::SeqCst);
     let (d, s) = (dir.to_path_buf(), stop.clone());
     let thread = thread::Builder::new()
         .name(format!("segment-{}", name(slot)))
@@ -1028,6 +1032,15 @@ pub fn run(
             *n = restart_node(slot, &n.sock, dir, None, peers.clone(), stats[slot].clone())
                 .map_err(|e| format!("cannot restart segment {}: {e}", name(slot)))?;
         }
+    }
+    // A node recovering thousands of files takes a while: ask nothing before every node
+    // serves (an answer that comes after the verification moved on is not counted).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (0..members).any(|i| !stats[i].serving.load(Ordering::SeqCst) && !nodes[i].is_down()) {
+        if Instant::now() > deadline {
+            return Err("the segment nodes did not recover their files within 120 s".into());
+        }
+        thread::sleep(Duration::from_millis(10));
     }
     if cfg.seconds > 0.0 {
         // The writer is gone: what the members still lack, only their gossip can bring.
