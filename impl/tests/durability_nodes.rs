@@ -95,6 +95,23 @@ fn judge<S: PartialEq + std::fmt::Debug>(
     }
 }
 
+/// Crash the stopped node's file as `crash` says, restart it with `back`, and judge the
+/// restart against `expected`; a restart that recovered must leave a clean file (a second
+/// restart finds no torn tail).
+fn restart<S: PartialEq + std::fmt::Debug>(
+    path: &Path,
+    crash: &Crash,
+    expected: &S,
+    back: impl Fn(&Path) -> Result<(S, Option<Damage>), RecoverError>,
+) -> Result<(), TestCaseError> {
+    befall(path, crash);
+    if judge(crash, back(path), expected)? {
+        let again = back(path).map_err(|e| e.to_string());
+        prop_assert!(matches!(again, Ok((_, None))), "{:?}", again);
+    }
+    Ok(())
+}
+
 fn persistence(name: &'static str) -> Option<Box<dyn proptest::test_runner::FailurePersistence>> {
     Some(Box::new(FileFailurePersistence::Direct(name)))
 }
@@ -126,16 +143,11 @@ mod failover {
         }
         let before = *node.seg();
         drop(node);
-        befall(&path, crash);
-        let back = |p: &Path| {
+        restart(&path, crash, &before, |p| {
             SegmentNode::recover(&cfg, 0, FileDisk::open(p).unwrap())
                 .map(|n| (*n.seg(), n.torn_tail.clone()))
                 .map_err(|(e, _)| e)
-        };
-        if judge(crash, back(&path), &before)? {
-            let again = back(&path).map_err(|e| e.to_string());
-            prop_assert!(matches!(again, Ok((_, None))), "{:?}", again);
-        }
+        })?;
         fs::remove_dir_all(&d).unwrap();
         Ok(())
     }
@@ -164,16 +176,11 @@ mod global {
         }
         let before = node.view().clone();
         drop(node);
-        befall(&path, crash);
-        let back = |p: &Path| {
+        restart(&path, crash, &before, |p| {
             RegionNode::recover(FileDisk::open(p).unwrap())
                 .map(|n| (n.view().clone(), n.torn_tail.clone()))
                 .map_err(|(e, _)| e)
-        };
-        if judge(crash, back(&path), &before)? {
-            let again = back(&path).map_err(|e| e.to_string());
-            prop_assert!(matches!(again, Ok((_, None))), "{:?}", again);
-        }
+        })?;
         fs::remove_dir_all(&d).unwrap();
         Ok(())
     }
@@ -216,16 +223,11 @@ mod backtrack {
         // What survives a crash: a rewind in progress is interrupted, open work is gone.
         let expected = node.state().after_crash();
         drop(node);
-        befall(&path, crash);
-        let back = |p: &Path| {
+        restart(&path, crash, &expected, |p| {
             EngineNode::recover(FileDisk::open(p).unwrap())
                 .map(|n| (n.state().clone(), n.torn_tail.clone()))
                 .map_err(|(e, _)| e)
-        };
-        if judge(crash, back(&path), &expected)? {
-            let again = back(&path).map_err(|e| e.to_string());
-            prop_assert!(matches!(again, Ok((_, None))), "{:?}", again);
-        }
+        })?;
         fs::remove_dir_all(&d).unwrap();
         Ok(())
     }
