@@ -177,11 +177,33 @@ fn a_failover_cluster_on_loopback_verifies_every_round_from_its_files() {
         out.contains(&format!("verified              {rounds} rounds")),
         "{out}"
     );
+    assert!(
+        figure(&out, "promotions") > 0,
+        "on missed heartbeats: {out}"
+    );
     assert!(dir.join("round-0/seg-5.log").exists());
     // A run starts fresh volumes: a directory that holds some is refused.
     let (code, _, err) = quorate(&["run", "failover", "--dir", d, "--seconds", "1"]);
     assert_eq!(code, 2);
     assert!(err.contains("is not empty"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+    // Paced by the model's events instead: every invariant after every event.
+    let (code, out, err) = quorate(&[
+        "run",
+        "failover",
+        "--paced",
+        "--dir",
+        d,
+        "--seconds",
+        "2",
+        "--faults",
+        "failover,crash,garbage",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(figure(&out, "events") > 0, "{out}");
+    assert!(figure(&out, "failovers completed") > 0, "{out}");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -259,6 +281,7 @@ fn bad_run_requests_exit_2_with_one_line() {
         &["run", "global", "--dir", d, "--seconds", "0"],
         &["run", "failover", "--dir", d, "--faults", "restart"],
         &["run", "quorum", "--dir", d, "--seconds", "-1"],
+        &["run", "quorum", "--dir", d, "--paced"],
         &["run", "quorum"],
     ] {
         let (code, out, err) = quorate(args);

@@ -16,6 +16,7 @@
 pub mod cluster;
 pub mod host;
 pub mod instance;
+pub mod live;
 pub mod real;
 pub mod segment;
 pub mod sim;

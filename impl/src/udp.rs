@@ -60,6 +60,22 @@ impl<N: Send + 'static> Served<N> {
     /// handler rejects, are counted in `rejected`.
     pub fn spawn<Q, R>(
         name: String,
+        node: N,
+        rejected: Arc<AtomicU64>,
+        handle: impl FnMut(&mut N, Q) -> Outcome<R> + Send + 'static,
+    ) -> Result<Self, String>
+    where
+        Q: DeserializeOwned,
+        R: Serialize,
+    {
+        Self::spawn_at(name, None, node, rejected, handle)
+    }
+
+    /// As [`Served::spawn`], on address `at` if given (a node that restarts keeps the address
+    /// its peers know), a fresh one otherwise.
+    pub fn spawn_at<Q, R>(
+        name: String,
+        at: Option<SocketAddr>,
         mut node: N,
         rejected: Arc<AtomicU64>,
         mut handle: impl FnMut(&mut N, Q) -> Outcome<R> + Send + 'static,
@@ -68,7 +84,7 @@ impl<N: Send + 'static> Served<N> {
         Q: DeserializeOwned,
         R: Serialize,
     {
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("cannot bind: {e}"))?;
+        let socket = bind(at)?;
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
             .map_err(|e| e.to_string())?;
@@ -118,6 +134,11 @@ impl<N: Send + 'static> Served<N> {
         !self.thread.is_finished()
     }
 
+    /// Tell it to stop, without waiting (to stop many at once, then [`Served::stop`] each).
+    pub fn signal(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
     /// Stop it: the node as it was, or `None` if it had died.
     pub fn stop(self) -> Option<N> {
         self.stop.store(true, Ordering::Relaxed);
@@ -125,11 +146,32 @@ impl<N: Send + 'static> Served<N> {
     }
 }
 
+/// A socket on loopback: on `at` if given (the port was just given up by a node that stopped,
+/// so a few tries cover the moment the OS takes to free it), a fresh port otherwise.
+pub fn bind(at: Option<SocketAddr>) -> Result<UdpSocket, String> {
+    let Some(addr) = at else {
+        return UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("cannot bind: {e}"));
+    };
+    let mut last = String::new();
+    for _ in 0..50 {
+        match UdpSocket::bind(addr) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e.to_string(),
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    Err(format!("cannot bind {addr} again: {last}"))
+}
+
 /// The coordinator's end: numbered requests, answers matched by number and address.
 #[derive(Debug)]
 pub struct Caller {
     socket: UdpSocket,
     next_id: Cell<u64>,
+    /// How long it waits for an answer before it sends again.
+    wait: Duration,
+    /// Sends of one request before it gives up.
+    sends: usize,
     /// Requests sent (first sends).
     pub requests: Cell<u64>,
     /// Requests sent again after no answer came in time.
@@ -141,12 +183,20 @@ pub struct Caller {
 impl Caller {
     /// A caller on a fresh socket.
     pub fn new() -> Result<Self, String> {
+        Self::with_patience(ANSWER_WAIT, SENDS)
+    }
+
+    /// A caller that waits `wait` for each answer and sends a request `sends` times at most
+    /// (a node with its own timers cannot wait 2 s for a segment that is down).
+    pub fn with_patience(wait: Duration, sends: usize) -> Result<Self, String> {
         let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("cannot bind: {e}"))?;
         socket
-            .set_read_timeout(Some(ANSWER_WAIT))
+            .set_read_timeout(Some(wait))
             .map_err(|e| e.to_string())?;
         Ok(Caller {
             socket,
+            wait,
+            sends: sends.max(1),
             next_id: Cell::new(1),
             requests: Cell::new(0),
             resent: Cell::new(0),
@@ -162,14 +212,14 @@ impl Caller {
         let bytes = crate::codec::encode(&Envelope { id, body });
         self.requests.set(self.requests.get() + 1);
         let mut buf = vec![0u8; crate::codec::DATAGRAM_BYTES_MAX + 1];
-        for attempt in 0..SENDS {
+        for attempt in 0..self.sends {
             if attempt > 0 {
                 self.resent.set(self.resent.get() + 1);
             }
             if self.socket.send_to(&bytes, addr).is_err() {
                 continue;
             }
-            let deadline = Instant::now() + ANSWER_WAIT;
+            let deadline = Instant::now() + self.wait;
             while Instant::now() < deadline {
                 let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
                     break;
@@ -182,6 +232,68 @@ impl Caller {
         }
         self.unanswered.set(self.unanswered.get() + 1);
         None
+    }
+
+    /// Send `body` to every node in `addrs` at once and wait for their answers together
+    /// (asking again those that did not answer); each node's answer, `None` where none came.
+    pub fn call_all<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        addrs: &[SocketAddr],
+        body: &Q,
+    ) -> Vec<Option<R>> {
+        let each: Vec<(SocketAddr, &Q)> = addrs.iter().map(|&a| (a, body)).collect();
+        self.call_each(&each)
+    }
+
+    /// Send each request to its node at once and wait for the answers together (asking again
+    /// those that did not answer); each request's answer, `None` where none came.
+    pub fn call_each<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        each: &[(SocketAddr, Q)],
+    ) -> Vec<Option<R>> {
+        let first = self.next_id.get();
+        self.next_id.set(first + each.len() as u64);
+        let mut out: Vec<Option<R>> = each.iter().map(|_| None).collect();
+        let datagrams: Vec<Vec<u8>> = each
+            .iter()
+            .enumerate()
+            .map(|(k, (_, body))| {
+                crate::codec::encode(&Envelope {
+                    id: first + k as u64,
+                    body,
+                })
+            })
+            .collect();
+        self.requests.set(self.requests.get() + each.len() as u64);
+        let mut buf = vec![0u8; crate::codec::DATAGRAM_BYTES_MAX + 1];
+        for attempt in 0..self.sends {
+            let missing: Vec<usize> = (0..each.len()).filter(|&k| out[k].is_none()).collect();
+            if missing.is_empty() {
+                break;
+            }
+            for &k in &missing {
+                if attempt > 0 {
+                    self.resent.set(self.resent.get() + 1);
+                }
+                let _ = self.socket.send_to(&datagrams[k], each[k].0);
+            }
+            let deadline = Instant::now() + self.wait;
+            while Instant::now() < deadline && out.iter().any(Option::is_none) {
+                let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
+                    break;
+                };
+                let Ok(a) = crate::codec::parse::<Envelope<R>>(&buf[..n]) else {
+                    continue;
+                };
+                let k = a.id.wrapping_sub(first) as usize;
+                if k < each.len() && each[k].0 == from && out[k].is_none() {
+                    out[k] = Some(a.body);
+                }
+            }
+        }
+        let unanswered = out.iter().filter(|a| a.is_none()).count() as u64;
+        self.unanswered.set(self.unanswered.get() + unanswered);
+        out
     }
 
     /// Send `n` datagrams of random bytes to `addr` (each must be rejected and counted).

@@ -234,17 +234,21 @@ The volume is a sequence of protection groups, each running the model's
 protocol on its own 8 LSNs (the model's encoding), as a real volume grows
 by protection groups.
 
-failover: six segment nodes, each an OS thread with its own UDP socket and
-its log file in DIR (fsync before every reply); the writer, a replica, the
-control plane and the metadata service run the simulated cluster's own code
-in this process, on a seeded schedule of the model's events in real time
-(at least one step in 40 a fault, when one is possible). Each round is one
-volume of the model's size (8 LSNs) in DIR/round-N; every safety invariant
-of the failover model is checked after every event, and at the round's end
-every segment node is stopped and recovered from its file alone: it must
-come back exactly as it went down. A node that dies or leaves a request
-unanswered fails the round. Rounds repeat until the time is up. DIR must be
-new or empty.
+failover: every node an OS thread with its own UDP socket on its own timers:
+six segment nodes with their log files in DIR (fsync before every reply),
+the writer and a replica (each sending a heartbeat every 20 ms), the control
+plane and the metadata service. The writer commits as fast as its segments
+acknowledge; when its heartbeats stop for 250 ms (killed, or cut off: it goes
+on as a zombie that fenced segments refuse) the control plane promotes the
+replica, which recovers the volume at a new epoch and opens. Faults strike
+at seeded random moments of the workload. Each round is one volume of the
+model's size (8 LSNs) in DIR/round-N; at its end every segment is recovered
+from its file alone (it must come back as it went down) and every safety
+invariant of the failover model must hold on the end state with every
+acknowledgement made. With --paced, the nodes are driven instead one model
+event at a time on a seeded schedule (at least one step in 40 a fault),
+every invariant checked after every event. Rounds repeat until the time is
+up. DIR must be new or empty.
 
 global: three region nodes, each an OS thread with its own UDP socket and its
 log file in DIR (fsync before every reply); the clients, the control plane
@@ -291,6 +295,7 @@ Examples:
   quorate run quorum --dir /tmp/vol --faults crash,restart,disk-loss,member-change
   quorate run quorum --dir /tmp/vol --seconds 0      # recover and verify again
   quorate run failover --dir /tmp/fo --seconds 10 --faults failover,crash,garbage
+  quorate run failover --paced --dir /tmp/fo2 --faults failover,crash,az-outage
   quorate run global --dir /tmp/gl --seconds 10 --faults outage,partition,garbage
   quorate run backtrack --dir /tmp/bt --seconds 10 --faults crash,pressure,garbage
 
@@ -360,6 +365,11 @@ pub struct RunArgs {
     /// Commits in flight at once (quorum).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub inflight: usize,
+    /// failover: drive the nodes one model event at a time, every invariant checked after
+    /// each, instead of letting them run on their own timers (global and backtrack always run
+    /// paced for now).
+    #[arg(long)]
+    pub paced: bool,
 }
 
 /// `quorate trace ...`.

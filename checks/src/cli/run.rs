@@ -20,6 +20,13 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         )));
     }
     match args.protocol.as_str() {
+        "quorum" if args.paced => {
+            return Err(UsageError(
+                "--paced is for failover (global and backtrack always run paced); quorum \
+                 runs only on its own timers: drop --paced"
+                    .into(),
+            ));
+        }
         "quorum" => {}
         "failover" => return super::run_failover::run(args, console),
         "global" => return super::run_global::run(args, console),

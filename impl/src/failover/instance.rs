@@ -71,6 +71,11 @@ impl InstanceNode {
         self.reports[slot] = None;
     }
 
+    /// The latest report of segment `slot`, if it stands.
+    pub fn report_of(&self, slot: usize) -> Option<Seg> {
+        self.reports.get(slot).copied().flatten()
+    }
+
     /// The segments it hears from, as their reports show them.
     pub fn view(&self) -> Vec<Seg> {
         self.reports.iter().flatten().copied().collect()

@@ -45,7 +45,7 @@ use crate::udp::{Caller, Outcome, SENDS, Served};
 
 /// What a coordinator asks a segment node.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-enum Req {
+pub(crate) enum Req {
     /// Handle this message, with the metadata service's ranges.
     Handle {
         /// The message.
@@ -59,9 +59,11 @@ enum Req {
 
 /// A segment's answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Answer {
-    handled: Option<Handled>,
-    report: Option<Msg>,
+pub(crate) struct Answer {
+    /// What it did with a `Handle`.
+    pub handled: Option<Handled>,
+    /// Its report, for a `Report`.
+    pub report: Option<Msg>,
 }
 
 /// One segment's place.
@@ -69,6 +71,8 @@ struct Answer {
 struct Place {
     az: u8,
     path: PathBuf,
+    /// Its address once it first ran (a restart binds it again: its peers know it).
+    addr: Option<std::net::SocketAddr>,
     /// While the node runs: its address, its thread (which hands the node back when it
     /// stops) and its stop flag.
     running: Option<Served<SegmentNode<FileDisk>>>,
@@ -153,6 +157,7 @@ impl UdpHost {
             host.places.push(Place {
                 az: s.az,
                 path,
+                addr: None,
                 running: None,
                 last,
             });
@@ -163,14 +168,29 @@ impl UdpHost {
 
     fn launch(&mut self, i: usize, node: SegmentNode<FileDisk>) -> Result<(), String> {
         let cfg = self.cfg.clone();
-        let served = Served::spawn(
+        let served = Served::spawn_at(
             format!("segment {i}"),
+            self.places[i].addr,
             node,
             self.stats.rejected.clone(),
             move |node, req| serve_one(&cfg, node, req),
         )?;
+        self.places[i].addr = Some(served.addr());
         self.places[i].running = Some(served);
         Ok(())
+    }
+
+    /// Every segment node's address, by slot (the same across restarts).
+    pub fn addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.places
+            .iter()
+            .map(|p| p.addr.expect("every node ran once"))
+            .collect()
+    }
+
+    /// Segment `i` as its node was when it last stopped.
+    pub fn last(&self, i: usize) -> Seg {
+        self.places[i].last
     }
 
     /// Send `req` to segment `i` and wait for its answer. A request left unanswered fails the
@@ -204,6 +224,9 @@ impl UdpHost {
 
     /// Stop every node (files stay).
     pub fn stop_all(&mut self) {
+        for p in self.places.iter().filter_map(|p| p.running.as_ref()) {
+            p.signal(); // all at once: each takes up to its read timeout to see it
+        }
         for i in 0..self.places.len() {
             self.take_down(i);
         }
