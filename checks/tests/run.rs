@@ -229,13 +229,36 @@ fn a_global_database_on_loopback_verifies_every_round_from_its_files() {
     let rounds = figure(&out, "rounds");
     assert!(rounds > 0, "{out}");
     assert!(figure(&out, "commits acknowledged") > 0, "{out}");
-    assert!(figure(&out, "switchovers completed") > 0, "{out}");
+    assert!(figure(&out, "failovers completed") > 0, "{out}");
     assert!(figure(&out, "returns from outages") > 0, "{out}");
+    assert!(
+        figure(&out, "datagrams rejected") > 0,
+        "garbage was sent: {out}"
+    );
     assert!(
         out.contains(&format!("verified              {rounds} rounds")),
         "{out}"
     );
+    assert!(out.contains("silent for"), "a failover on silence: {out}");
     assert!(dir.join("round-0/region-2.log").exists());
+    fs::remove_dir_all(&dir).unwrap();
+    // Paced by the model's events instead: every invariant after every event.
+    let (code, out, err) = quorate(&[
+        "run",
+        "global",
+        "--paced",
+        "--dir",
+        d,
+        "--seconds",
+        "2",
+        "--faults",
+        "outage,partition,garbage",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(figure(&out, "events") > 0, "{out}");
+    assert!(figure(&out, "switchovers completed") > 0, "{out}");
     fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -15,6 +15,7 @@
 
 pub mod cluster;
 pub mod host;
+pub mod live;
 pub mod real;
 pub mod region;
 pub mod sim;

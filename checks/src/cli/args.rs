@@ -250,14 +250,23 @@ event at a time on a seeded schedule (at least one step in 40 a fault),
 every invariant checked after every event. Rounds repeat until the time is
 up. DIR must be new or empty.
 
-global: three region nodes, each an OS thread with its own UDP socket and its
-log file in DIR (fsync before every reply); the clients, the control plane
-and the network run the simulated cluster's own code in this process, on a
-seeded schedule of the model's events (writes, replication, the RPO gate,
-switchovers, failovers with fencing, rebuilds, rejoins; one step in 8 at
-least the clock, an operator command or a fault). Each round is one Global
-Database of the model's size (six transactions) in DIR/round-N, checked and
-verified as for failover.
+global: three regions, each two OS threads with their own UDP sockets on
+their own timers (the region's node, its log file in DIR fsynced before
+every reply; and its agent: the clients, who write a record every 40 ms and
+wait for its acknowledgement, and the replication, which sends the primary
+its lag report and applies the record it answers with), and the control
+plane. The primary acknowledges a commit when the RPO gate lets it (some
+secondary's lag report under 2 ticks of 100 ms). When the primary has been
+silent for 250 ms (down, or cut off) the control plane fails over: it fences
+the old primary on the storage control path, promotes the most caught-up
+secondary at a new global epoch, rebuilds secondaries ahead of it, and lets
+the old primary rejoin through its snapshot once it answers again. The
+operator switches over (drain, MARKER, promote), sometimes cancelling, at
+seeded random moments. Each round is one Global Database of the model's size
+(six transactions) in DIR/round-N, verified as for failover. With --paced,
+the regions are driven one model event at a time on a seeded schedule (one
+step in 8 at least the clock, an operator command or a fault), every
+invariant checked after every event.
 
 backtrack: the engine as an OS thread with its own UDP socket and its log
 file (fsync before every reply); the client, its connection, the readers and
@@ -297,6 +306,7 @@ Examples:
   quorate run failover --dir /tmp/fo --seconds 10 --faults failover,crash,garbage
   quorate run failover --paced --dir /tmp/fo2 --faults failover,crash,az-outage
   quorate run global --dir /tmp/gl --seconds 10 --faults outage,partition,garbage
+  quorate run global --paced --dir /tmp/gl2 --faults outage,partition
   quorate run backtrack --dir /tmp/bt --seconds 10 --faults crash,pressure,garbage
 
 Exit codes: 0 every acknowledged commit verified (failover, global, backtrack:
@@ -365,8 +375,8 @@ pub struct RunArgs {
     /// Commits in flight at once (quorum).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub inflight: usize,
-    /// failover: drive the nodes one model event at a time, every invariant checked after
-    /// each, instead of letting them run on their own timers (global and backtrack always run
+    /// failover, global: drive the nodes one model event at a time, every invariant checked
+    /// after each, instead of letting them run on their own timers (backtrack always runs
     /// paced for now).
     #[arg(long)]
     pub paced: bool,

@@ -22,7 +22,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     match args.protocol.as_str() {
         "quorum" if args.paced => {
             return Err(UsageError(
-                "--paced is for failover (global and backtrack always run paced); quorum \
+                "--paced is for failover and global (backtrack always runs paced); quorum \
                  runs only on its own timers: drop --paced"
                     .into(),
             ));

@@ -218,6 +218,11 @@ impl<D: Disk> RegionNode<D> {
         self.reports.clear();
     }
 
+    /// Forget the lag report of `region` (the live runtime's reports count for a while).
+    pub fn forget_report(&mut self, region: u8) {
+        self.reports.retain(|(r, _)| *r != region);
+    }
+
     fn replay(&mut self, e: &Entry) {
         let v = &mut self.view;
         match e {
