@@ -283,12 +283,36 @@ fn a_backtrack_cluster_on_loopback_verifies_every_round_from_its_file() {
     assert!(err.starts_with("seed 3 "), "the seed comes first: {err}");
     let rounds = figure(&out, "rounds");
     assert!(rounds > 0, "{out}");
-    assert!(figure(&out, "backtracks completed") > 0, "{out}");
+    assert!(figure(&out, "backtracks") > 0, "{out}");
     assert!(figure(&out, "rewinds crashed") > 0, "{out}");
+    assert!(figure(&out, "commits acknowledged") > 0, "{out}");
+    assert!(
+        figure(&out, "datagrams rejected") > 0,
+        "garbage was sent: {out}"
+    );
     assert!(
         out.contains(&format!("verified              {rounds} rounds")),
         "{out}"
     );
+    assert!(out.contains("the engine resumes"), "{out}");
+    fs::remove_dir_all(&dir).unwrap();
+    // Paced by the model's events instead: every invariant after every event.
+    let (code, out, err) = quorate(&[
+        "run",
+        "backtrack",
+        "--paced",
+        "--dir",
+        d,
+        "--seconds",
+        "2",
+        "--faults",
+        "crash,pressure,garbage",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(figure(&out, "events") > 0, "{out}");
+    assert!(figure(&out, "backtracks completed") > 0, "{out}");
     fs::remove_dir_all(&dir).unwrap();
 }
 

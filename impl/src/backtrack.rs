@@ -16,6 +16,7 @@
 pub mod cluster;
 pub mod engine;
 pub mod host;
+pub mod live;
 pub mod reader;
 pub mod real;
 pub mod sim;

@@ -268,14 +268,18 @@ the regions are driven one model event at a time on a seeded schedule (one
 step in 8 at least the clock, an operator command or a fault), every
 invariant checked after every event.
 
-backtrack: the engine as an OS thread with its own UDP socket and its log
-file (fsync before every reply); the client, its connection, the readers and
-the operator run the simulated cluster's own code in this process, on a
-seeded schedule of the model's events (transactions, the clock, eviction,
-backtracks back and forth, rewinds, reads). Each round is one cluster of the
-model's size in DIR/round-N; every invariant is checked after every event,
-and at the round's end (and at every crashed rewind) the engine is recovered
-from its file alone and must come back as a crash leaves it.";
+backtrack: the engine as an OS thread with its own UDP socket and its log file
+in DIR (fsync before every reply), and around it the client, two readers, the
+clock (a tick every 50 ms) and the engine's rewinder, each a thread with its
+own socket on its own timer. The client commits and takes each
+acknowledgement from its connection, which a backtrack closes; the readers
+follow the engine's redo stream; the operator backtracks at seeded random
+ticks; a crash during a rewind restarts the engine from its file 20 to 80 ms
+later. Each round is one cluster of the model's size in DIR/round-N; at its
+end the engine is recovered from its file alone (it must come back as a
+crash leaves it) and every safety invariant must hold on the end state. With
+--paced, the cluster is driven one model event at a time on a seeded
+schedule, every invariant checked after every event.";
 
 const RUN_AFTER_HELP: &str = "\
 Faults of quorum (--faults, comma-separated): crash (kill a segment node),
@@ -308,6 +312,7 @@ Examples:
   quorate run global --dir /tmp/gl --seconds 10 --faults outage,partition,garbage
   quorate run global --paced --dir /tmp/gl2 --faults outage,partition
   quorate run backtrack --dir /tmp/bt --seconds 10 --faults crash,pressure,garbage
+  quorate run backtrack --paced --dir /tmp/bt2 --faults crash,pressure
 
 Exit codes: 0 every acknowledged commit verified (failover, global, backtrack:
 every round's nodes recovered as they went down and every invariant held); 1 a
@@ -375,9 +380,8 @@ pub struct RunArgs {
     /// Commits in flight at once (quorum).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub inflight: usize,
-    /// failover, global: drive the nodes one model event at a time, every invariant checked
-    /// after each, instead of letting them run on their own timers (backtrack always runs
-    /// paced for now).
+    /// failover, global, backtrack: drive the nodes one model event at a time, every
+    /// invariant checked after each, instead of letting them run on their own timers.
     #[arg(long)]
     pub paced: bool,
 }

@@ -22,8 +22,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     match args.protocol.as_str() {
         "quorum" if args.paced => {
             return Err(UsageError(
-                "--paced is for failover and global (backtrack always runs paced); quorum \
-                 runs only on its own timers: drop --paced"
+                "--paced is for failover, global and backtrack; quorum runs only on its own \
+                 timers: drop --paced"
                     .into(),
             ));
         }
