@@ -39,6 +39,9 @@ pub enum Outcome<R> {
     Reject,
     /// The node cannot go on (its log cannot be written): it stops, gone.
     Fatal(String),
+    /// Answer with this, then stop and hand the node back (a crash the node carries out
+    /// itself, at a moment of its own: nothing is handled after it).
+    Last(R),
 }
 
 /// How long the caller waits for an answer before it sends the request again (an fsync on a
@@ -104,8 +107,9 @@ impl<N: Send + 'static> Served<N> {
                         rejected.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
-                    let answer = match handle(&mut node, body) {
-                        Outcome::Answer(r) => r,
+                    let (answer, last) = match handle(&mut node, body) {
+                        Outcome::Answer(r) => (r, false),
+                        Outcome::Last(r) => (r, true),
                         Outcome::Reject => {
                             rejected.fetch_add(1, Ordering::Relaxed);
                             continue;
@@ -117,6 +121,9 @@ impl<N: Send + 'static> Served<N> {
                     };
                     let bytes = crate::codec::encode(&Envelope { id, body: answer });
                     let _ = socket.send_to(&bytes, from);
+                    if last {
+                        break;
+                    }
                 }
                 Some(node)
             })

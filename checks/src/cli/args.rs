@@ -252,11 +252,11 @@ up. DIR must be new or empty.
 
 global: three regions, each two OS threads with their own UDP sockets on
 their own timers (the region's node, its log file in DIR fsynced before
-every reply; and its agent: the clients, who write a record every 40 ms and
+every reply; and its agent: the clients, who write a record every 80 ms and
 wait for its acknowledgement, and the replication, which sends the primary
 its lag report and applies the record it answers with), and the control
 plane. The primary acknowledges a commit when the RPO gate lets it (some
-secondary's lag report under 2 ticks of 100 ms). When the primary has been
+secondary's lag report under 2 ticks of 200 ms). When the primary has been
 silent for 250 ms (down, or cut off) the control plane fails over: it fences
 the old primary on the storage control path, promotes the most caught-up
 secondary at a new global epoch, rebuilds secondaries ahead of it, and lets

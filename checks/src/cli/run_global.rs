@@ -135,7 +135,8 @@ fn live(rc: &RunConfig, console: &Console) -> Result<i32, UsageError> {
     text.push_str(&format!(
         "rounds                {} (three regions, six transactions each; {} stalled until the \
          round limit)\n\
-         commits acknowledged  {}\n\
+         commits acknowledged  {} ({} once the clock had stopped at its end, where lag no \
+         longer grows)\n\
          commits/sec           {:.0} (the clients write a record every {} ms)\n\
          commit latency        p50 {:.2} ms, p99 {:.2} ms (a commit's write to its \
          acknowledgement)\n\
@@ -152,6 +153,7 @@ fn live(rc: &RunConfig, console: &Console) -> Result<i32, UsageError> {
         report.rounds,
         report.stalled,
         report.acked,
+        report.acked_at_clock_end,
         per_sec(report.acked),
         live::node::WRITE_EVERY.as_millis(),
         report.latency_ms(0.5),

@@ -33,7 +33,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use quorate_model::backtrack::BacktrackConfig;
-use quorate_model::backtrack::history;
 use quorate_model::backtrack::model::{all_properties, evaluate};
 use quorate_model::backtrack::state::Mode;
 
@@ -245,6 +244,7 @@ fn round(
         requests: Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]),
     };
     let client_done = Arc::new(AtomicBool::new(false));
+    // The client, the clock and the rewinder first; the readers after them.
     let mut actors: Vec<Actor> = vec![
         actors::client(&around, rng.next_u64(), client_done.clone())?,
         actors::clock(&around)?,
@@ -253,8 +253,12 @@ fn round(
     for (r, s) in reader_sockets.into_iter().enumerate() {
         actors.push(actors::reader(&around, r, s)?);
     }
-    let operator = Caller::with_patience(Duration::from_millis(1000), 1)?;
+    // One send, a patient wait: a backtrack handled twice would happen twice.
+    let operator = Caller::with_patience(Duration::from_millis(3000), 1)?;
     let mut todo = plan(rc, cfg, rng);
+    // Garbage draws from its own generator: how often it is sent depends on timing, and must
+    // not shift what the seed fixes (the operator's and the faults' choices).
+    let mut noise = Rng::new(rng.next_u64());
     let began = Instant::now();
     let mut last_garbage = began;
     let mut back_at: Option<Instant> = None;
@@ -301,7 +305,8 @@ fn round(
             last_garbage = Instant::now();
             let mut to = readers.clone();
             to.push(addr);
-            operator.send_garbage(to[rng.below(to.len() as u64) as usize], rng, 3);
+            let k = noise.below(to.len() as u64) as usize;
+            operator.send_garbage(to[k], &mut noise, 3);
         }
         let Some(k) = todo.iter().position(|p| p.at_tick <= s.t) else {
             continue;
@@ -320,58 +325,30 @@ fn round(
                     _ => s.t >= cfg.max_time && client_done.load(Ordering::Relaxed),
                 }
             }
-            Act::Crash => {
-                let applying = matches!(s.mode, Mode::Applying { .. });
-                if applying && served.is_some() {
-                    let e = served.take().and_then(Served::stop);
-                    let Some(e) = e else {
-                        failures.push("the engine died".into());
-                        break;
-                    };
-                    let was = engine::state_of(&e);
-                    drop(e);
-                    let mut seen = ctx.obs.lock();
-                    seen.state.budget.crashes = seen.state.budget.crashes.saturating_sub(1);
-                    if let Mode::Applying { before, .. } = was.mode() {
-                        history::crashed(&mut seen.state, &before);
+            Act::Crash if served.is_some() => {
+                match operator.call::<Req, Ans>(addr, &Req::Crash) {
+                    Some(Ans::Crashed(was)) => {
+                        // The engine stopped itself right after its answer; its memory is
+                        // gone, its log stays.
+                        if let Some(e) = served.take() {
+                            drop(e.stop());
+                        }
+                        crashed_as = Some(*was);
+                        let down = DOWN_FOR.0 + rng.below(DOWN_FOR.1 - DOWN_FOR.0);
+                        back_at = Some(Instant::now() + Duration::from_millis(down));
+                        true
                     }
-                    seen.engine(&was.after_crash());
-                    seen.event(format!(
-                        "fault: the engine crashes mid-rewind at t={}",
-                        was.t
-                    ));
-                    report.crashes += 1;
-                    crashed_as = Some(was);
-                    back_at = Some(
-                        Instant::now()
-                            + Duration::from_millis(
-                                DOWN_FOR.0 + rng.below(DOWN_FOR.1 - DOWN_FOR.0),
-                            ),
-                    );
-                    true
-                } else {
                     // Only a rewind can crash; one that never comes is given up at the end.
-                    s.t >= cfg.max_time && client_done.load(Ordering::Relaxed)
+                    _ => s.t >= cfg.max_time && client_done.load(Ordering::Relaxed),
                 }
             }
             Act::Pressure if served.is_some() => {
                 if s.budget.pressure == 0 {
                     true
                 } else {
+                    // The engine's answer and what it did are recorded as it handles it.
                     let reply = operator.call::<Req, Ans>(addr, &Req::Msg(Msg::Pressure));
-                    if matches!(reply, Some(Ans::Reply(Msg::Done))) {
-                        let mut seen = ctx.obs.lock();
-                        seen.state.budget.pressure -= 1;
-                        let earliest = seen.state.earliest;
-                        seen.state.ghost.pressured_to = earliest;
-                        seen.event(format!(
-                            "fault: memory pressure evicts history up to t={earliest}"
-                        ));
-                        report.pressure += 1;
-                        true
-                    } else {
-                        s.t >= cfg.max_time
-                    }
+                    matches!(reply, Some(Ans::Reply(Msg::Done))) || s.t >= cfg.max_time
                 }
             }
             _ => false,
@@ -380,12 +357,36 @@ fn round(
             todo.remove(k);
         }
     }
-    // The round's end: every thread stops; the file is read back; the model's invariants.
+    // The round's end: the client, the clock and the rewinder stop first; the readers then
+    // take what the engine streamed last (found by review: a last commit or resume could
+    // reach the engine after the readers had stopped, leaving a cache behind the data), and
+    // stop; the file is read back; the model's invariants.
+    let readers_of = actors.split_off(3);
     for a in &actors {
         a.signal();
     }
     for a in actors {
         a.stop();
+    }
+    let drained = Instant::now();
+    while drained.elapsed() < Duration::from_millis(500) {
+        let s = ctx.obs.lock().state.clone();
+        let caught_up = s.caches[..usize::from(cfg.readers)]
+            .iter()
+            .all(|c| c.is_none_or(|c| c == s.db));
+        if caught_up || served.is_none() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for a in &readers_of {
+        a.signal();
+    }
+    for a in readers_of {
+        a.stop();
+    }
+    if let Some(why) = failures.first() {
+        return Err(why.clone());
     }
     if let Some(was) = crashed_as.take() {
         // Down at the end: it must still come back from its file.
@@ -400,6 +401,8 @@ fn round(
     report.backtracks += seen.started;
     report.rejected += seen.rejected;
     report.resumed += seen.resumed;
+    report.crashes += seen.crashes;
+    report.pressure += seen.pressure;
     report.stalled += u64::from(!done);
     report.latencies_us.extend(&seen.latencies_us);
     report.rejected_datagrams += ctx.rejected.load(Ordering::Relaxed);
@@ -417,9 +420,6 @@ fn round(
             "the round did not finish in {} s",
             ROUND_LIMIT.as_secs()
         ));
-    }
-    if let Some(why) = failures.first() {
-        return Err(why.clone());
     }
     let back = recover(&path)?;
     if back != was.after_crash() {

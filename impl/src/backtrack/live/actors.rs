@@ -127,6 +127,9 @@ pub fn client(a: &Around, seed: u64, done: Arc<AtomicBool>) -> Result<Actor, Str
         let mut begun = 0u8;
         while !stop.load(Ordering::Relaxed) {
             thread::sleep(CLIENT_EVERY);
+            if stop.load(Ordering::Relaxed) {
+                break; // told to stop while it slept: it does not act once more
+            }
             phase = match phase {
                 Phase::Idle if begun >= a.cfg.txns => {
                     done.store(true, Ordering::Relaxed);
@@ -243,6 +246,9 @@ pub fn clock(a: &Around) -> Result<Actor, String> {
         };
         while !stop.load(Ordering::Relaxed) {
             thread::sleep(TICK);
+            if stop.load(Ordering::Relaxed) {
+                break; // told to stop while it slept: it does not act once more
+            }
             a.ask(&c, Msg::Tick);
             a.ask(&c, Msg::Evict);
         }
@@ -260,6 +266,9 @@ pub fn rewinder(a: &Around) -> Result<Actor, String> {
         let keys = a.cfg.keys;
         while !stop.load(Ordering::Relaxed) {
             thread::sleep(REWIND_EVERY);
+            if stop.load(Ordering::Relaxed) {
+                break; // told to stop while it slept: it does not act once more
+            }
             let Some(Ans::State(e)) = c.call::<Req, Ans>(a.engine, &Req::State) else {
                 continue;
             };

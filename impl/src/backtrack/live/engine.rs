@@ -43,6 +43,9 @@ pub enum Req {
     TakeAck,
     /// What is your state? (the engine's own rewinder)
     State,
+    /// Fault: crash now if a rewind is under way (the coordinator's crash, carried out at a
+    /// moment the engine itself decides the rewind is still running).
+    Crash,
 }
 
 /// The engine's (or the proxy's) answer.
@@ -58,6 +61,10 @@ pub enum Ans {
     Closed,
     /// Its state.
     State(Box<EngineState>),
+    /// It crashed, mid-rewind, in this state (its memory is gone; its log stays).
+    Crashed(Box<EngineState>),
+    /// No rewind is under way: nothing to crash.
+    NotApplying,
 }
 
 /// What the observer has seen: the mirror in the model's terms, and the round's counters.
@@ -75,6 +82,10 @@ pub struct Seen {
     pub rejected: u64,
     /// Rewinds resumed.
     pub resumed: u64,
+    /// Rewinds crashed.
+    pub crashes: u64,
+    /// History evicted early by memory pressure.
+    pub pressure: u64,
     /// When each commit was made (to its acknowledgement's latency).
     committed_at: Vec<(u8, Instant)>,
     /// Commit latencies (µs).
@@ -119,6 +130,8 @@ impl Observer {
                 started: 0,
                 rejected: 0,
                 resumed: 0,
+                crashes: 0,
+                pressure: 0,
                 committed_at: Vec::new(),
                 latencies_us: Vec::new(),
                 began: Instant::now(),
@@ -179,6 +192,25 @@ fn serve(ctx: &Ctx, e: &mut Engine, req: Req) -> Outcome<Ans> {
                 seen.latencies_us.push(at.elapsed().as_micros() as u64);
             }
             return Outcome::Answer(Ans::Acked(o));
+        }
+        Req::Crash => {
+            let mut seen = ctx.obs.lock();
+            let was = e.node.state().clone();
+            let Mode::Applying { before, .. } = was.mode() else {
+                return Outcome::Answer(Ans::NotApplying);
+            };
+            if seen.state.budget.crashes == 0 {
+                return Outcome::Answer(Ans::NotApplying);
+            }
+            seen.state.budget.crashes -= 1;
+            history::crashed(&mut seen.state, &before);
+            seen.engine(&was.after_crash());
+            seen.crashes += 1;
+            seen.event(format!(
+                "fault: the engine crashes mid-rewind at t={}",
+                was.t
+            ));
+            return Outcome::Last(Ans::Crashed(Box::new(was)));
         }
         Req::Msg(m) => m,
     };
@@ -261,6 +293,15 @@ fn serve(ctx: &Ctx, e: &mut Engine, req: Req) -> Outcome<Ans> {
                 } else {
                     ""
                 }
+            ));
+        }
+        (Msg::Pressure, Msg::Done) => {
+            s.budget.pressure = s.budget.pressure.saturating_sub(1);
+            s.ghost.pressured_to = s.earliest;
+            let earliest = s.earliest;
+            seen.pressure += 1;
+            seen.event(format!(
+                "fault: memory pressure evicts history up to t={earliest}"
             ));
         }
         (Msg::Resume, Msg::Resumed { .. }) => {

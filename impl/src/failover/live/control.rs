@@ -119,7 +119,10 @@ pub fn spawn(
                 // a crash as a replica (it lost its recovery, or its writer's state).
                 let serving =
                     matches!(role_of(&heard[e]), Some(Role::Writer | Role::Recovering(_)));
-                if alive(&heard[e]) && serving {
+                // Before its first heartbeat the endpoint's instance is the writer the cluster
+                // started with (found by review: a replica's first beat arriving first made the
+                // control plane promote it at once).
+                if alive(&heard[e]) && (serving || heard[e].beat.is_none()) {
                     continue;
                 }
                 // The endpoint's instance is silent: what the control plane knows of each.

@@ -53,6 +53,8 @@ const SEGMENT_WAIT: Duration = Duration::from_millis(40);
 const SILENT_RETRY: Duration = Duration::from_millis(50);
 /// How often the writer streams its VDL to the replicas when it has not changed.
 const VDL_EVERY: Duration = Duration::from_millis(30);
+/// How long an instance waits for the metadata service (on loopback, never a fault target).
+const VOLUME_WAIT: Duration = Duration::from_millis(1000);
 
 /// The datagrams between instances and the control plane.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -195,6 +197,7 @@ pub fn spawn(
         id,
         node,
         caller: Caller::with_patience(SEGMENT_WAIT, 2)?,
+        meta: Caller::with_patience(VOLUME_WAIT, 1)?,
         socket,
         status,
         cut_off,
@@ -237,6 +240,9 @@ struct Instance {
     id: u8,
     node: InstanceNode,
     caller: Caller,
+    /// To the metadata service: one send, a patient wait (found by review: a request sent
+    /// twice, `NextEpoch` or `AddTrunc`, was carried out twice).
+    meta: Caller,
     socket: UdpSocket,
     status: Arc<Mutex<Inst>>,
     cut_off: Arc<AtomicBool>,
@@ -265,11 +271,12 @@ impl Instance {
     }
 
     fn count_requests(&self) {
-        let c = &self.caller;
         let r = &self.shared.requests;
-        r[0].fetch_add(c.requests.get(), Ordering::Relaxed);
-        r[1].fetch_add(c.resent.get(), Ordering::Relaxed);
-        r[2].fetch_add(c.unanswered.get(), Ordering::Relaxed);
+        for c in [&self.caller, &self.meta] {
+            r[0].fetch_add(c.requests.get(), Ordering::Relaxed);
+            r[1].fetch_add(c.resent.get(), Ordering::Relaxed);
+            r[2].fetch_add(c.unanswered.get(), Ordering::Relaxed);
+        }
     }
 
     fn wq(&self) -> usize {
@@ -316,7 +323,7 @@ impl Instance {
 
     /// Ask the metadata service; the volume it answers with becomes what this node knows.
     fn volume(&mut self, req: VolReq) -> Option<VolAns> {
-        let ans: Option<VolAns> = self.caller.call(self.shared.peers.volume, &req);
+        let ans: Option<VolAns> = self.meta.call(self.shared.peers.volume, &req);
         if let Some(VolAns::Volume(v)) = &ans {
             self.vol = v.clone();
         }
@@ -452,10 +459,12 @@ impl Instance {
         let acked = rules::acknowledged(&w, vdl, self.vol.cpls, &self.vol.sent_array());
         let now = Instant::now();
         let alloc_at = self.alloc_at;
-        self.shared.history.with(|s| {
+        let fresh = self.shared.history.with(|s| {
+            let mut fresh = 0;
             for l in (1..=MAX_LSN as Lsn).filter(|&l| acked & (1 << (l - 1)) != 0) {
                 let k = usize::from(l) - 1;
                 if s.acked[k] & epoch_bit(e) == 0 {
+                    fresh += 1;
                     s.acked[k] |= epoch_bit(e);
                     if let Some(at) = alloc_at[k] {
                         s.latencies_us
@@ -472,6 +481,7 @@ impl Instance {
             if all_durable && !self.cut_off.load(Ordering::Relaxed) {
                 s.finished = s.finished.max(e);
             }
+            fresh
         });
         let (se, sv, at) = self.vdl_sent;
         if (se, sv) != (e, vdl) || at.elapsed() >= VDL_EVERY {
@@ -483,8 +493,10 @@ impl Instance {
             }
             self.vdl_sent = (e, vdl, Instant::now());
         }
-        if acked == 0 && each.is_empty() {
-            thread::sleep(Duration::from_millis(1)); // nothing to do until something changes
+        if fresh == 0 && each.is_empty() {
+            // Nothing new (found by review: testing `acked`, which holds every commit ever
+            // acknowledged, kept an idle writer polling its segments without a pause).
+            thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -493,6 +505,9 @@ impl Instance {
         match phase {
             Phase::Promoted => match self.volume(VolReq::NextEpoch) {
                 Some(VolAns::Epoch(Some(e))) => {
+                    self.shared
+                        .history
+                        .with(|s| s.handed_out = s.handed_out.max(e));
                     self.node.inst.epoch = e;
                     self.node.inst.role = Role::Recovering(Phase::Fencing);
                     self.event(format!("epoch {e}: fences the segments"));
@@ -629,6 +644,7 @@ impl Instance {
             return;
         }
         let (sent, truncs) = (self.vol.sent_array(), self.vol.ranges());
+        let before = self.node.inst.applied;
         while let Some(applied) = rules::next_apply(
             &self.shared.cfg,
             &self.node.inst,
@@ -638,6 +654,9 @@ impl Instance {
         ) {
             self.node.inst.applied = applied;
         }
-        thread::sleep(Duration::from_millis(1));
+        // A replica that cannot move (its next MTR is above what it may apply) asks the
+        // metadata service again only after a pause.
+        let stuck = self.node.inst.applied == before;
+        thread::sleep(Duration::from_millis(if stuck { 5 } else { 1 }));
     }
 }

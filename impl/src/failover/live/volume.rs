@@ -164,6 +164,8 @@ pub struct Seen {
     /// The highest epoch whose writer (not cut off) has written and acknowledged its whole
     /// workload (0: none yet).
     pub finished: Epoch,
+    /// The highest epoch the metadata service handed out to a recovery.
+    pub handed_out: Epoch,
     /// LSNs allocated, by any writer.
     pub allocated: u64,
     /// Notable events: when, and what.

@@ -315,8 +315,12 @@ impl Cp {
 
     fn failover_start(&mut self, silent: Duration) {
         let p = self.p();
+        // The secondaries it has heard from lately, by their last reports: while the primary
+        // is silent they take nothing from it, so those reports are their logs (found by
+        // review: counting only those that answered this one poll, a caught-up secondary that
+        // missed it under load lost the choice to a lagging one).
         let candidates: Vec<(usize, usize)> = (0..self.known.len())
-            .filter(|&r| self.t.roles[r] == Role::Secondary && self.answered[r])
+            .filter(|&r| self.t.roles[r] == Role::Secondary && self.heard[r].elapsed() < FAIL_AFTER)
             .map(|r| (r, self.known[r].0.len()))
             .collect();
         let Some(t) = rules::failover_target(&self.sh.cfg, &candidates) else {

@@ -44,8 +44,9 @@ use crate::udp::{Caller, Outcome, Served};
 pub const REPORT_WINDOW: Duration = Duration::from_millis(30);
 /// How often an agent acts.
 pub const AGENT_EVERY: Duration = Duration::from_millis(5);
-/// How often a writing region's clients begin their next record.
-pub const WRITE_EVERY: Duration = Duration::from_millis(40);
+/// How often a writing region's clients begin their next record (the workload of six spans
+/// about half a second, so faults strike while it runs).
+pub const WRITE_EVERY: Duration = Duration::from_millis(80);
 /// How long an agent waits for another region's or the control plane's answer (twice in
 /// all).
 const AGENT_WAIT: Duration = Duration::from_millis(30);

@@ -67,6 +67,8 @@ pub struct Seen {
     pub latencies_us: Vec<u64>,
     /// Commits acknowledged.
     pub acked: u64,
+    /// Commits acknowledged once the clock had stopped at `max_time`.
+    pub acked_at_clock_end: u64,
     /// Commits the RPO gate held back (answers of `Held`).
     pub held: u64,
     /// Switchovers the control plane completed.
@@ -137,6 +139,9 @@ impl Seen {
         history::acknowledged(cfg, &mut self.state, r, txns);
         for &x in txns {
             self.acked += 1;
+            if now >= cfg.max_time {
+                self.acked_at_clock_end += 1;
+            }
             if let Some(w) = self.written_at[usize::from(x) - 1] {
                 self.latencies_us.push(w.elapsed().as_micros() as u64);
             }
@@ -172,6 +177,7 @@ impl Observer {
                 written_at: [None; MAX_TXNS],
                 latencies_us: Vec::new(),
                 acked: 0,
+                acked_at_clock_end: 0,
                 held: 0,
                 switchovers: 0,
                 cancels: 0,
