@@ -1,7 +1,8 @@
-//! What the real runtimes of failover, the Global Database and Backtrack share: they run
+//! What the runtimes of failover, the Global Database and Backtrack share. The paced ones run
 //! rounds of one model-sized system each on a seeded schedule of the model's events, check
-//! every `always` invariant after every event, and verify each round from its files. This
-//! module holds the pieces of that loop that do not depend on the protocol.
+//! every `always` invariant after every event, and verify each round from its files; the live
+//! ones run the same rounds on the nodes' own timers and judge each round's end state. This
+//! module holds the pieces of those loops that do not depend on the protocol.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,4 +84,25 @@ pub fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
     }
     let i = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[i] as f64 / 1000.0
+}
+
+/// A live round's notable events as the report prints them: milliseconds since the round
+/// began, then what happened.
+pub fn event_lines(events: &[(std::time::Duration, String)]) -> Vec<String> {
+    events
+        .iter()
+        .map(|(at, what)| format!("{:>7.1} ms  {what}", at.as_secs_f64() * 1000.0))
+        .collect()
+}
+
+/// Send three datagrams of random bytes to `addr` from a fresh socket (a live runtime's
+/// garbage fault: each must be rejected and counted, never a panic).
+pub fn garbage(addr: std::net::SocketAddr, rng: &mut Rng) {
+    if let Ok(s) = std::net::UdpSocket::bind("127.0.0.1:0") {
+        for _ in 0..3 {
+            let len = 1 + rng.below(64) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
+            let _ = s.send_to(&bytes, addr);
+        }
+    }
 }

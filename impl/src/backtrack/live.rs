@@ -410,11 +410,7 @@ fn round(
     report.requests.0 += q[0].load(Ordering::Relaxed) + operator.requests.get();
     report.requests.1 += q[1].load(Ordering::Relaxed) + operator.resent.get();
     report.requests.2 += q[2].load(Ordering::Relaxed) + operator.unanswered.get();
-    *events = seen
-        .events
-        .iter()
-        .map(|(at, what)| format!("{:>7.1} ms  {what}", at.as_secs_f64() * 1000.0))
-        .collect();
+    *events = crate::rounds::event_lines(&seen.events);
     if !done {
         events.push(format!(
             "the round did not finish in {} s",

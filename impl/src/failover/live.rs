@@ -371,7 +371,7 @@ fn round(
             addrs.push(shared.peers.volume);
             addrs.push(shared.peers.control);
             let k = noise.below(addrs.len() as u64) as usize;
-            garbage(addrs[k], &mut noise);
+            crate::rounds::garbage(addrs[k], &mut noise);
         }
         // Every fault whose moment has come strikes if it can now; one that still cannot once
         // the workload has been finished a while is given up.
@@ -434,11 +434,7 @@ fn round(
     report.requests.1 += r[1].load(Ordering::Relaxed);
     report.requests.2 += r[2].load(Ordering::Relaxed);
     if report.first_events.is_empty() || (!finished && report.stalled_events.is_empty()) {
-        let lines: Vec<String> = seen
-            .events
-            .iter()
-            .map(|(at, what)| format!("{:>7.1} ms  {what}", at.as_secs_f64() * 1000.0))
-            .collect();
+        let lines: Vec<String> = crate::rounds::event_lines(&seen.events);
         if report.first_events.is_empty() {
             report.first_events = lines.clone();
         }
@@ -557,16 +553,6 @@ fn strike(
             !hit.is_empty()
         }
         Fault::Garbage => true,
-    }
-}
-
-fn garbage(addr: std::net::SocketAddr, rng: &mut Rng) {
-    if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
-        for _ in 0..3 {
-            let len = 1 + rng.below(64) as usize;
-            let bytes: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
-            let _ = s.send_to(&bytes, addr);
-        }
     }
 }
 

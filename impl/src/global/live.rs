@@ -389,7 +389,7 @@ fn round(
             let mut addrs: Vec<_> = sh.nodes.to_vec();
             addrs.push(sh.control);
             let k = noise.below(addrs.len() as u64) as usize;
-            garbage(addrs[k], &mut noise);
+            crate::rounds::garbage(addrs[k], &mut noise);
         }
         if begun >= cfg.txns && done_at.is_none() {
             done_at = Some(Instant::now());
@@ -429,11 +429,7 @@ fn round(
     report.requests.0 += q[0].load(Ordering::Relaxed);
     report.requests.1 += q[1].load(Ordering::Relaxed);
     report.requests.2 += q[2].load(Ordering::Relaxed);
-    let lines: Vec<String> = seen
-        .events
-        .iter()
-        .map(|(at, what)| format!("{:>7.1} ms  {what}", at.as_secs_f64() * 1000.0))
-        .collect();
+    let lines: Vec<String> = crate::rounds::event_lines(&seen.events);
     if report.first_events.is_empty() {
         report.first_events = lines.clone();
     }
@@ -555,16 +551,6 @@ fn strike(
             true
         }
         Act::Fault(Fault::Garbage) => true,
-    }
-}
-
-fn garbage(addr: std::net::SocketAddr, rng: &mut Rng) {
-    if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
-        for _ in 0..3 {
-            let len = 1 + rng.below(64) as usize;
-            let bytes: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
-            let _ = s.send_to(&bytes, addr);
-        }
     }
 }
 
