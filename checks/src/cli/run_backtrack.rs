@@ -131,29 +131,22 @@ fn live(rc: &RunConfig, console: &Console) -> Result<i32, UsageError> {
         report.pressure,
         report.rejected_datagrams,
     ));
-    if !report.first_events.is_empty() {
-        text.push_str("round 0               what happened:\n");
-        for e in report.first_events.iter().take(20) {
-            text.push_str(&format!("  {e}\n"));
-        }
-    }
+    super::run_failover::events(
+        &mut text,
+        "round 0               what happened:",
+        &report.first_events,
+        20,
+    );
     if let Some((n, _)) = report.failures.first() {
-        text.push_str(&format!("round {n}               failed; what happened:\n"));
-        for e in report.failed_events.iter().take(40) {
-            text.push_str(&format!("  {e}\n"));
-        }
+        let title = format!("round {n}               failed; what happened:");
+        super::run_failover::events(&mut text, &title, &report.failed_events, 40);
     }
-    let code = if report.failures.is_empty() {
-        text.push_str(&format!(
-            "verified              {} rounds: the engine came back from its file as a crash \
-             leaves it, and every safety invariant held on the end state with every \
-             acknowledgement (exit 0)\n",
-            report.rounds
-        ));
-        0
-    } else {
-        super::run_failover::verdict(&mut text, report.rounds, &report.failures)
-    };
+    let code = super::run_failover::live_verdict(
+        &mut text,
+        report.rounds,
+        &report.failures,
+        "the engine came back from its file as a crash leaves it",
+    );
     super::emit(&console.out, &text);
     Ok(code)
 }

@@ -148,32 +148,25 @@ fn live(rc: &RunConfig, console: &Console) -> Result<i32, UsageError> {
         report.restarts,
         report.rejected_datagrams,
     ));
-    if !report.first_events.is_empty() {
-        text.push_str("round 0               what happened:\n");
-        for e in report.first_events.iter().take(20) {
-            text.push_str(&format!("  {e}\n"));
-        }
-    }
+    events(
+        &mut text,
+        "round 0               what happened:",
+        &report.first_events,
+        20,
+    );
     if let Some(n) = report.stalled_round {
-        text.push_str(&format!(
-            "round {n}               did not finish its workload in {} s; what happened:\n",
+        let title = format!(
+            "round {n}               did not finish its workload in {} s; what happened:",
             quorate_impl::failover::live::ROUND_LIMIT.as_secs()
-        ));
-        for e in report.stalled_events.iter().take(30) {
-            text.push_str(&format!("  {e}\n"));
-        }
+        );
+        events(&mut text, &title, &report.stalled_events, 30);
     }
-    let code = if report.failures.is_empty() {
-        text.push_str(&format!(
-            "verified              {} rounds: every segment came back from its file as it \
-             must, and every safety invariant held on the end state with every \
-             acknowledgement (exit 0)\n",
-            report.rounds
-        ));
-        0
-    } else {
-        verdict(&mut text, report.rounds, &report.failures)
-    };
+    let code = live_verdict(
+        &mut text,
+        report.rounds,
+        &report.failures,
+        "every segment came back from its file as it must",
+    );
     super::emit(&console.out, &text);
     Ok(code)
 }
@@ -210,4 +203,34 @@ pub fn verdict(text: &mut String, rounds: u64, failures: &[(u64, String)]) -> i3
         failures.len()
     ));
     1
+}
+
+/// A list of a live round's events under `title`, at most `max` of them.
+pub fn events(text: &mut String, title: &str, events: &[String], max: usize) {
+    if events.is_empty() {
+        return;
+    }
+    text.push_str(title);
+    text.push('\n');
+    for e in events.iter().take(max) {
+        text.push_str(&format!("  {e}\n"));
+    }
+}
+
+/// The verdict of a live run: exit 0 if every round verified (`came_back` says what its files
+/// brought back), else the failures and exit 1.
+pub fn live_verdict(
+    text: &mut String,
+    rounds: u64,
+    failures: &[(u64, String)],
+    came_back: &str,
+) -> i32 {
+    if !failures.is_empty() {
+        return verdict(text, rounds, failures);
+    }
+    text.push_str(&format!(
+        "verified              {rounds} rounds: {came_back}, and every safety invariant held \
+         on the end state with every acknowledgement (exit 0)\n"
+    ));
+    0
 }
