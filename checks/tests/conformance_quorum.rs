@@ -222,7 +222,7 @@ impl History {
         a: &Action,
     ) -> Result<(), String> {
         let bits = |x: u16| (1..=16u8).filter(move |l| x & (1 << (l - 1)) != 0);
-        for l in bits(after.cpls & !before.cpls) {
+        for l in bits(after.ghost.cpls & !before.ghost.cpls) {
             let t = self.next_thread;
             self.next_thread += 1;
             self.threads.insert(l, t);
@@ -236,7 +236,7 @@ impl History {
             self.tester.on_return(t, RegisterRet::WriteOk)?;
         }
         if *a == Action::OpenView
-            && let Some(rp) = after.reads.view
+            && let Some(rp) = after.writer.reads.view
         {
             let last = (1..=rp)
                 .rev()

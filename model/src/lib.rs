@@ -1,6 +1,8 @@
 //! Quorate's protocol models: pure state machines of an Aurora-style cloud database, the
 //! invariants they must keep, and stateright models that explore them.
 //!
+//! * [`actor`]: the sans-IO actor every role of a protocol is, and the sinks its handlers
+//!   write to.
 //! * [`checkable`]: what the Quorate checker needs from a model beyond stateright's `Model`.
 //! * [`quorum`]: the storage quorum of one protection group (6 segments over 3 AZs, write 4/6,
 //!   read 3/6, consistency points, gossip repair, membership change with epochs, AZ+1 faults).
@@ -14,6 +16,7 @@
 //!   yardstick.
 //! * [`table`], [`params`]: what every protocol's property table and config share.
 
+pub mod actor;
 pub mod backtrack;
 pub mod checkable;
 pub mod failover;

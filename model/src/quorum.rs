@@ -23,15 +23,17 @@
 //! Modules, in the order to read them:
 //! * [`config`]: parameters, presets and mutants;
 //! * [`state`]: the state the checker explores;
+//! * [`actors`]: the segment, writer, control plane and client as actors, and the observer;
 //! * [`segment`]: what a segment does with each request (pure);
 //! * [`writer`]: what the writer computes (pure);
-//! * [`step`]: the actions and the pure `step` function;
+//! * [`step`]: the actions and the pure `step` function: the fast composition of the actors;
 //! * [`properties`]: the invariants A1-A9 and bounded liveness L1-L4;
 //! * [`symmetry`]: the representative for symmetry reduction;
 //! * [`model`]: the stateright model and how traces are told.
 //!
 //! The spec is `specs/quorum.md`; property and mutant names carry its IDs.
 
+pub mod actors;
 pub mod config;
 pub mod model;
 pub mod properties;

@@ -23,8 +23,8 @@
 use quorate_model::quorum::config::{MAX_LSN, MAX_SEGMENTS, Messages};
 use quorate_model::quorum::segment::Epochs;
 use quorate_model::quorum::state::{
-    Budget, Cfg, Change, Epoch, Lsn, Membership, Net, QuorumState, Reads, SegSet, Segment, Trunc,
-    WriteMsg, Writer, WriterMode, count, slots_of,
+    Budget, Cfg, Change, ControlState, Epoch, Lsn, Membership, Net, QuorumState, Reads, SENT_CPL,
+    SegSet, SegState, Segment, Trunc, WriteMsg, Writer, WriterMode, WriterState, count, slots_of,
 };
 use quorate_model::quorum::writer as model_writer;
 use quorate_model::quorum::{Action, Mutant, QuorumConfig};
@@ -74,6 +74,8 @@ pub struct Cluster {
     /// Every consistency point any writer incarnation allocated (the MTR boundaries of the
     /// log; the model keeps them as state, the nodes spread them over records and memory).
     allocated_cpls: u16,
+    /// The highest LSN any writer incarnation allocated (the end of the log).
+    allocated: Lsn,
     /// Commits acknowledged to clients.
     acked: u16,
     /// The client's read view and the protection group's GC point.
@@ -116,15 +118,16 @@ impl Cluster {
         let mut c = Cluster {
             cfg: cfg.clone(),
             slots,
-            writer: WriterNode::new(init.writer),
-            mem: init.mem,
+            writer: WriterNode::new(init.writer.core),
+            mem: init.control.mem,
             truncs: Vec::new(),
             reports: [None; MAX_SEGMENTS],
             sent: [None; MAX_LSN],
             flight: Vec::new(),
             allocated_cpls: 0,
+            allocated: 0,
             acked: 0,
-            reads: init.reads,
+            reads: init.writer.reads,
             budget: init.budget,
             log: Vec::new(),
             rejected_datagrams: 0,
@@ -357,8 +360,12 @@ impl Cluster {
             Action::InstallTrunc { seg } => {
                 let i = usize::from(seg);
                 let w = self.writer.w;
-                if w.mode == WriterMode::Crashed || i >= n || self.slots[i].spare {
-                    return false;
+                if w.mode == WriterMode::Crashed
+                    || i >= n
+                    || self.slots[i].spare
+                    || w.cfg.members() & (1 << i) == 0
+                {
+                    return false; // a writer installs only on members it knows
                 }
                 let Some(a) = self.writer.acks[i] else {
                     return false; // down, or the writer has not heard from it
@@ -452,6 +459,7 @@ impl Cluster {
                         lsn,
                         vol_epoch: w.vol_epoch,
                         mem_epoch: w.mem_epoch,
+                        cpl,
                     };
                     self.sent[usize::from(lsn) - 1] = Some(InFlight { msg, cpl });
                 }
@@ -462,6 +470,7 @@ impl Cluster {
                             lsn,
                             vol_epoch: w.vol_epoch,
                             mem_epoch: w.mem_epoch,
+                            cpl,
                         };
                         self.push_flight(InFlight { msg, cpl });
                     }
@@ -469,6 +478,7 @@ impl Cluster {
             }
         }
         self.writer.w.next_lsn = last + 1;
+        self.allocated = self.allocated.max(last);
         true
     }
 
@@ -485,7 +495,7 @@ impl Cluster {
             .flight
             .iter()
             .any(|f| f.msg.dst == seg && f.msg.lsn == lsn);
-        let Some(a) = self.writer.heard[i] else {
+        let Some(a) = self.writer.acks[i] else {
             return false;
         };
         if w.mode != WriterMode::Open
@@ -498,13 +508,14 @@ impl Cluster {
         {
             return false;
         }
+        let cpl = self.writer.cpls & (1 << (lsn - 1)) != 0;
         let msg = WriteMsg {
             dst: seg,
             lsn,
             vol_epoch: w.vol_epoch,
             mem_epoch: w.mem_epoch,
+            cpl,
         };
-        let cpl = self.writer.cpls & (1 << (lsn - 1)) != 0;
         self.push_flight(InFlight { msg, cpl });
         true
     }
@@ -574,6 +585,10 @@ impl Cluster {
             .push(model_writer::truncation_range(&self.cfg, vdl, epoch));
         let mut w = self.writer.w;
         w.mode = WriterMode::Recovering { vdl };
+        // A new incarnation: it allocates above every range once it opens, and the GC point
+        // follows its VDL from then on.
+        w.next_lsn = 0;
+        self.reads.gc_point = 0;
         w.vol_epoch = epoch;
         w.mem_epoch = self.mem.epoch;
         w.cfg = self.mem.cfg;
@@ -682,8 +697,7 @@ impl Cluster {
         let durable = (0..self.slots.len())
             .filter(|&i| !self.slots[i].lost && !self.slots[i].spare)
             .filter_map(|i| self.reports[i].map(|scl| (i, scl)));
-        let max_allocated = self.writer.w.next_lsn.saturating_sub(1);
-        model_writer::pgcl_from_scls(&self.cfg, durable, max_allocated, &self.mem.cfg)
+        model_writer::pgcl_from_scls(&self.cfg, durable, self.allocated, &self.mem.cfg)
     }
 
     /// Install configuration `cfg_new` at the next membership epoch: every segment that is up
@@ -841,33 +855,55 @@ impl Cluster {
         }
     }
 
-    /// The cluster's state in the model's terms. History variables the nodes do not keep
-    /// (the model's ghost, except the acknowledged commits, which clients saw) come from
-    /// `ghost_of`.
-    pub fn lift(&self, ghost_of: &QuorumState) -> QuorumState {
-        let segs = (0..self.slots.len()).map(|i| self.segment(i)).collect();
+    /// The cluster's state in the model's terms. What the model's actors learn from messages
+    /// (a segment's installed ranges, CPL flags and gossip peers; the writer's acks; the control
+    /// plane's view of who is up) and the history the nodes do not keep (the model's ghost,
+    /// except the acknowledged commits, which clients saw, and the consistency points, which the
+    /// records carry) come from `model`, the model's state at the same point.
+    pub fn lift(&self, model: &QuorumState) -> QuorumState {
+        let segs = (0..self.slots.len())
+            .map(|i| SegState {
+                core: self.segment(i),
+                ..model.segs[i]
+            })
+            .collect();
         let net = match self.cfg.messages {
             Messages::Instant => {
                 let mut sent = [0; MAX_LSN];
                 for (l, c) in self.sent.iter().enumerate() {
-                    sent[l] = c.map_or(0, |c| c.msg.vol_epoch);
+                    sent[l] = c.map_or(0, |c| c.msg.vol_epoch | if c.cpl { SENT_CPL } else { 0 });
                 }
                 Net::Instant { sent }
             }
             Messages::Explicit => Net::Explicit {
-                msgs: self.flight.iter().map(|f| f.msg).collect(),
+                msgs: self
+                    .flight
+                    .iter()
+                    .map(|f| WriteMsg {
+                        cpl: f.cpl,
+                        ..f.msg
+                    })
+                    .collect(),
             },
         };
-        let mut ghost = ghost_of.ghost;
+        let mut ghost = model.ghost;
         ghost.acked = self.acked;
+        ghost.cpls = self.allocated_cpls;
+        let writer = WriterState {
+            core: self.writer.w,
+            reads: self.reads,
+            ..model.writer
+        };
+        let control = ControlState {
+            mem: self.mem,
+            truncs: self.truncs.iter().copied().collect(),
+            ..model.control
+        };
         QuorumState {
             segs,
-            mem: self.mem,
-            writer: self.writer.w,
+            writer,
+            control,
             net,
-            truncs: self.truncs.iter().copied().collect(),
-            cpls: self.allocated_cpls,
-            reads: self.reads,
             budget: self.budget,
             ghost,
         }

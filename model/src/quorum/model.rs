@@ -65,7 +65,7 @@ fn acked_az_down(_: &QuorumConfig, s: &QuorumState) -> Verdict {
 }
 fn az1_read(c: &QuorumConfig, s: &QuorumState) -> Verdict {
     let no_write_quorum = !s
-        .mem
+        .mem()
         .cfg
         .is_write_quorum(s.up_set(), c.write_quorum, u16::MAX);
     let last = s.max_acked();
@@ -111,7 +111,7 @@ witness!(
     stale_writer,
     "the writer works with a stale membership epoch",
     |c, s| s.writer.mode == WriterMode::Open
-        && s.writer.mem_epoch < s.mem.epoch
+        && s.writer.mem_epoch < s.control.mem.epoch
         && s.writer.next_lsn <= c.lsns
 );
 witness!(
@@ -119,19 +119,20 @@ witness!(
     "a segment holds a record annulled by a range it has not installed",
     |c, s| s.segs.iter().any(|x| !x.lost
         && (1..=super::config::MAX_LSN as u8).any(|l| x.holds(l)
-            && s.truncs
+            && s.control
+                .truncs
                 .iter()
                 .any(|t| t.epoch > x.vol_epoch && t.annuls(l, x.rec(l)))))
 );
 witness!(
     gc_with_view,
     "GC advanced while a read view is open",
-    |c, s| s.reads.view.is_some() && s.reads.gc_point > 0
+    |c, s| s.writer.reads.view.is_some() && s.writer.reads.gc_point > 0
 );
 witness!(
     dual_in_force,
     "a dual quorum configuration in force",
-    |c, s| s.mem.cfg.dual
+    |c, s| s.control.mem.cfg.dual
 );
 
 const ROWS: &[Row] = &[
@@ -455,13 +456,13 @@ pub fn describe_action(cfg: &QuorumConfig, s: &QuorumState, a: &Action) -> Strin
         Action::Gossip { from, to, lsn } => {
             format!("{}: gossip LSN {lsn} to {}", name(from), name(to))
         }
-        Action::WriterRefresh => format!("writer: learn membership epoch {}", s.mem.epoch),
+        Action::WriterRefresh => format!("writer: learn membership epoch {}", s.control.mem.epoch),
         Action::MemBegin { f, g } => format!(
             "control plane: begin replacing {} by {} (membership epoch {} -> {})",
             name(f),
             name(g),
-            s.mem.epoch,
-            s.mem.epoch + 1
+            s.control.mem.epoch,
+            s.control.mem.epoch + 1
         ),
         Action::MemFinalize => "control plane: finalize the membership change".into(),
         Action::MemRevert => "control plane: revert the membership change".into(),
@@ -559,14 +560,14 @@ pub fn describe_change(cfg: &QuorumConfig, b: &QuorumState, a: &QuorumState) -> 
             cfg_name(cfg, &w1.cfg)
         ));
     }
-    if b.mem.cfg != a.mem.cfg || b.mem.epoch != a.mem.epoch {
+    if b.control.mem.cfg != a.control.mem.cfg || b.control.mem.epoch != a.control.mem.epoch {
         out.push(format!(
             "membership epoch {}: {}",
-            a.mem.epoch,
-            cfg_name(cfg, &a.mem.cfg)
+            a.control.mem.epoch,
+            cfg_name(cfg, &a.control.mem.cfg)
         ));
     }
-    match (b.mem.change, a.mem.change) {
+    match (b.control.mem.change, a.control.mem.change) {
         (Some(c0), Some(c1)) if !c0.hydrated && c1.hydrated => {
             out.push(format!(
                 "{} hydrated (SCL >= {})",
@@ -581,8 +582,8 @@ pub fn describe_change(cfg: &QuorumConfig, b: &QuorumState, a: &QuorumState) -> 
         )),
         _ => {}
     }
-    if b.truncs != a.truncs
-        && let Some(t) = a.truncs.last()
+    if b.control.truncs != a.control.truncs
+        && let Some(t) = a.control.truncs.last()
     {
         out.push(format!(
             "truncation range {}..={} at volume epoch {}",
@@ -595,11 +596,14 @@ pub fn describe_change(cfg: &QuorumConfig, b: &QuorumState, a: &QuorumState) -> 
             .collect();
         out.push(format!("client: commits acknowledged at LSNs {acked:?}"));
     }
-    if b.reads != a.reads {
+    if b.writer.reads != a.writer.reads {
         out.push(format!(
             "read view {} GC point {}",
-            a.reads.view.map_or("closed".into(), |v| format!("at {v}")),
-            a.reads.gc_point
+            a.writer
+                .reads
+                .view
+                .map_or("closed".into(), |v| format!("at {v}")),
+            a.writer.reads.gc_point
         ));
     }
     if let (Net::Explicit { msgs: m0 }, Net::Explicit { msgs: m1 }) = (&b.net, &a.net)

@@ -39,7 +39,7 @@ pub fn a1_acked_readable(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
         if s.ghost.acked & (1 << (c - 1)) == 0 {
             continue;
         }
-        if let Some(t) = s.truncs.iter().find(|t| t.lo <= c && c <= t.hi) {
+        if let Some(t) = s.control.truncs.iter().find(|t| t.lo <= c && c <= t.hi) {
             return Err(format!(
                 "commit at LSN {c} was acknowledged, then annulled by the truncation range \
                  {}..={} of volume epoch {}",
@@ -51,7 +51,7 @@ pub fn a1_acked_readable(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     let r = usize::from(cfg.read_quorum);
     for l in (1..=s.max_acked()).filter(|&l| !s.in_trunc(l)) {
         let holders = s.holders(l);
-        for &q in s.mem.cfg.sets() {
+        for &q in s.control.mem.cfg.sets() {
             let missing = q & counted & !holders;
             if count(missing) >= r {
                 let y: SegSet = slots_of(missing).take(r).fold(0, |a, i| a | (1 << i));
@@ -107,7 +107,8 @@ pub fn a3_scl_sound(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
         .filter(|(_, x)| !x.lost && !x.spare)
     {
         for l in 1..=x.scl.min(super::config::MAX_LSN as Lsn) {
-            let covered = segment::known(&s.truncs, x.vol_epoch).any(|t| t.lo <= l && l <= t.hi);
+            let covered =
+                segment::known(&s.control.truncs, x.vol_epoch).any(|t| t.lo <= l && l <= t.hi);
             if !x.holds(l) && !covered {
                 return Err(format!(
                     "{} reports SCL {} but does not hold LSN {l}",
@@ -139,7 +140,7 @@ pub fn a5_epochs_checked(_cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
         return Err(format!(
             "a segment accepted a request carrying a stale membership epoch (current epoch {}, \
              writer knows {})",
-            s.mem.epoch, s.writer.mem_epoch
+            s.control.mem.epoch, s.writer.mem_epoch
         ));
     }
     Ok(())
@@ -148,7 +149,7 @@ pub fn a5_epochs_checked(_cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
 /// A6 NoResurrection: no segment that knows a truncation range holds a record it annuls.
 pub fn a6_no_resurrection(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     for (i, x) in s.segs.iter().enumerate().filter(|(_, x)| !x.lost) {
-        for t in segment::known(&s.truncs, x.vol_epoch) {
+        for t in segment::known(&s.control.truncs, x.vol_epoch) {
             for l in t.lo..=t.hi.min(super::config::MAX_LSN as Lsn) {
                 if x.holds(l) && t.annuls(l, x.rec(l)) {
                     return Err(format!(
@@ -191,7 +192,7 @@ pub fn servable_reads(cfg: &QuorumConfig, s: &QuorumState) -> Vec<ServedRead> {
     }
     let counted = s.read_counted(cfg.has(Mutant::LiteralDualRead));
     let mut points = vec![s.writer.vdl];
-    if let Some(v) = s.reads.view
+    if let Some(v) = s.writer.reads.view
         && v != s.writer.vdl
     {
         points.push(v);
@@ -203,12 +204,12 @@ pub fn servable_reads(cfg: &QuorumConfig, s: &QuorumState) -> Vec<ServedRead> {
         for (i, x) in s.segs.iter().enumerate() {
             let eligible = x.up
                 && counted & (1 << i) != 0
-                && x.mem_epoch == s.mem.epoch
+                && x.mem_epoch == s.control.mem.epoch
                 && x.vol_epoch == s.writer.vol_epoch;
             if !eligible {
                 continue;
             }
-            if let Ok(got) = segment::serve_read(cfg, x, rp, s.reads.gc_point) {
+            if let Ok(got) = segment::serve_read(cfg, x, rp, s.writer.reads.gc_point) {
                 out.push(ServedRead {
                     rp,
                     seg: i,
@@ -226,7 +227,7 @@ pub fn servable_reads(cfg: &QuorumConfig, s: &QuorumState) -> Vec<ServedRead> {
 pub fn a7_read_sound(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     for r in servable_reads(cfg, s) {
         let x = &s.segs[r.seg];
-        if r.got != r.want || x.scl < r.rp || r.rp < s.reads.gc_point {
+        if r.got != r.want || x.scl < r.rp || r.rp < s.writer.reads.gc_point {
             let lsns = |bits: u16| {
                 (1..=16u8)
                     .filter(|l| bits & (1 << (l - 1)) != 0)
@@ -249,10 +250,10 @@ pub fn a7_read_sound(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
 
 /// A8: the GC point never passes the read point of an open read view (PGMRPL).
 pub fn a8_gc_below_read_points(_cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
-    match s.reads.view {
-        Some(rp) if s.reads.gc_point > rp => Err(format!(
+    match s.writer.reads.view {
+        Some(rp) if s.writer.reads.gc_point > rp => Err(format!(
             "GC point {} is above the open read view's read point {rp}",
-            s.reads.gc_point
+            s.writer.reads.gc_point
         )),
         _ => Ok(()),
     }
@@ -262,10 +263,10 @@ pub fn a8_gc_below_read_points(_cfg: &QuorumConfig, s: &QuorumState) -> Verdict 
 /// force, where a member that joined in this configuration counts only once hydrated (then it
 /// holds everything the previous configuration made durable).
 pub fn a9_quorums_intersect(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
-    let now = s.mem.cfg;
-    let prev = s.mem.prev;
+    let now = s.control.mem.cfg;
+    let prev = s.control.mem.prev;
     let counted = s.read_counted(cfg.has(Mutant::LiteralDualRead));
-    let hydrated_joiners = match s.mem.change {
+    let hydrated_joiners = match s.control.mem.change {
         Some(c) if c.hydrated => (1 << c.g) & !prev.members(),
         None => now.members() & !prev.members(),
         _ => 0,
@@ -308,8 +309,8 @@ pub fn l1_writes_complete(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
     let w = &s.writer;
     let reachable = writer::ack_senders(cfg, s);
     if w.mode != WriterMode::Open
-        || w.mem_epoch != s.mem.epoch
-        || s.mem.change.is_some()
+        || w.mem_epoch != s.control.mem.epoch
+        || s.control.mem.change.is_some()
         || !w
             .cfg
             .is_write_quorum(reachable, cfg.write_quorum, SegSet::MAX)
@@ -333,7 +334,7 @@ pub fn l1_writes_complete(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
 /// L2: once quiescent, every up member holds every live LSN up to the last acknowledged
 /// commit (repair by gossip has finished).
 pub fn l2_repair_completes(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
-    for i in slots_of(s.mem.cfg.members() & s.up_set()) {
+    for i in slots_of(s.control.mem.cfg.members() & s.up_set()) {
         for l in (1..=s.max_acked()).filter(|&l| !s.in_trunc(l)) {
             if !s.segs[i].holds(l) {
                 return Err(format!(
@@ -348,7 +349,9 @@ pub fn l2_repair_completes(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
 
 /// L3: once quiescent with every surviving segment up, no membership change is left half done.
 pub fn l3_membership_settles(cfg: &QuorumConfig, s: &QuorumState) -> Verdict {
-    let Some(c) = s.mem.change else { return Ok(()) };
+    let Some(c) = s.control.mem.change else {
+        return Ok(());
+    };
     let all_up = s.segs.iter().all(|x| x.up || x.lost || x.spare);
     if all_up {
         return Err(format!(

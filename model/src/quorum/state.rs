@@ -31,7 +31,9 @@ pub fn count(set: SegSet) -> usize {
 
 /// A quorum configuration: one quorum set, or two during a membership change (write = W of
 /// each, read = R of either).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Cfg {
     /// The quorum sets; `sets[1]` is meaningful only when `dual`.
     pub sets: [SegSet; 2],
@@ -92,7 +94,7 @@ pub fn permute_set(set: SegSet, perm: &[usize]) -> SegSet {
 }
 
 /// One storage segment (a copy of the protection group's log on one storage node).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Segment {
     /// Reachable and serving (false while crashed, in an AZ outage, or after disk loss).
     pub up: bool,
@@ -126,7 +128,9 @@ impl Segment {
 
 /// A truncation range written by a recovery: records of LSN `lo..=hi` written by an
 /// incarnation older than `epoch` are annulled. Durable in the metadata service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Trunc {
     /// The volume epoch of the recovery that wrote it.
     pub epoch: Epoch,
@@ -236,9 +240,10 @@ pub struct Writer {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Net {
     /// Instant mode: `sent[l-1]` = the volume epoch of the newest incarnation that sent LSN `l`
-    /// (0 = never sent). Such a record may land on any member at any later time.
+    /// (0 = never sent), with [`SENT_CPL`] set when the record ends its mini-transaction. Such a
+    /// record may land on any member at any later time.
     Instant {
-        /// Per LSN, the sender's volume epoch.
+        /// Per LSN, the sender's volume epoch and the record's CPL flag.
         sent: [Epoch; MAX_LSN],
     },
     /// Explicit mode: a sorted multiset of write messages.
@@ -247,6 +252,9 @@ pub enum Net {
         msgs: Vec<WriteMsg>,
     },
 }
+
+/// In [`Net::Instant`]'s `sent`, the bit that marks a consistency point (epochs stay far below).
+pub const SENT_CPL: u8 = 0x80;
 
 /// One write message: LSN `lsn`, written by incarnation `vol_epoch`, sent with membership
 /// epoch `mem_epoch`, to segment `dst`.
@@ -260,6 +268,9 @@ pub struct WriteMsg {
     pub vol_epoch: Epoch,
     /// The membership epoch the writer knew when sending.
     pub mem_epoch: Epoch,
+    /// The record ends its mini-transaction (a consistency point).
+    #[serde(default)]
+    pub cpl: bool,
 }
 
 /// Remaining fault budgets.
@@ -281,8 +292,8 @@ pub struct Budget {
     pub duplicate: u8,
 }
 
-/// Client reads and garbage collection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// Client reads and garbage collection, as the writer keeps them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Reads {
     /// The read point of the client's open read view, if one is open.
     pub view: Option<Lsn>,
@@ -291,7 +302,8 @@ pub struct Reads {
     pub gc_point: Lsn,
 }
 
-/// Ghost (history) variables: never read by the protocol, only by properties.
+/// Ghost (history) variables: written only by the observer
+/// ([`crate::quorum::actors::observer`]) from what the actors did, read only by properties.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
 pub struct Ghost {
     /// Commit (CPL) LSNs acknowledged to the client, bit `l-1` for LSN `l`.
@@ -300,6 +312,10 @@ pub struct Ghost {
     pub wq_reached: u16,
     /// Event flags, see the `F_*` constants.
     pub flags: u16,
+    /// Bit `l-1` set: LSN `l` was allocated as a consistency point (the last record of its MTR).
+    pub cpls: u16,
+    /// The highest LSN any writer incarnation allocated (0 if none).
+    pub allocated: Lsn,
 }
 
 /// A commit was acknowledged while every segment of some AZ was down.
@@ -326,25 +342,229 @@ pub fn cpl_at_or_below(cpls: u16, truncs: &[Trunc], l: Lsn) -> Lsn {
         .unwrap_or(0)
 }
 
-/// The whole system state. Its `Hash` is in [`pack`]: a few integer writes, not one per field.
+/// Truncation ranges, oldest first, inline: the metadata service's list, what a segment has
+/// installed, and what travels in a message. At most one per writer recovery.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Truncs {
+    len: u8,
+    items: [Trunc; MAX_WRITER_CRASHES],
+}
+
+impl Truncs {
+    /// Append a range; `false` (and no change) when the list is full.
+    pub fn push(&mut self, t: Trunc) -> bool {
+        let len = usize::from(self.len);
+        if len == MAX_WRITER_CRASHES {
+            return false;
+        }
+        self.items[len] = t;
+        self.len += 1;
+        true
+    }
+
+    /// The ranges of volume epochs up to `vol_epoch` (what a segment at that epoch knows).
+    pub fn up_to(&self, vol_epoch: Epoch) -> Truncs {
+        let mut out = Truncs::default();
+        for t in self.iter().filter(|t| t.epoch <= vol_epoch) {
+            out.push(*t);
+        }
+        out
+    }
+}
+
+impl std::ops::Deref for Truncs {
+    type Target = [Trunc];
+    fn deref(&self) -> &[Trunc] {
+        &self.items[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for Truncs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<Trunc> for Truncs {
+    /// Ranges past the capacity are dropped (configs cap recoveries at the capacity).
+    fn from_iter<I: IntoIterator<Item = Trunc>>(iter: I) -> Self {
+        let mut out = Truncs::default();
+        for t in iter {
+            out.push(t);
+        }
+        out
+    }
+}
+
+impl Serialize for Truncs {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Truncs {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let v = Vec::<Trunc>::deserialize(de)?;
+        if v.len() > MAX_WRITER_CRASHES {
+            return Err(serde::de::Error::custom(format!(
+                "{} truncation ranges; at most {MAX_WRITER_CRASHES}",
+                v.len()
+            )));
+        }
+        Ok(v.into_iter().collect())
+    }
+}
+
+/// A segment actor's whole state: its durable [`Segment`] (what [`SegState::core`] holds, and
+/// what properties read through `Deref`), the consistency-point flags of the records it holds,
+/// the truncation ranges it has installed, and whom it gossips with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SegState {
+    /// Placement, epochs, SCL and records (durable).
+    pub core: Segment,
+    /// Bit `l-1` set: the record of LSN `l` it holds ends its mini-transaction (durable).
+    pub cpls: u16,
+    /// The truncation ranges of the volume epochs it has installed (durable).
+    pub known: Truncs,
+    /// The members of the configuration at its membership epoch, and a joining segment: whom
+    /// it gossips with (volatile: learned again from the control plane at every start).
+    pub gossipers: SegSet,
+}
+
+impl std::ops::Deref for SegState {
+    type Target = Segment;
+    fn deref(&self) -> &Segment {
+        &self.core
+    }
+}
+
+impl std::ops::DerefMut for SegState {
+    fn deref_mut(&mut self) -> &mut Segment {
+        &mut self.core
+    }
+}
+
+/// What the writer last heard from one segment: its ack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AckInfo {
+    /// The writer hears from this member: it acked since the writer learned its configuration
+    /// and its connection has not broken since (a crash or a lost disk breaks it).
+    pub known: bool,
+    /// The segment's SCL.
+    pub scl: Lsn,
+    /// Its membership epoch.
+    pub mem_epoch: Epoch,
+    /// Its volume epoch.
+    pub vol_epoch: Epoch,
+    /// The LSNs it holds, bit `l-1`.
+    pub held: u8,
+}
+
+/// A recovery read in progress: the replies so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Reading {
+    /// Slots that replied.
+    pub got: SegSet,
+    /// The highest chain top among them.
+    pub top: Lsn,
+    /// The consistency points of the live records they hold.
+    pub cpls: u16,
+    /// Members that count toward a read quorum (a joiner only once hydrated).
+    pub counted: SegSet,
+}
+
+/// A request of the writer's waiting for its answer (within one run to completion in the fast
+/// composition; across steps in the actor model).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Pending {
+    /// Nothing asked.
+    #[default]
+    None,
+    /// A fresh incarnation asked the metadata service for the volume.
+    Volume,
+    /// Asked for the configuration in force to learn it ([`Pending::Refresh`]) or, before
+    /// opening, to check that it is still current ([`Pending::Open`]).
+    Refresh,
+    /// See [`Pending::Refresh`].
+    Open,
+    /// Reading SCLs from a read quorum.
+    Read(Reading),
+    /// Asked the metadata service to record its truncation range, with the recovered VDL.
+    Trunc(Lsn),
+}
+
+/// The writer actor's whole state: its consistency points and life cycle ([`Writer`], through
+/// `Deref`), and what it knows from messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct WriterState {
+    /// Mode, epochs, configuration, next LSN, PGCL, VCL, VDL.
+    pub core: Writer,
+    /// The consistency points it knows: its own, and those a recovery read reported.
+    pub cpls: u16,
+    /// Every truncation range of the volume, as the metadata service told it.
+    pub truncs: Truncs,
+    /// The latest ack of each segment slot.
+    pub acks: [AckInfo; MAX_SEGMENTS],
+    /// The client's read view and the GC point.
+    pub reads: Reads,
+    /// A request waiting for its answer.
+    pub pending: Pending,
+}
+
+impl std::ops::Deref for WriterState {
+    type Target = Writer;
+    fn deref(&self) -> &Writer {
+        &self.core
+    }
+}
+
+impl std::ops::DerefMut for WriterState {
+    fn deref_mut(&mut self) -> &mut Writer {
+        &mut self.core
+    }
+}
+
+/// The control plane's whole state: the membership it decides, the metadata service's volume
+/// (its truncation ranges), and what segments reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ControlState {
+    /// The configuration in force, its epoch, the previous one, a change in progress.
+    pub mem: Membership,
+    /// Every truncation range of the volume, oldest first (durable in the metadata service).
+    pub truncs: Truncs,
+    /// The latest SCL each segment slot reported (0 for a lost one).
+    pub reports: [Lsn; MAX_SEGMENTS],
+    /// The AZ of each placed slot (`u8::MAX` for an unused spare).
+    pub azs: [u8; MAX_SEGMENTS],
+    /// Slots it hears from (running segments).
+    pub up: SegSet,
+    /// Spare slots not yet used.
+    pub spares: SegSet,
+    /// The highest LSN the writer allocated (the end of the log).
+    pub allocated: Lsn,
+    /// The PGCL the running writer proved (0 while none runs).
+    pub writer_pgcl: Lsn,
+    /// The highest commit ever acknowledged (durable in the metadata service).
+    pub acked: Lsn,
+    /// No writer has opened the volume yet.
+    pub fresh: bool,
+}
+
+/// The whole system state: every actor's state, the records in flight, the fault budgets and
+/// the history. Its `Hash` is in [`pack`]: a few integer writes, not one per field, over what
+/// no other field determines (see there).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct QuorumState {
     /// Segment slots: members first, then spares. Inline, like everything but explicit
     /// messages: the search clones a state per successor, and a heap block per clone cost
-    /// more than the step itself.
-    pub segs: ArrayVec<Segment, MAX_SEGMENTS>,
-    /// Membership.
-    pub mem: Membership,
-    /// The writer.
-    pub writer: Writer,
+    /// more than the step itself. `up` is the composition's: whether the actor runs.
+    pub segs: ArrayVec<SegState, MAX_SEGMENTS>,
+    /// The writer actor.
+    pub writer: WriterState,
+    /// The control plane actor (with the metadata service).
+    pub control: ControlState,
     /// Records in flight.
     pub net: Net,
-    /// Truncation ranges (volume metadata, durable), oldest first.
-    pub truncs: ArrayVec<Trunc, MAX_WRITER_CRASHES>,
-    /// Bit `l-1` set: LSN `l` is a consistency point (the last record of its MTR).
-    pub cpls: u16,
-    /// Client reads and GC.
-    pub reads: Reads,
     /// Remaining fault budgets.
     pub budget: Budget,
     /// History variables.
@@ -352,9 +572,24 @@ pub struct QuorumState {
 }
 
 impl QuorumState {
+    /// The membership in force (the control plane's).
+    pub fn mem(&self) -> &Membership {
+        &self.control.mem
+    }
+
+    /// Every truncation range of the volume (the metadata service's).
+    pub fn truncs(&self) -> &[Trunc] {
+        &self.control.truncs
+    }
+
+    /// The client's read view and the GC point (the writer's).
+    pub fn reads(&self) -> &Reads {
+        &self.writer.reads
+    }
+
     /// Whether LSN `l` is a consistency point.
     pub fn is_cpl(&self, l: Lsn) -> bool {
-        l > 0 && self.cpls & (1 << (l - 1)) != 0
+        l > 0 && self.ghost.cpls & (1 << (l - 1)) != 0
     }
 
     /// Highest consistency point at or below `l` (0 if none). A CPL inside a truncation range
@@ -362,7 +597,7 @@ impl QuorumState {
     /// range does (MC): the annulled range is a complete, empty unit, so VDL may pass it and
     /// the first LSN after recovery (range top + 1) respects the LAL bound.
     pub fn cpl_at_or_below(&self, l: Lsn) -> Lsn {
-        cpl_at_or_below(self.cpls, &self.truncs, l)
+        cpl_at_or_below(self.ghost.cpls, self.truncs(), l)
     }
 
     /// Highest commit LSN acknowledged to the client (0 if none).
@@ -372,17 +607,17 @@ impl QuorumState {
 
     /// Highest LSN ever allocated.
     pub fn max_allocated(&self) -> Lsn {
-        self.writer.next_lsn.saturating_sub(1)
+        self.ghost.allocated
     }
 
     /// Whether a record of LSN `l` written at `wepoch` is annulled by any truncation range.
     pub fn annulled(&self, l: Lsn, wepoch: Epoch) -> bool {
-        self.truncs.iter().any(|t| t.annuls(l, wepoch))
+        self.truncs().iter().any(|t| t.annuls(l, wepoch))
     }
 
     /// Whether LSN `l` lies inside any truncation range (whatever wrote it).
     pub fn in_trunc(&self, l: Lsn) -> bool {
-        self.truncs.iter().any(|t| t.lo <= l && l <= t.hi)
+        self.truncs().iter().any(|t| t.lo <= l && l <= t.hi)
     }
 
     /// Slots that are up.
@@ -415,10 +650,16 @@ impl QuorumState {
     /// Members that count toward a read quorum: every member but a joining spare that has not
     /// hydrated (the correct rule; `literal` counts it too).
     pub fn read_counted(&self, literal: bool) -> SegSet {
-        let all = self.mem.cfg.members();
-        match self.mem.change {
-            Some(c) if !c.hydrated && !literal => all & !(1 << c.g),
-            _ => all,
-        }
+        read_counted(self.mem(), literal)
+    }
+}
+
+/// Members of `mem`'s configuration that count toward a read quorum: every member but a
+/// joining spare that has not hydrated (the correct rule; `literal` counts it too).
+pub fn read_counted(mem: &Membership, literal: bool) -> SegSet {
+    let all = mem.cfg.members();
+    match mem.change {
+        Some(c) if !c.hydrated && !literal => all & !(1 << c.g),
+        _ => all,
     }
 }

@@ -1,20 +1,35 @@
-//! The actions of the storage-quorum model and the pure `step` that applies one.
+//! The fast composition of the storage-quorum actors: the actions the checker explores, and
+//! the pure `step` that applies one.
+//!
+//! An action is one input to one actor: a timer firing (the writer's next mini-transaction, a
+//! segment's gossip, the control plane finalizing a change), a record landing, a crash or a
+//! restart, a fault, or a client request. `step` hands it to that actor's handler
+//! ([`super::actors`]) and then delivers every message it causes at once, in the order sent,
+//! each to its receiver's handler, until none is left; the observer records the history after
+//! every handled input. The writer's redo records are the exception: they stay in flight (the
+//! network abstraction of [`super::config::Messages`]) and land in later steps, one `Deliver` at
+//! a time. A failed node's connections break at once: the transport tells the writer and the
+//! control plane (`Disconnected`, `Lost`).
 //!
 //! `step(cfg, state, action)` returns the next state, or `None` when the action is not enabled
-//! or changes nothing. It does no I/O and reads no clock or RNG: the checker explores it, and
-//! the reference implementation will drive the same function.
+//! or changes nothing. It does no I/O and reads no clock or RNG. What this composition decides
+//! beyond the handlers is listed in `specs/quorum.md` (section "Actors"): which inputs exist
+//! (fault budgets, which spare a change takes), the instant network of records, and which
+//! segments a recovery read reaches first.
 //!
 //! Action names follow `specs/quorum.md` (section "Actions").
 
+mod router;
+
 use serde::{Deserialize, Serialize};
 
-use super::config::{Messages, Mutant, QuorumConfig};
-use super::segment::{self, Epochs};
+use super::actors::msg::{Msg, Request, Storage, Timer};
+use super::actors::{control, segment, writer};
+use super::config::{Messages, QuorumConfig};
 use super::state::{
-    Cfg, Change, Epoch, F_A4_BROKEN, F_A5_BROKEN, F_ACKED_AZ_DOWN, F_FINALIZED, F_RECOVERED,
-    F_REVERTED, Lsn, Net, QuorumState, SegSet, WriteMsg, WriterMode, count, slots_of,
+    Budget, Ghost, Lsn, Net, QuorumState, SENT_CPL, SegSet, WriteMsg, WriterMode, count, slots_of,
 };
-use super::writer;
+use router::Router;
 
 /// One step of the system. Faults and client workload are "environment" actions
 /// ([`Action::is_environment`]); the rest is protocol progress.
@@ -137,60 +152,17 @@ impl Action {
     }
 }
 
-/// The one initial state.
+/// The one initial state: every actor started, and the messages they sent delivered.
 pub fn init(cfg: &QuorumConfig) -> QuorumState {
-    use super::state::{Budget, Ghost, Membership, Reads, Segment, Writer};
-    let members = cfg.members();
-    let member_set: SegSet = (0..members).fold(0, |a, i| a | (1 << i));
-    let segs = (0..cfg.slots())
-        .map(|i| {
-            let spare = i >= members;
-            Segment {
-                up: !spare,
-                lost: false,
-                spare,
-                az: if spare {
-                    u8::MAX
-                } else {
-                    (i / usize::from(cfg.segments_per_az)) as u8
-                },
-                mem_epoch: 1,
-                vol_epoch: 1,
-                scl: 0,
-                recs: [0; super::config::MAX_LSN],
-            }
-        })
-        .collect();
-    let c = Cfg::single(member_set);
-    QuorumState {
-        segs,
-        mem: Membership {
-            cfg: c,
-            epoch: 1,
-            prev: c,
-            change: None,
-        },
-        writer: Writer {
-            mode: WriterMode::Open,
-            vol_epoch: 1,
-            mem_epoch: 1,
-            cfg: c,
-            next_lsn: 1,
-            pgcl: 0,
-            vcl: 0,
-            vdl: 0,
-        },
+    let mut s = QuorumState {
+        segs: (0..cfg.slots()).map(|i| segment::born(cfg, i)).collect(),
+        writer: writer::unborn(),
+        control: control::born(cfg),
         net: match cfg.messages {
             Messages::Instant => Net::Instant {
                 sent: [0; super::config::MAX_LSN],
             },
             Messages::Explicit => Net::Explicit { msgs: Vec::new() },
-        },
-        truncs: arrayvec::ArrayVec::new(),
-        cpls: 0,
-        reads: Reads {
-            view: None,
-            gc_point: 0,
         },
         budget: Budget {
             crashes: cfg.crashes,
@@ -202,7 +174,13 @@ pub fn init(cfg: &QuorumConfig) -> QuorumState {
             duplicate: cfg.duplicate,
         },
         ghost: Ghost::default(),
+    };
+    let mut r = Router::new(cfg);
+    for i in 0..cfg.slots() {
+        r.start_segment(&mut s, i, None);
     }
+    r.start_writer(&mut s);
+    s
 }
 
 /// Every action worth trying in `s` (a superset of the enabled ones; `step` decides).
@@ -213,6 +191,7 @@ pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
     let max = s.max_allocated();
     let seg = |i: u8| &s.segs[usize::from(i)];
     let w = &s.writer;
+    let mem = s.mem();
     if w.mode == WriterMode::Open && w.next_lsn <= cfg.lsns {
         out.push(Action::WriteMtr);
     }
@@ -255,27 +234,27 @@ pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
             }
         }
     }
-    if w.mem_epoch < s.mem.epoch {
+    if w.mem_epoch < mem.epoch {
         out.push(Action::WriterRefresh);
     }
-    if s.mem.change.is_none()
+    if mem.change.is_none()
         && s.budget.member_changes > 0
         && let Some(g) = s.segs.iter().position(|x| x.spare)
     {
-        for f in slots_of(s.mem.cfg.members()) {
+        for f in slots_of(mem.cfg.members()) {
             out.push(Action::MemBegin {
                 f: f as u8,
                 g: g as u8,
             });
         }
     }
-    if s.mem.change.is_some() {
+    if mem.change.is_some() {
         out.push(Action::MemFinalize);
         out.push(Action::MemRevert);
     }
     if w.mode == WriterMode::Crashed {
         // Every read quorum of exactly R reachable members.
-        let candidates = s.up_set() & s.mem.cfg.members();
+        let candidates = s.up_set() & mem.cfg.members();
         for y in 1..(1u32 << n) {
             let y = y as SegSet;
             if y & !candidates == 0 && count(y) == usize::from(cfg.read_quorum) {
@@ -322,429 +301,217 @@ pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
 /// Apply `action` to `s`. `None` if it is not enabled or changes nothing.
 pub fn step(cfg: &QuorumConfig, s: &QuorumState, action: &Action) -> Option<QuorumState> {
     let mut n = s.clone();
-    let applied = apply(cfg, &mut n, action);
-    if !applied {
+    if !apply(cfg, &mut n, action) || n.same_core(s) {
         return None;
     }
-    settle(cfg, &mut n);
-    if n == *s { None } else { Some(n) }
+    Some(n)
 }
 
-/// The volume epoch a fresh segment starts at: the newest truncation's, or 1.
-fn current_vol_epoch(s: &QuorumState) -> Epoch {
-    s.truncs.last().map_or(1, |t| t.epoch)
-}
-
-/// Whether every member of some AZ is down.
-fn some_az_down(cfg: &QuorumConfig, s: &QuorumState) -> bool {
-    (0..cfg.azs).any(|az| {
-        s.segs
-            .iter()
-            .filter(|x| !x.spare && x.az == az)
-            .all(|x| !x.up)
-    })
-}
-
+/// Carry `action` out on `s`; `false` if it is not enabled (then `s` may be half changed).
 fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
-    let w_quorum = cfg.write_quorum;
+    let mut r = Router::new(cfg);
+    let ids = r.ids();
     match *action {
         Action::WriteMtr => {
-            let Some((first, last)) = writer::next_mtr(cfg, &s.writer) else {
-                return false;
-            };
-            s.cpls |= 1 << (last - 1);
-            for lsn in first..=last {
-                send(s, lsn);
-            }
-            s.writer.next_lsn = last + 1;
-            true
+            r.writes_to_net = true;
+            r.fire(s, ids.writer(), Timer::NextMtr);
         }
         Action::Deliver { seg, lsn } => {
+            let i = usize::from(seg);
             let Net::Instant { sent } = &s.net else {
                 return false;
             };
-            let wepoch = sent[usize::from(lsn) - 1];
-            let i = usize::from(seg);
-            if wepoch == 0 || !s.segs[i].up || s.segs[i].spare || s.segs[i].holds(lsn) {
+            if i >= s.segs.len() || !(1..=super::config::MAX_LSN as Lsn).contains(&lsn) {
                 return false;
             }
-            // The current incarnation resends with the membership epoch it knows now; a dead
-            // incarnation's stray copy is judged on its volume epoch alone.
-            let mem = if wepoch == s.writer.vol_epoch {
-                s.writer.mem_epoch
-            } else {
-                s.segs[i].mem_epoch
-            };
-            if wepoch == s.writer.vol_epoch && s.writer.cfg.members() & (1 << i) == 0 {
-                return false; // the writer sends only to members it knows
+            let entry = sent[usize::from(lsn) - 1];
+            let (vol, cpl) = (entry & !SENT_CPL, entry & SENT_CPL != 0);
+            let x = &s.segs[i];
+            if vol == 0 || !x.up || x.spare || x.holds(lsn) {
+                return false;
             }
-            deliver(cfg, s, i, lsn, Epochs { mem, vol: wepoch })
+            let w = &s.writer;
+            if vol == w.vol_epoch && w.mode != WriterMode::Crashed {
+                // The live incarnation sends its record again, as it knows things now.
+                r.fire(s, ids.writer(), Timer::Resend { seg, lsn });
+            } else {
+                // A copy from a crashed incarnation still in flight: the newest one it sent
+                // carries the membership epoch it last knew, to a member it knew; a copy from
+                // an older incarnation may carry any epoch, and is judged on its volume epoch.
+                let mem = if vol == w.vol_epoch {
+                    if w.cfg.members() & (1 << i) == 0 {
+                        return false;
+                    }
+                    w.mem_epoch
+                } else {
+                    x.mem_epoch
+                };
+                r.post(ids.writer(), ids.seg(i), Msg::Write { lsn, vol, mem, cpl });
+                r.run(s);
+            }
         }
         Action::DeliverMsg { msg } => {
             let i = usize::from(msg.dst);
-            if !s.segs[i].up || !take_msg(s, &msg) {
+            if i >= s.segs.len() || !s.segs[i].up || !take_msg(s, &msg) {
                 return false;
             }
-            if !s.segs[i].holds(msg.lsn) {
-                deliver(
-                    cfg,
-                    s,
-                    i,
-                    msg.lsn,
-                    Epochs {
-                        mem: msg.mem_epoch,
-                        vol: msg.vol_epoch,
-                    },
-                );
-            }
-            true
+            let write = Msg::Write {
+                lsn: msg.lsn,
+                vol: msg.vol_epoch,
+                mem: msg.mem_epoch,
+                cpl: msg.cpl,
+            };
+            r.post(ids.writer(), ids.seg(i), write);
+            r.run(s);
         }
         Action::Retransmit { seg, lsn } => {
-            let i = usize::from(seg);
-            let w = s.writer;
             let Net::Explicit { msgs } = &s.net else {
                 return false;
             };
-            let target = &s.segs[i];
-            let mine =
-                lsn < w.next_lsn && !s.in_trunc(lsn) && lsn > writer::truncated_top(&s.truncs);
-            let in_flight = msgs.iter().any(|m| m.dst == seg && m.lsn == lsn);
-            if w.mode != WriterMode::Open
-                || !mine
-                || in_flight
-                || target.holds(lsn)
-                || w.cfg.members() & (1 << i) == 0
-                || target.mem_epoch != w.mem_epoch
-                || target.vol_epoch != w.vol_epoch
-            {
+            // The retransmission timer of (seg, lsn) fires only once no copy is in flight.
+            if msgs.iter().any(|m| m.dst == seg && m.lsn == lsn) {
                 return false;
             }
-            push_msg(
-                s,
-                WriteMsg {
-                    dst: seg,
-                    lsn,
-                    vol_epoch: w.vol_epoch,
-                    mem_epoch: w.mem_epoch,
-                },
-            );
-            true
+            r.writes_to_net = true;
+            r.fire(s, ids.writer(), Timer::Resend { seg, lsn });
         }
         Action::Gossip { from, to, lsn } => {
-            let (f, t) = (s.segs[usize::from(from)], s.segs[usize::from(to)]);
-            let gossipers = s.mem.cfg.members() | s.mem.change.map_or(0, |c| 1 << c.g);
-            if !f.up
-                || !t.up
-                || !f.holds(lsn)
-                || t.holds(lsn)
-                || gossipers & (1 << from) == 0
-                || gossipers & (1 << to) == 0
+            if usize::from(from) >= s.segs.len() || usize::from(to) >= s.segs.len() {
+                return false;
+            }
+            r.fire(s, ids.seg(usize::from(from)), Timer::Gossip { to, lsn });
+        }
+        Action::WriterRefresh => r.fire(s, ids.writer(), Timer::Refresh),
+        Action::MemBegin { f, g } => {
+            let spares = s.control.spares;
+            if s.budget.member_changes == 0
+                || spares == 0
+                || spares.trailing_zeros() != u32::from(g)
             {
                 return false;
             }
-            // A correct sender never ships a record it knows is annulled (it dropped it when it
-            // installed the range); a stale sender may.
-            match segment::on_gossip(
-                cfg,
-                &t,
-                lsn,
-                Epochs {
-                    mem: f.mem_epoch,
-                    vol: f.rec(lsn),
-                },
-                &s.truncs,
-            ) {
-                Ok(acc) => {
-                    s.segs[usize::from(to)] = acc.seg;
-                    if acc.a5_broken {
-                        s.ghost.flags |= F_A5_BROKEN;
-                    }
-                    true
-                }
-                Err(_) => false,
-            }
-        }
-        Action::WriterRefresh => {
-            if s.writer.mem_epoch >= s.mem.epoch || s.writer.mode == WriterMode::Crashed {
-                return false;
-            }
-            s.writer.mem_epoch = s.mem.epoch;
-            s.writer.cfg = s.mem.cfg;
-            true
-        }
-        Action::MemBegin { f, g } => {
-            let (fi, gi) = (usize::from(f), usize::from(g));
-            if s.budget.member_changes == 0 || !s.mem.may_begin(f) || !s.segs[gi].spare {
-                return false;
-            }
-            // G must hydrate to everything the PG made durable: the PGCL the writer proved (a
-            // disk loss can lower the PGCL visible in the segments now, but not what was acked).
-            let target = writer::true_pgcl(cfg, s)
-                .max(s.writer.pgcl)
-                .max(s.max_acked());
-            // The epoch bump must reach a write quorum of the configuration it installs.
-            let dual = s.mem.dual_for(f, g);
-            let up = s.up_set() | (1 << gi);
-            if !dual.is_write_quorum(up, w_quorum, SegSet::MAX) {
+            r.post(ids.control(), ids.control(), Msg::Begin { f });
+            r.run(s);
+            if s.control.mem.change.is_none() {
                 return false;
             }
             s.budget.member_changes -= 1;
-            let vol = current_vol_epoch(s);
-            let az = s.segs[fi].az;
-            let joiner = &mut s.segs[gi];
-            joiner.spare = false;
-            joiner.up = true;
-            joiner.az = az;
-            joiner.mem_epoch = s.mem.epoch;
-            joiner.vol_epoch = vol;
-            // A fresh segment knows the volume's truncation ranges: its chain starts above them.
-            joiner.scl = segment::chain_top(&joiner.recs, segment::known(&s.truncs, vol));
-            s.mem.change = Some(Change {
-                f,
-                g,
-                target,
-                hydrated: false,
-            });
-            if !cfg.has(Mutant::NoDualQuorum) {
-                bump(s, dual);
-            }
-            true
         }
-        Action::MemFinalize => {
-            let Some(c) = s.mem.change else { return false };
-            let new = s.mem.replacing(c.f, c.g);
-            let ready = c.hydrated || cfg.has(Mutant::FinalizeBeforeHydration);
-            if !ready || count(s.up_set() & new) < usize::from(w_quorum) {
-                return false;
-            }
-            bump(s, Cfg::single(new));
-            s.mem.change = None;
-            s.ghost.flags |= F_FINALIZED;
-            true
-        }
-        Action::MemRevert => {
-            let Some(c) = s.mem.change else { return false };
-            let old = s.mem.cfg.sets[0];
-            if !s.segs[usize::from(c.f)].up || count(s.up_set() & old) < usize::from(w_quorum) {
-                return false;
-            }
-            if s.mem.cfg.dual {
-                bump(s, Cfg::single(old));
-            }
-            // G is discarded: its copy is never counted again.
-            let g = &mut s.segs[usize::from(c.g)];
-            g.up = false;
-            g.lost = true;
-            g.recs = [0; super::config::MAX_LSN];
-            g.scl = 0;
-            s.mem.change = None;
-            s.ghost.flags |= F_REVERTED;
-            true
-        }
+        Action::MemFinalize => r.fire(s, ids.control(), Timer::Finalize),
+        Action::MemRevert => r.fire(s, ids.control(), Timer::Revert),
         Action::RecoveryRead { quorum } => {
             if s.writer.mode != WriterMode::Crashed {
                 return false;
             }
-            let reachable = s.up_set() & s.mem.cfg.members();
-            let counted = s.read_counted(cfg.has(Mutant::LiteralDualRead));
-            if quorum & !reachable != 0
-                || !s.mem.cfg.is_read_quorum(quorum, cfg.read_quorum, counted)
-            {
+            r.read_from = Some(quorum);
+            r.start_writer(s);
+            if !matches!(s.writer.mode, WriterMode::Recovering { .. }) {
                 return false;
             }
-            let vdl = writer::recovered_vdl(s, quorum);
-            let epoch = s.writer.vol_epoch + 1;
-            // One range per recovery, and recoveries are bounded by `writer_crashes`, which the
-            // config caps at the capacity.
-            s.truncs.push(writer::truncation_range(cfg, vdl, epoch));
-            let w = &mut s.writer;
-            w.mode = WriterMode::Recovering { vdl };
-            w.vol_epoch = epoch;
-            w.mem_epoch = s.mem.epoch;
-            w.cfg = s.mem.cfg;
-            // MC: the new epoch and its truncation ranges are installed on every reachable member
-            // in the same step (fencing and its interleavings are the failover model's subject).
-            // Members that are down keep their stale copies until they install it later.
-            let members = s.mem.cfg.members();
-            for i in slots_of(members & s.up_set()) {
-                s.segs[i] = segment::install_truncation(cfg, &s.segs[i], &s.truncs, epoch);
-            }
-            true
         }
-        Action::InstallTrunc { seg } => {
-            let i = usize::from(seg);
-            let w = s.writer;
-            let t = s.segs[i];
-            if w.mode == WriterMode::Crashed || !t.up || t.spare || t.vol_epoch >= w.vol_epoch {
-                return false;
-            }
-            s.segs[i] = segment::install_truncation(cfg, &t, &s.truncs, w.vol_epoch);
-            true
-        }
-        Action::Open => {
-            let WriterMode::Recovering { vdl } = s.writer.mode else {
-                return false;
-            };
-            if s.writer.mem_epoch != s.mem.epoch {
-                return false; // its repair requests would be rejected: refresh first
-            }
-            let installed = s
-                .segs
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| x.up && x.vol_epoch == s.writer.vol_epoch)
-                .fold(0, |a, (i, _)| a | (1 << i));
-            let cfg_now = s.writer.cfg;
-            if !cfg_now.is_write_quorum(installed, w_quorum, SegSet::MAX) {
-                return false;
-            }
-            // Repair first: every record at or below the recovered VDL is at a write quorum.
-            if (1..=vdl).any(|l| {
-                !s.in_trunc(l) && !cfg_now.is_write_quorum(s.holders(l), w_quorum, SegSet::MAX)
-            }) {
-                return false;
-            }
-            // Above every range, not only the newest (see `writer::truncated_top`).
-            let hi = writer::truncated_top(&s.truncs);
-            let w = &mut s.writer;
-            w.mode = WriterMode::Open;
-            w.pgcl = vdl;
-            w.vcl = vdl;
-            w.vdl = vdl;
-            w.next_lsn = w.next_lsn.max(hi.saturating_add(1));
-            s.ghost.flags |= F_RECOVERED;
-            true
-        }
+        Action::InstallTrunc { seg } => r.fire(s, ids.writer(), Timer::Install { seg }),
+        Action::Open => r.fire(s, ids.writer(), Timer::TryOpen),
         Action::OpenView => {
-            if s.reads.view.is_some() || s.writer.mode != WriterMode::Open {
-                return false;
-            }
-            s.reads.view = Some(s.writer.vdl);
-            true
+            r.post(ids.client(), ids.client(), Msg::Request(Request::OpenView));
+            r.run(s);
         }
-        Action::CloseView => s.reads.view.take().is_some(),
+        Action::CloseView => {
+            r.post(ids.client(), ids.client(), Msg::Request(Request::CloseView));
+            r.run(s);
+        }
         Action::Lose { msg } => {
             if s.budget.loss == 0 || !take_msg(s, &msg) {
                 return false;
             }
             s.budget.loss -= 1;
-            true
         }
         Action::Duplicate { msg } => {
-            let Net::Explicit { msgs } = &s.net else {
+            let Net::Explicit { msgs } = &mut s.net else {
                 return false;
             };
             if s.budget.duplicate == 0 || !msgs.contains(&msg) {
                 return false;
             }
             s.budget.duplicate -= 1;
-            push_msg(s, msg);
-            true
+            let at = msgs.partition_point(|x| x <= &msg);
+            msgs.insert(at, msg);
         }
         Action::Crash { seg } => {
-            let x = &mut s.segs[usize::from(seg)];
-            if s.budget.crashes == 0 || !x.up || x.spare {
+            let i = usize::from(seg);
+            if s.budget.crashes == 0 || i >= s.segs.len() || !s.segs[i].up || s.segs[i].spare {
                 return false;
             }
-            x.up = false;
+            crash(&mut r, s, &[i]);
             s.budget.crashes -= 1;
-            true
         }
         Action::Restart { seg } => {
-            let epoch = s.mem.epoch;
-            let x = &mut s.segs[usize::from(seg)];
+            let i = usize::from(seg);
+            let Some(x) = s.segs.get(i) else { return false };
             if x.up || x.lost || x.spare {
                 return false;
             }
-            // MC: a restarting segment learns the current membership epoch from the control
-            // plane before serving.
-            x.up = true;
-            x.mem_epoch = x.mem_epoch.max(epoch);
-            true
+            let storage = Storage::Segment(segment::durable(x));
+            r.start_segment(s, i, Some(storage));
         }
         Action::DiskLoss { seg } => {
-            let members = s.mem.cfg.members();
-            let x = &mut s.segs[usize::from(seg)];
+            let i = usize::from(seg);
+            let members = s.control.mem.cfg.members();
+            let Some(x) = s.segs.get_mut(i) else {
+                return false;
+            };
             if s.budget.disk_losses == 0 || x.lost || x.spare || members & (1 << seg) == 0 {
                 return false;
             }
+            // The disk is gone: its records with it.
             x.lost = true;
             x.up = false;
-            x.recs = [0; super::config::MAX_LSN];
+            x.recs = Default::default();
             x.scl = 0;
+            x.cpls = 0;
+            x.gossipers = 0;
             s.budget.disk_losses -= 1;
-            true
+            r.post(ids.seg(i), ids.writer(), Msg::Lost);
+            r.post(ids.seg(i), ids.control(), Msg::Lost);
+            r.run(s);
         }
         Action::AzOutage { az } => {
             if s.budget.az_outages == 0 {
                 return false;
             }
-            let mut any = false;
-            for x in s.segs.iter_mut().filter(|x| !x.spare && x.az == az && x.up) {
-                x.up = false;
-                any = true;
+            let hit: arrayvec::ArrayVec<usize, { super::config::MAX_SEGMENTS }> = (0..s.segs.len())
+                .filter(|&i| !s.segs[i].spare && s.segs[i].az == az && s.segs[i].up)
+                .collect();
+            if hit.is_empty() {
+                return false;
             }
-            if any {
-                s.budget.az_outages -= 1;
-            }
-            any
+            crash(&mut r, s, &hit);
+            s.budget.az_outages -= 1;
         }
         Action::WriterCrash => {
             if s.budget.writer_crashes == 0 || s.writer.mode == WriterMode::Crashed {
                 return false;
             }
             s.budget.writer_crashes -= 1;
-            s.writer.mode = WriterMode::Crashed;
-            // Volatile state is gone; the next incarnation recomputes it.
-            s.writer.pgcl = 0;
-            s.writer.vcl = 0;
-            s.writer.vdl = 0;
-            s.reads.view = None; // open read views die with the instance
-            true
+            // Volatile state is gone; the next incarnation recovers. Open read views die with
+            // the instance, and its connection to the control plane breaks.
+            s.writer = writer::crashed(&s.writer);
+            r.post(ids.writer(), ids.control(), Msg::Disconnected);
+            r.run(s);
         }
     }
+    true
 }
 
-/// Install a new configuration at epoch + 1: every up segment adopts it at once (the bump is
-/// durable at a write quorum; `state-space.md` measured per-segment adoption at 64x the states).
-fn bump(s: &mut QuorumState, cfg_new: Cfg) {
-    s.mem.bump(cfg_new);
-    let epoch = s.mem.epoch;
-    for x in s.segs.iter_mut().filter(|x| x.up && !x.spare) {
-        x.mem_epoch = epoch;
+/// Segments `slots` crash: they stop (their durable state stays), and their connections break.
+fn crash(r: &mut Router<'_>, s: &mut QuorumState, slots: &[usize]) {
+    let ids = r.ids();
+    for &i in slots {
+        s.segs[i] = segment::durable(&s.segs[i]);
+        s.segs[i].up = false;
+        r.post(ids.seg(i), ids.writer(), Msg::Disconnected);
+        r.post(ids.seg(i), ids.control(), Msg::Disconnected);
     }
-}
-
-/// The writer sends record `lsn` to every member it knows.
-fn send(s: &mut QuorumState, lsn: Lsn) {
-    let (vol, mem, members) = (
-        s.writer.vol_epoch,
-        s.writer.mem_epoch,
-        s.writer.cfg.members(),
-    );
-    match &mut s.net {
-        Net::Instant { sent } => sent[usize::from(lsn) - 1] = vol,
-        Net::Explicit { .. } => {
-            for dst in slots_of(members) {
-                push_msg(
-                    s,
-                    WriteMsg {
-                        dst: dst as u8,
-                        lsn,
-                        vol_epoch: vol,
-                        mem_epoch: mem,
-                    },
-                );
-            }
-        }
-    }
-}
-
-fn push_msg(s: &mut QuorumState, m: WriteMsg) {
-    if let Net::Explicit { msgs } = &mut s.net {
-        let at = msgs.partition_point(|x| x <= &m);
-        msgs.insert(at, m);
-    }
+    r.run(s);
 }
 
 fn take_msg(s: &mut QuorumState, m: &WriteMsg) -> bool {
@@ -755,81 +522,6 @@ fn take_msg(s: &mut QuorumState, m: &WriteMsg) -> bool {
         return true;
     }
     false
-}
-
-/// A write lands on segment `i`; a rejection changes nothing.
-fn deliver(cfg: &QuorumConfig, s: &mut QuorumState, i: usize, lsn: Lsn, epochs: Epochs) -> bool {
-    match segment::on_write(cfg, &s.segs[i], lsn, epochs, &s.truncs) {
-        Ok(acc) => {
-            s.segs[i] = acc.seg;
-            if acc.a5_broken {
-                s.ghost.flags |= F_A5_BROKEN;
-            }
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-/// The writer folds in the acks' SCLs, advances PGCL/VCL/VDL and acknowledges every commit of
-/// this incarnation that VDL now covers. MC: acks are folded in as soon as they exist (the
-/// writer never knows *more* than the segments hold, so this only makes acks earlier).
-fn advance(cfg: &QuorumConfig, s: &mut QuorumState) {
-    let old = s.writer;
-    let new = writer::advance(cfg, s);
-    if new == old {
-        return;
-    }
-    if new.pgcl < old.pgcl || new.vcl < old.vcl || new.vdl < old.vdl {
-        s.ghost.flags |= F_A4_BROKEN;
-    }
-    s.writer = new;
-    let newly = writer::newly_acked(old.vdl, new.vdl, s.cpls, &s.truncs) & !s.ghost.acked;
-    if newly != 0 {
-        s.ghost.acked |= newly;
-        if some_az_down(cfg, s) {
-            s.ghost.flags |= F_ACKED_AZ_DOWN;
-        }
-    }
-}
-
-/// Garbage collection follows PGMRPL, the lowest read point still in use (an open view's, or
-/// VDL). Under Ma12 it follows VDL alone.
-fn collect_garbage(cfg: &QuorumConfig, s: &mut QuorumState) {
-    let vdl = s.writer.vdl;
-    let pgmrpl = s.reads.view.map_or(vdl, |rp| rp.min(vdl));
-    let to = if cfg.has(Mutant::GcIgnoresReaders) {
-        vdl
-    } else {
-        pgmrpl
-    };
-    s.reads.gc_point = s.reads.gc_point.max(to);
-}
-
-/// Derived bookkeeping after every step: the writer's consistency points and acks, GC,
-/// hydration of a joining member, and the ghost record of which LSNs reached a write quorum.
-fn settle(cfg: &QuorumConfig, s: &mut QuorumState) {
-    if s.writer.mode == WriterMode::Open {
-        advance(cfg, s);
-        if cfg.reads {
-            collect_garbage(cfg, s);
-        }
-    }
-    if let Some(c) = s.mem.change.as_mut()
-        && !c.hydrated
-        && s.segs[usize::from(c.g)].scl >= c.target
-    {
-        c.hydrated = true;
-    }
-    for l in 1..=s.max_allocated() {
-        if s.ghost.wq_reached & (1 << (l - 1)) == 0
-            && s.mem
-                .cfg
-                .is_write_quorum(s.holders(l), cfg.write_quorum, SegSet::MAX)
-        {
-            s.ghost.wq_reached |= 1 << (l - 1);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -881,7 +573,7 @@ mod tests {
                 assert_eq!(evaluate(name, &cfg, &s), Some(Ok(())), "{name} after {a:?}");
             }
         }
-        let top = s.truncs.iter().map(|t| t.hi).max().unwrap();
+        let top = s.truncs().iter().map(|t| t.hi).max().unwrap();
         assert_eq!(top, 4);
         assert!(
             s.writer.next_lsn > top,

@@ -18,7 +18,7 @@
 use std::cmp::Ordering;
 
 use super::config::MAX_SEGMENTS;
-use super::state::{Net, QuorumState, Segment, WriteMsg};
+use super::state::{AckInfo, Net, QuorumState, SegState, WriteMsg, permute_set};
 
 /// The most AZs a representative groups (more than any geometry the config accepts).
 const MAX_AZS: usize = MAX_SEGMENTS;
@@ -45,7 +45,7 @@ fn slot_key(s: &QuorumState, i: usize) -> u128 {
 /// for the member being replaced and the joiner.
 fn roles(s: &QuorumState, i: usize) -> u8 {
     let bit = 1u16 << i;
-    let m = &s.mem;
+    let m = &s.control.mem;
     let mut roles = 0u8;
     for (k, set) in [
         m.cfg.sets[0],
@@ -195,8 +195,11 @@ pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
     for (new, &old) in order[..n].iter().enumerate() {
         perm[usize::from(old)] = new;
     }
-    let mut segs = [Segment::default(); MAX_SEGMENTS];
+    let mut segs = [SegState::default(); MAX_SEGMENTS];
     segs[..n].copy_from_slice(&s.segs);
+    let mut acks = [AckInfo::default(); MAX_SEGMENTS];
+    let mut reports = [0; MAX_SEGMENTS];
+    let mut azs = [u8::MAX; MAX_SEGMENTS];
     for (new, &old) in order[..n].iter().enumerate() {
         let old = usize::from(old);
         let mut seg = segs[old];
@@ -204,15 +207,36 @@ pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
             seg.az = new_az[old];
         }
         s.segs[new] = seg;
+        acks[new] = s.writer.acks[old];
+        reports[new] = s.control.reports[old];
+        azs[new] = if seg.spare {
+            s.control.azs[old]
+        } else {
+            new_az[old]
+        };
     }
+    s.writer.acks[..n].copy_from_slice(&acks[..n]);
+    s.control.reports[..n].copy_from_slice(&reports[..n]);
+    s.control.azs[..n].copy_from_slice(&azs[..n]);
     let perm = &perm[..n];
-    s.mem.cfg = s.mem.cfg.permute(perm);
-    s.mem.prev = s.mem.prev.permute(perm);
-    s.writer.cfg = s.writer.cfg.permute(perm);
-    if let Some(c) = s.mem.change.as_mut() {
-        c.f = perm[usize::from(c.f)] as u8;
-        c.g = perm[usize::from(c.g)] as u8;
+    for seg in s.segs.iter_mut() {
+        seg.gossipers = permute_set(seg.gossipers, perm);
     }
+    let c = &mut s.control;
+    c.mem.cfg = c.mem.cfg.permute(perm);
+    c.mem.prev = c.mem.prev.permute(perm);
+    c.up = permute_set(c.up, perm);
+    c.spares = permute_set(c.spares, perm);
+    if let Some(ch) = c.mem.change.as_mut() {
+        ch.f = perm[usize::from(ch.f)] as u8;
+        ch.g = perm[usize::from(ch.g)] as u8;
+    }
+    s.writer.cfg = s.writer.cfg.permute(perm);
+    debug_assert_eq!(
+        s.writer.pending,
+        Default::default(),
+        "no request is pending between steps"
+    );
     if let Net::Explicit { msgs } = &mut s.net {
         for m in msgs.iter_mut() {
             m.dst = perm[usize::from(m.dst)] as u8;

@@ -11,14 +11,12 @@
 //!   write quorum, which meets every read quorum), and sets the recovered VDL to the highest
 //!   consistency point at or below it. Everything above is annulled by a truncation range.
 //!
-//! In the model the writer learns a segment's SCL when it computes (the "instant acks"
-//! encoding of `state-space.md`): an ack never reports more than the segment holds, so a
-//! writer with lagging acks would compute a lower PGCL, never a higher one.
+//! The writer actor ([`super::actors::writer`]) calls these on what its acks and the metadata
+//! service told it; the properties call [`ack_senders`] to ask whom a writer would hear from.
 
 use super::config::{Mutant, QuorumConfig};
-use super::segment;
 use super::state::{
-    Cfg, Epoch, Lsn, QuorumState, SegSet, Trunc, Writer, WriterMode, cpl_at_or_below, slots_of,
+    Cfg, Epoch, Lsn, QuorumState, SegSet, Trunc, Writer, WriterMode, cpl_at_or_below,
 };
 
 /// Segments whose acks the writer counts: up, and at the writer's membership and volume
@@ -30,19 +28,6 @@ pub fn ack_senders(cfg: &QuorumConfig, s: &QuorumState) -> SegSet {
         .enumerate()
         .filter(|(_, seg)| seg.up && !seg.spare && counts_ack(cfg, w, seg.mem_epoch, seg.vol_epoch))
         .fold(0, |a, (i, _)| a | (1 << i))
-}
-
-/// The PGCL the writer can prove now: the highest allocated LSN `l` such that the segments it
-/// hears from with SCL >= `l` form a write quorum of its configuration.
-pub fn provable_pgcl(cfg: &QuorumConfig, s: &QuorumState) -> Lsn {
-    pgcl_among(cfg, s, ack_senders(cfg, s), &s.writer.cfg)
-}
-
-/// The highest allocated LSN `l` such that the segments of `among` with SCL >= `l` form a write
-/// quorum of `quorum_cfg` (0 if none).
-fn pgcl_among(cfg: &QuorumConfig, s: &QuorumState, among: SegSet, quorum_cfg: &Cfg) -> Lsn {
-    let scls = slots_of(among).map(|i| (i, s.segs[i].scl));
-    pgcl_from_scls(cfg, scls, s.max_allocated(), quorum_cfg)
 }
 
 /// The highest LSN `l <= max_allocated` such that the slots in `scls` (slot, reported SCL) with
@@ -70,12 +55,6 @@ pub fn pgcl_from_scls(
 /// membership epoch (any, under Ma5) and volume epoch.
 pub fn counts_ack(cfg: &QuorumConfig, w: &Writer, mem_epoch: Epoch, vol_epoch: Epoch) -> bool {
     (mem_epoch == w.mem_epoch || cfg.has(Mutant::IgnoreMembershipEpoch)) && vol_epoch == w.vol_epoch
-}
-
-/// The writer after recomputing its consistency points. PGCL only moves forward (it was
-/// proven), except under Ma10; VDL snaps to a consistency point, except under Ma8.
-pub fn advance(cfg: &QuorumConfig, s: &QuorumState) -> Writer {
-    advance_to(cfg, s.writer, provable_pgcl(cfg, s), s.cpls, &s.truncs)
 }
 
 /// The writer `w` after it proved PGCL `proven`, given the consistency points (`cpls`, bit
@@ -146,21 +125,8 @@ pub fn truncated_top(truncs: &[Trunc]) -> Lsn {
     truncs.iter().map(|t| t.hi).max().unwrap_or(0)
 }
 
-/// The recovered VDL from the read quorum `y`: the highest consistency point at or below the
-/// highest SCL in `y`, with every truncation range known (the metadata service holds them).
-pub fn recovered_vdl(s: &QuorumState, y: SegSet) -> Lsn {
-    let tops = slots_of(y).map(|i| segment::chain_top(&s.segs[i].recs, s.truncs.iter()));
-    recovered_vdl_from(tops, s.cpls, &s.truncs)
-}
-
 /// The recovered VDL from the chain tops a read quorum reported (each computed with every
 /// truncation range known), given the consistency points and truncation ranges.
 pub fn recovered_vdl_from(tops: impl Iterator<Item = Lsn>, cpls: u16, truncs: &[Trunc]) -> Lsn {
     cpl_at_or_below(cpls, truncs, tops.max().unwrap_or(0))
-}
-
-/// The true PGCL: the highest LSN whose chain is held, by SCL, at a write quorum of the
-/// configuration in force (disk-lost segments excluded). A joining member hydrates to this.
-pub fn true_pgcl(cfg: &QuorumConfig, s: &QuorumState) -> Lsn {
-    pgcl_among(cfg, s, s.durable_set(), &s.mem.cfg)
 }

@@ -169,7 +169,7 @@ pub fn writer_main(rig: WriterRig, mut control: ControlPlane) -> ControlReport {
     let cfg = pg_config();
     let mut rng = Rng::new(rig.seed ^ 0x6d65_6d62_6572);
     let mut last_tick = Instant::now();
-    let fresh = init(&cfg).writer;
+    let fresh = init(&cfg).writer.core;
     let mut meta: BTreeMap<u32, PgMeta> = BTreeMap::new();
     let mut pgs: BTreeMap<u32, WriterPg> = BTreeMap::new();
     let mut current = 0u32;

@@ -9,7 +9,7 @@ use super::super::config::QuorumConfig;
 use super::super::model::QuorumModel;
 use super::canonical;
 
-use super::super::state::{Net, QuorumState, Segment, WriteMsg};
+use super::super::state::{Net, QuorumState, Segment, WriteMsg, permute_set};
 
 /// Everything about one slot that survives renaming, with its AZ number blanked.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,7 +21,7 @@ struct SlotKey {
 
 fn slot_key(s: &QuorumState, i: usize) -> SlotKey {
     let bit = 1u16 << i;
-    let m = &s.mem;
+    let m = s.mem();
     let mut roles = 0u8;
     for (k, set) in [
         m.cfg.sets[0],
@@ -54,7 +54,7 @@ fn slot_key(s: &QuorumState, i: usize) -> SlotKey {
             .map(|x| (x.lsn, x.vol_epoch, x.mem_epoch))
             .collect(),
     };
-    let mut seg = s.segs[i];
+    let mut seg = s.segs[i].core;
     seg.az = 0;
     SlotKey { seg, roles, msgs }
 }
@@ -92,24 +92,49 @@ fn reference(azs: u8, s: &QuorumState) -> QuorumState {
     for (new, &old) in order.iter().enumerate() {
         perm[old] = new;
     }
-    let mut r = s.clone();
-    r.segs = order
-        .iter()
-        .map(|&old| {
-            let mut seg = s.segs[old];
-            if !seg.spare {
-                seg.az = new_az[old];
+    let az_of: Vec<u8> = (0..n)
+        .map(|new| {
+            let old = order[new];
+            if s.segs[old].spare {
+                s.segs[old].az
+            } else {
+                new_az[old]
             }
-            seg
         })
         .collect();
-    r.mem.cfg = s.mem.cfg.permute(&perm);
-    r.mem.prev = s.mem.prev.permute(&perm);
-    r.writer.cfg = s.writer.cfg.permute(&perm);
-    if let Some(c) = r.mem.change.as_mut() {
-        c.f = perm[usize::from(c.f)] as u8;
-        c.g = perm[usize::from(c.g)] as u8;
+    renamed(s, &perm, &az_of)
+}
+
+/// `s` with slot `old` renamed `perm[old]`, and the slot that lands at `new` in AZ `az_of[new]`.
+fn renamed(s: &QuorumState, perm: &[usize], az_of: &[u8]) -> QuorumState {
+    let n = s.segs.len();
+    let mut r = s.clone();
+    for old in 0..n {
+        let new = perm[old];
+        let mut seg = s.segs[old];
+        if !seg.spare {
+            seg.az = az_of[new];
+        }
+        seg.gossipers = permute_set(seg.gossipers, perm);
+        r.segs[new] = seg;
+        r.writer.acks[new] = s.writer.acks[old];
+        r.control.reports[new] = s.control.reports[old];
+        r.control.azs[new] = if seg.spare {
+            s.control.azs[old]
+        } else {
+            az_of[new]
+        };
     }
+    let c = &mut r.control;
+    c.mem.cfg = s.control.mem.cfg.permute(perm);
+    c.mem.prev = s.control.mem.prev.permute(perm);
+    c.up = permute_set(s.control.up, perm);
+    c.spares = permute_set(s.control.spares, perm);
+    if let Some(ch) = c.mem.change.as_mut() {
+        ch.f = perm[usize::from(ch.f)] as u8;
+        ch.g = perm[usize::from(ch.g)] as u8;
+    }
+    r.writer.cfg = s.writer.cfg.permute(perm);
     if let Net::Explicit { msgs } = &mut r.net {
         for m in msgs.iter_mut() {
             *m = WriteMsg {
@@ -163,7 +188,6 @@ fn rename(s: &QuorumState, azs: u8, rot: u8) -> QuorumState {
     for &i in &live {
         by_az[usize::from(s.segs[i].az)].push(i);
     }
-    let mut r = s.clone();
     for az in 0..azs {
         let to = (az + rot) % azs;
         let from_slots = &by_az[usize::from(az)];
@@ -176,27 +200,8 @@ fn rename(s: &QuorumState, azs: u8, rot: u8) -> QuorumState {
             perm[old] = new;
         }
     }
-    for (&new, &old_seg) in perm.iter().zip(&s.segs) {
-        let mut seg = old_seg;
-        if !seg.spare {
-            seg.az = s.segs[new].az;
-        }
-        r.segs[new] = seg;
-    }
-    r.mem.cfg = s.mem.cfg.permute(&perm);
-    r.mem.prev = s.mem.prev.permute(&perm);
-    r.writer.cfg = s.writer.cfg.permute(&perm);
-    if let Some(c) = r.mem.change.as_mut() {
-        c.f = perm[usize::from(c.f)] as u8;
-        c.g = perm[usize::from(c.g)] as u8;
-    }
-    if let Net::Explicit { msgs } = &mut r.net {
-        for m in msgs.iter_mut() {
-            m.dst = perm[usize::from(m.dst)] as u8;
-        }
-        msgs.sort();
-    }
-    r
+    let az_of: Vec<u8> = (0..n).map(|new| s.segs[new].az).collect();
+    renamed(s, &perm, &az_of)
 }
 
 /// Check `preset`'s first states; `covers` names what some of them must show, so the test
@@ -237,7 +242,7 @@ fn agrees_with_the_reference_with_explicit_messages() {
 #[test]
 fn agrees_with_the_reference_during_membership_changes() {
     agree_on("membership", &[], |s| {
-        s.mem.change.is_some_and(|c| c.hydrated) && s.mem.cfg.dual
+        s.control.mem.change.is_some_and(|c| c.hydrated) && s.control.mem.cfg.dual
     });
 }
 
