@@ -21,7 +21,14 @@ pub type Epoch = u8;
 
 /// Iterate the slots in a set, lowest first.
 pub fn slots_of(set: SegSet) -> impl Iterator<Item = usize> + Clone {
-    (0..16).filter(move |i| set & (1 << i) != 0)
+    let mut rest = set;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            i
+        })
+    })
 }
 
 /// Number of slots in a set.

@@ -16,10 +16,10 @@
 //!   reopened the volume, a change finalized or reverted.
 
 use crate::actor::Id;
-use crate::quorum::config::QuorumConfig;
+use crate::quorum::config::{MAX_LSN, QuorumConfig};
 use crate::quorum::state::{
-    ControlState, F_A4_BROKEN, F_A5_BROKEN, F_ACKED_AZ_DOWN, F_FINALIZED, F_RECOVERED, F_REVERTED,
-    Ghost, QuorumState, SegSet, SegState, WriterMode, WriterState,
+    ControlState, Epoch, F_A4_BROKEN, F_A5_BROKEN, F_ACKED_AZ_DOWN, F_FINALIZED, F_RECOVERED,
+    F_REVERTED, Ghost, Lsn, Membership, QuorumState, SegSet, SegState, WriterMode, WriterState,
 };
 
 use super::msg::{Msg, Timer};
@@ -40,17 +40,79 @@ pub enum Input<'a> {
     Timer(&'a Timer),
 }
 
-/// The handling actor's state before the input.
+/// What the observer needs of the handling actor's state before the input.
 #[derive(Clone, Copy, Debug)]
-pub enum Before<'a> {
-    /// Segment slot `.0`.
-    Segment(usize, &'a SegState),
-    /// The writer.
-    Writer(&'a WriterState),
-    /// The control plane.
-    Control(&'a ControlState),
+pub enum Before {
+    /// Segment slot `slot`: its records and membership epoch.
+    Segment {
+        /// The slot.
+        slot: usize,
+        /// Its records.
+        recs: [Epoch; MAX_LSN],
+        /// Its membership epoch.
+        mem_epoch: Epoch,
+    },
+    /// The writer: its mode and consistency points.
+    Writer {
+        /// Mode.
+        mode: WriterMode,
+        /// PGCL, VCL and VDL.
+        points: (Lsn, Lsn, Lsn),
+    },
+    /// The control plane: its membership and how many truncation ranges it holds.
+    Control {
+        /// The membership.
+        mem: Membership,
+        /// The number of ranges.
+        truncs: usize,
+    },
     /// The client (no state).
     Client,
+}
+
+impl Before {
+    /// Whether the actor's state still shows what this snapshot holds (then, with nothing
+    /// sent, the input left nothing to record).
+    pub fn unchanged(&self, sys: &QuorumState) -> bool {
+        match *self {
+            Before::Segment {
+                slot,
+                recs,
+                mem_epoch,
+            } => sys.segs[slot].recs == recs && sys.segs[slot].mem_epoch == mem_epoch,
+            Before::Writer { mode, points } => {
+                let w = &sys.writer;
+                w.mode == mode && (w.pgcl, w.vcl, w.vdl) == points
+            }
+            Before::Control { mem, truncs } => {
+                sys.control.mem == mem && sys.control.truncs.len() == truncs
+            }
+            Before::Client => true,
+        }
+    }
+
+    /// Segment slot `slot` before the input.
+    pub fn segment(slot: usize, s: &SegState) -> Self {
+        Before::Segment {
+            slot,
+            recs: s.recs,
+            mem_epoch: s.mem_epoch,
+        }
+    }
+    /// The writer before the input.
+    pub fn writer(w: &WriterState) -> Self {
+        Before::Writer {
+            mode: w.mode,
+            points: (w.pgcl, w.vcl, w.vdl),
+        }
+    }
+    /// The control plane before the input.
+    pub fn control(c: &ControlState) -> Self {
+        Before::Control {
+            mem: c.mem,
+            truncs: c.truncs.len(),
+        }
+    }
 }
 
 /// Record what one handled input means for the history. `sys` is the whole system after the
@@ -58,32 +120,39 @@ pub enum Before<'a> {
 pub fn observe<'m>(
     cfg: &QuorumConfig,
     ghost: &mut Ghost,
-    before: Before<'_>,
+    before: Before,
     input: Input<'_>,
     sent: impl IntoIterator<Item = &'m Msg>,
     sys: &QuorumState,
 ) {
     match before {
-        Before::Segment(i, b) => {
-            let a = &sys.segs[i];
-            if a.recs != b.recs {
+        Before::Segment {
+            slot,
+            recs,
+            mem_epoch,
+        } => {
+            let a = &sys.segs[slot];
+            if a.recs != recs {
                 if let Input::Msg {
                     msg: Msg::Write { mem, .. } | Msg::Gossip { mem, .. },
                     ..
                 } = input
-                    && *mem != b.mem_epoch
+                    && *mem != mem_epoch
                 {
                     ghost.flags |= F_A5_BROKEN;
                 }
                 write_quorums(cfg, ghost, sys);
             }
         }
-        Before::Writer(b) => {
+        Before::Writer {
+            mode,
+            points: (pgcl, vcl, vdl),
+        } => {
             let a = &sys.writer;
-            if a.pgcl < b.pgcl || a.vcl < b.vcl || a.vdl < b.vdl {
+            if a.pgcl < pgcl || a.vcl < vcl || a.vdl < vdl {
                 ghost.flags |= F_A4_BROKEN;
             }
-            if matches!(b.mode, WriterMode::Recovering { .. }) && a.mode == WriterMode::Open {
+            if matches!(mode, WriterMode::Recovering { .. }) && a.mode == WriterMode::Open {
                 ghost.flags |= F_RECOVERED;
             }
             ghost.allocated = ghost.allocated.max(a.next_lsn.saturating_sub(1));
@@ -103,16 +172,16 @@ pub fn observe<'m>(
                 }
             }
         }
-        Before::Control(b) => {
+        Before::Control { mem, truncs } => {
             let a = &sys.control;
-            if b.mem.change.is_some() && a.mem.change.is_none() {
+            if mem.change.is_some() && a.mem.change.is_none() {
                 match input {
                     Input::Timer(Timer::Finalize) => ghost.flags |= F_FINALIZED,
                     Input::Timer(Timer::Revert) => ghost.flags |= F_REVERTED,
                     _ => {}
                 }
             }
-            if a.mem.cfg != b.mem.cfg || a.truncs != b.truncs {
+            if a.mem.cfg != mem.cfg || a.truncs.len() != truncs {
                 write_quorums(cfg, ghost, sys);
             }
         }

@@ -287,19 +287,25 @@ pub fn on_msg(
             if st.mode == WriterMode::Crashed || st.cfg.members() & (1 << i) == 0 {
                 return;
             }
-            st.acks[i] = AckInfo {
+            let ack = AckInfo {
                 known: true,
                 scl,
                 mem_epoch: mem,
                 vol_epoch: vol,
                 held,
             };
-            advance(cfg, ids, st, out);
+            // An ack that repeats what the writer knows changes nothing.
+            if st.acks[i] != ack {
+                st.acks[i] = ack;
+                advance(cfg, ids, st, out);
+            }
         }
         Msg::Disconnected | Msg::Lost => {
             let Some(i) = slot else { return };
-            st.acks[i] = AckInfo::default();
-            advance(cfg, ids, st, out);
+            if st.acks[i] != AckInfo::default() {
+                st.acks[i] = AckInfo::default();
+                advance(cfg, ids, st, out);
+            }
         }
         Msg::Config {
             epoch,

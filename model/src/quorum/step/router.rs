@@ -113,7 +113,10 @@ impl<'c> Router<'c> {
     }
 
     /// Record what `actor` handled, and queue what it sent.
-    fn handled(&mut self, s: &mut QuorumState, actor: u8, before: Before<'_>, input: Input<'_>) {
+    fn handled(&mut self, s: &mut QuorumState, actor: u8, before: Before, input: Input<'_>) {
+        if self.out.inline.is_empty() && before.unchanged(s) {
+            return; // nothing happened: nothing to record, nothing to deliver
+        }
         let mut ghost = s.ghost;
         let sent = self.out.iter().map(|(_, m)| m);
         observer::observe(self.cfg, &mut ghost, before, input, sent, s);
@@ -146,28 +149,29 @@ impl<'c> Router<'c> {
             if !runs || skipped {
                 return;
             }
-            let before = s.segs[i];
+            let before = Before::segment(i, &s.segs[i]);
+            let was_spare = s.segs[i].spare;
             segment::on_msg(cfg, ids, &mut s.segs[i], src_id, msg, &mut self.out);
             // A spare that joined serves; a retired segment stops.
             let x = &mut s.segs[i];
-            if before.spare && !x.spare {
+            if was_spare && !x.spare {
                 x.up = true;
             }
             if x.lost {
                 x.up = false;
             }
-            self.handled(s, dst, Before::Segment(i, &before), input);
+            self.handled(s, dst, before, input);
         } else if dst_id == ids.writer() {
             if !writer_runs(&s.writer) {
                 return;
             }
-            let before = s.writer;
+            let before = Before::writer(&s.writer);
             writer::on_msg(cfg, ids, &mut s.writer, src_id, msg, &mut self.out);
-            self.handled(s, dst, Before::Writer(&before), input);
+            self.handled(s, dst, before, input);
         } else if dst_id == ids.control() {
-            let before = s.control;
+            let before = Before::control(&s.control);
             control::on_msg(cfg, ids, &mut s.control, src_id, msg, &mut self.out);
-            self.handled(s, dst, Before::Control(&before), input);
+            self.handled(s, dst, before, input);
         } else if dst_id == ids.client() {
             client::on_msg(ids, src_id, msg, &mut self.out);
             self.handled(s, dst, Before::Client, input);
@@ -184,20 +188,20 @@ impl<'c> Router<'c> {
             if !x.up || x.lost || x.spare {
                 return;
             }
-            let before = s.segs[i];
+            let before = Before::segment(i, &s.segs[i]);
             segment::on_timeout(cfg, i, &s.segs[i], &timer, &mut self.out);
-            self.handled(s, a, Before::Segment(i, &before), input);
+            self.handled(s, a, before, input);
         } else if actor == ids.writer() {
             if !writer_runs(&s.writer) {
                 return;
             }
-            let before = s.writer;
+            let before = Before::writer(&s.writer);
             writer::on_timeout(cfg, ids, &mut s.writer, &timer, &mut self.out);
-            self.handled(s, a, Before::Writer(&before), input);
+            self.handled(s, a, before, input);
         } else if actor == ids.control() {
-            let before = s.control;
+            let before = Before::control(&s.control);
             control::on_timeout(cfg, ids, &mut s.control, &timer, &mut self.out);
-            self.handled(s, a, Before::Control(&before), input);
+            self.handled(s, a, before, input);
         }
         self.run(s);
     }
@@ -209,29 +213,19 @@ impl<'c> Router<'c> {
         i: usize,
         storage: Option<Storage>,
     ) {
-        let before = s.segs[i];
+        let before = Before::segment(i, &s.segs[i]);
         let mut st = segment::on_start(self.cfg, self.ids, i, storage.as_ref(), &mut self.out);
         st.up = !st.spare && !st.lost;
         s.segs[i] = st;
-        self.handled(
-            s,
-            idx(self.ids.seg(i)),
-            Before::Segment(i, &before),
-            Input::Start,
-        );
+        self.handled(s, idx(self.ids.seg(i)), before, Input::Start);
         self.run(s);
     }
 
     /// Start a new writer incarnation and deliver what follows.
     pub(super) fn start_writer(&mut self, s: &mut QuorumState) {
-        let before = s.writer;
+        let before = Before::writer(&s.writer);
         s.writer = writer::on_start(self.ids, &mut self.out);
-        self.handled(
-            s,
-            idx(self.ids.writer()),
-            Before::Writer(&before),
-            Input::Start,
-        );
+        self.handled(s, idx(self.ids.writer()), before, Input::Start);
         self.run(s);
     }
 }
