@@ -29,10 +29,13 @@
 //! * [`step`]: the actions and the pure `step` function: the fast composition of the actors;
 //! * [`properties`]: the invariants A1-A9 and bounded liveness L1-L4;
 //! * [`symmetry`]: the representative for symmetry reduction;
-//! * [`model`]: the stateright model and how traces are told.
+//! * [`model`]: the stateright model and how traces are told;
+//! * [`actor_model`]: the same actors composed by stateright's `ActorModel`, with an explicit
+//!   network (the semantics a run of the implementation is validated against).
 //!
 //! The spec is `specs/quorum.md`; property and mutant names carry its IDs.
 
+pub mod actor_model;
 pub mod actors;
 pub mod config;
 pub mod model;

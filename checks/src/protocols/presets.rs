@@ -22,6 +22,12 @@ pub trait PresetConfig: Sized + 'static {
     type Action: Clone + Debug + Send + Sync + PartialEq + serde::Serialize;
     /// The model this config instantiates.
     type Model: Checkable<State = Self::State, Action = Self::Action> + Send + 'static;
+    /// The actor model's state (the fast model's, for a protocol without one).
+    type ActorState: Clone + Debug + Hash + Eq + Send + Sync + serde::Serialize;
+    /// The actor model's action.
+    type ActorAction: Clone + Debug + Send + Sync + PartialEq + serde::Serialize;
+    /// The actor model a config may ask for instead (see [`PresetConfig::compose`]).
+    type Actors: Checkable<State = Self::ActorState, Action = Self::ActorAction> + Send + 'static;
     /// The protocol's CLI name, e.g. `failover`.
     const NAME: &'static str;
     /// One sentence for `quorate list`.
@@ -44,8 +50,17 @@ pub trait PresetConfig: Sized + 'static {
     fn validate(&self) -> Result<(), String>;
     /// The parameters as `key=value` lines.
     fn describe(&self) -> Vec<String>;
-    /// The model of this config.
-    fn model(self) -> Self::Model;
+    /// The model of this config: the fast composition, or the actor model when the config
+    /// asks for it.
+    fn compose(self) -> Composed<Self::Model, Self::Actors>;
+}
+
+/// The checked model a config builds.
+pub enum Composed<F, A> {
+    /// The fast composition of the protocol's actors.
+    Fast(F),
+    /// The actor model: every message in an explicit network.
+    Actors(A),
 }
 
 /// A registry entry for the protocol of config type `C`.
@@ -143,20 +158,20 @@ impl<C: PresetConfig> Protocol for PresetProtocol<C> {
     ) -> Result<Report, UsageError> {
         let cfg = self.build(config, sets, mutant)?;
         let parameters = cfg.describe();
-        let model = cfg.model();
-        debug_assert!(!model.props().is_empty());
-        Ok(super::check_model(
-            &model,
-            (C::NAME, config, mutant),
-            parameters,
-            options,
-        ))
+        let names = (C::NAME, config, mutant);
+        Ok(match cfg.compose() {
+            Composed::Fast(m) => super::check_model(&m, names, parameters, options),
+            Composed::Actors(m) => super::check_model(&m, names, parameters, options),
+        })
     }
 
     fn replay(&self, config: &str, file: &TraceFile) -> Result<Replayed, UsageError> {
         let sets = file.sets().map_err(UsageError)?;
         let cfg = self.build(config, &sets, file.mutant.as_deref())?;
-        Ok(crate::trace::replay(&cfg.model(), file))
+        Ok(match cfg.compose() {
+            Composed::Fast(m) => crate::trace::replay(&m, file),
+            Composed::Actors(m) => crate::trace::replay(&m, file),
+        })
     }
 
     fn explore(
@@ -166,8 +181,10 @@ impl<C: PresetConfig> Protocol for PresetProtocol<C> {
         mutant: Option<&str>,
         addr: std::net::SocketAddr,
     ) -> Result<(), UsageError> {
-        let model = self.build(config, sets, mutant)?.model();
-        super::serve_explorer(model, addr)
+        match self.build(config, sets, mutant)?.compose() {
+            Composed::Fast(m) => super::serve_explorer(m, addr),
+            Composed::Actors(m) => super::serve_explorer(m, addr),
+        }
     }
 }
 
@@ -176,10 +193,22 @@ impl<C: PresetConfig> Protocol for PresetProtocol<C> {
 /// `Mutant::ALL` with `name`/`spec_id`/`caught_by`/`doc`, and `model::all_properties`.
 macro_rules! preset_config {
     ($module:ident, $config:ident, $model:ident, $name:literal, $summary:literal) => {
+        $crate::protocols::presets::preset_config!(
+            $module, $config, $model, $name, $summary;
+            type ActorState = <quorate_model::$module::$model as stateright::Model>::State;
+            type ActorAction = <quorate_model::$module::$model as stateright::Model>::Action;
+            type Actors = quorate_model::$module::$model;
+            fn compose(self) -> $crate::protocols::presets::Composed<Self::Model, Self::Actors> {
+                $crate::protocols::presets::Composed::Fast(quorate_model::$module::$model::new(self))
+            }
+        );
+    };
+    ($module:ident, $config:ident, $model:ident, $name:literal, $summary:literal; $($actors:tt)*) => {
         impl $crate::protocols::presets::PresetConfig for quorate_model::$module::$config {
             type State = <quorate_model::$module::$model as stateright::Model>::State;
             type Action = <quorate_model::$module::$model as stateright::Model>::Action;
             type Model = quorate_model::$module::$model;
+            $($actors)*
             const NAME: &'static str = $name;
             const SUMMARY: &'static str = $summary;
             fn presets() -> Vec<(&'static str, &'static str)> {
@@ -224,9 +253,6 @@ macro_rules! preset_config {
             }
             fn describe(&self) -> Vec<String> {
                 Self::describe(self)
-            }
-            fn model(self) -> Self::Model {
-                quorate_model::$module::$model::new(self)
             }
         }
     };

@@ -21,6 +21,18 @@ pub enum Messages {
     Explicit,
 }
 
+/// Which composition of the actors a check explores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Composition {
+    /// The fast composition (`step`): one input to one actor, then every message it causes
+    /// delivered at once; records in flight as `messages` says.
+    Fast,
+    /// The actor model (`actor_model`): every message an envelope in an explicit network,
+    /// each delivery a step; `loss > 0` lets the network lose any message, `duplicate > 0`
+    /// deliver one again.
+    Actors,
+}
+
 mutants! {
     protocol "quorum";
     /// Ma1: write quorum 3/6, read quorum 3/6 (quorums need not intersect).
@@ -154,6 +166,8 @@ pub struct QuorumConfig {
     pub reads: bool,
     /// Symmetry reduction (segments within an AZ, and AZs).
     pub symmetry: bool,
+    /// Which composition of the actors to explore.
+    pub composition: Composition,
     /// The planted bug, if any.
     pub mutant: Option<Mutant>,
 }
@@ -203,6 +217,42 @@ pub const PRESETS: &[Preset] = &[
         ],
     },
     Preset {
+        name: "actors",
+        doc: "the actor model (every message in flight, any order): 3 segments in 3 AZs, write 2/3, read 2/3, 1 LSN, a segment crash; about 25 s",
+        sets: &[
+            "composition=actors",
+            "messages=explicit",
+            "azs=3",
+            "segments_per_az=1",
+            "write_quorum=2",
+            "read_quorum=2",
+            "lsns=1",
+            "mtr_len=1",
+            "lal=1",
+            "member_changes=0",
+            "writer_crashes=0",
+            "az_outages=0",
+        ],
+    },
+    Preset {
+        name: "actors-recovery",
+        doc: "the actor model: 2 segments in 2 AZs, write 2/2, read 1/2, 1 LSN, a writer crash and its recovery; about 20 s",
+        sets: &[
+            "composition=actors",
+            "messages=explicit",
+            "azs=2",
+            "segments_per_az=1",
+            "write_quorum=2",
+            "read_quorum=1",
+            "lsns=1",
+            "mtr_len=1",
+            "lal=1",
+            "member_changes=0",
+            "crashes=0",
+            "az_outages=0",
+        ],
+    },
+    Preset {
         name: "deep",
         doc: "every feature at 3 LSNs (AZ+1, membership, writer crash, reads): a long local run, hours",
         sets: &["reads=true"],
@@ -233,6 +283,7 @@ impl QuorumConfig {
             gossip: true,
             reads: false,
             symmetry: true,
+            composition: Composition::Fast,
             mutant: None,
         }
     }
@@ -301,6 +352,11 @@ impl QuorumConfig {
             "symmetry",
             "symmetry reduction over segments in an AZ and over AZs (true/false)",
         ),
+        (
+            "composition",
+            "fast (one input, then its messages at once) or actors (stateright's ActorModel: \
+             every message in flight; loss/duplicate > 0 make the network lossy/duplicating)",
+        ),
     ];
 
     /// Apply one `key=value` override.
@@ -335,6 +391,17 @@ impl QuorumConfig {
             "gossip" => self.gossip = flag(key, value)?,
             "reads" => self.reads = flag(key, value)?,
             "symmetry" => self.symmetry = flag(key, value)?,
+            "composition" => {
+                self.composition = match value {
+                    "fast" => Composition::Fast,
+                    "actors" => Composition::Actors,
+                    _ => {
+                        return Err(format!(
+                            "parameter 'composition' takes fast or actors, got '{value}'"
+                        ));
+                    }
+                }
+            }
             _ => {
                 let keys: Vec<_> = Self::PARAMS.iter().map(|(k, _)| *k).collect();
                 return Err(format!(
@@ -402,6 +469,13 @@ impl QuorumConfig {
                 self.lal, self.mtr_len
             ));
         }
+        if self.composition == Composition::Actors && self.messages != Messages::Explicit {
+            return Err(
+                "composition=actors puts every message in an explicit network: set \
+                 messages=explicit"
+                    .into(),
+            );
+        }
         if self.messages == Messages::Instant && (self.loss > 0 || self.duplicate > 0) {
             return Err(
                 "loss/duplicate budgets need messages=explicit (instant messages already \
@@ -459,6 +533,13 @@ impl QuorumConfig {
             format!("gossip={}", self.gossip),
             format!("reads={}", self.reads),
             format!("symmetry={}", self.symmetry),
+            format!(
+                "composition={}",
+                match self.composition {
+                    Composition::Fast => "fast",
+                    Composition::Actors => "actors",
+                }
+            ),
         ];
         if let Some(m) = self.mutant {
             v.push(format!("mutant={m}"));

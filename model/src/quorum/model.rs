@@ -135,7 +135,7 @@ witness!(
     |c, s| s.control.mem.cfg.dual
 );
 
-const ROWS: &[Row] = &[
+pub(crate) const ROWS: &[Row] = &[
     Row {
         name: "a1_acked_readable",
         spec_id: "A1",

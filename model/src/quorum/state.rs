@@ -467,6 +467,20 @@ pub struct AckInfo {
     pub held: u8,
 }
 
+impl AckInfo {
+    /// How far along the segment's life this ack is: every change a segment makes raises it
+    /// (its epochs and SCL only grow, and with them the same, it holds more), so an ack the
+    /// network reordered behind a newer one is told apart.
+    pub fn age(&self) -> (Epoch, Epoch, Lsn, u32) {
+        (
+            self.vol_epoch,
+            self.mem_epoch,
+            self.scl,
+            self.held.count_ones(),
+        )
+    }
+}
+
 /// A recovery read in progress: the replies so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Reading {
@@ -516,6 +530,8 @@ pub struct WriterState {
     pub reads: Reads,
     /// A request waiting for its answer.
     pub pending: Pending,
+    /// Slots whose copy is gone for good: their acks never count again.
+    pub lost: SegSet,
 }
 
 impl std::ops::Deref for WriterState {
@@ -545,6 +561,9 @@ pub struct ControlState {
     pub azs: [u8; MAX_SEGMENTS],
     /// Slots it hears from (running segments).
     pub up: SegSet,
+    /// Slots whose copy is gone for good (a lost disk, a retired joiner): it never hears
+    /// from them again.
+    pub lost: SegSet,
     /// Spare slots not yet used.
     pub spares: SegSet,
     /// The highest LSN the writer allocated (the end of the log).

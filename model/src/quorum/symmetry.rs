@@ -76,17 +76,23 @@ fn roles(s: &QuorumState, i: usize) -> u8 {
 /// Slot keys and message ranges of one state, and the order they define.
 struct Keys<'a> {
     keys: [u128; MAX_SEGMENTS],
+    /// A further key per slot, compared after the rest (the actor model's signatures; 0 here).
+    extra: [u64; MAX_SEGMENTS],
     /// `msgs[ranges[i].0..ranges[i].1]` are the messages addressed to slot `i`.
     ranges: [(u16, u16); MAX_SEGMENTS],
     msgs: &'a [WriteMsg],
 }
 
 impl<'a> Keys<'a> {
-    fn new(s: &'a QuorumState) -> Self {
+    fn new(s: &'a QuorumState, extra_of: Option<&dyn Fn(usize) -> u64>) -> Self {
         let n = s.segs.len();
         let mut keys = [0u128; MAX_SEGMENTS];
+        let mut extra = [0u64; MAX_SEGMENTS];
         for (i, k) in keys.iter_mut().enumerate().take(n) {
             *k = slot_key(s, i);
+            if let Some(f) = extra_of {
+                extra[i] = f(i);
+            }
         }
         let msgs: &[WriteMsg] = match &s.net {
             Net::Instant { .. } => &[],
@@ -102,7 +108,12 @@ impl<'a> Keys<'a> {
             }
             *r = (lo as u16, at as u16);
         }
-        Keys { keys, ranges, msgs }
+        Keys {
+            keys,
+            extra,
+            ranges,
+            msgs,
+        }
     }
 
     /// The messages to slot `i`, without their destination.
@@ -117,6 +128,7 @@ impl<'a> Keys<'a> {
         self.keys[a]
             .cmp(&self.keys[b])
             .then_with(|| self.msgs_of(a).cmp(self.msgs_of(b)))
+            .then_with(|| self.extra[a].cmp(&self.extra[b]))
     }
 
     /// Lexicographic order of two slot sequences by their keys.
@@ -133,14 +145,18 @@ impl<'a> Keys<'a> {
 
 /// The slot permutation to the representative: `order[new] = old`, and the AZ each live slot
 /// lands in (`u8::MAX` for spares, which keep theirs).
-fn canonical_order(azs: u8, s: &QuorumState) -> ([u8; MAX_SEGMENTS], [u8; MAX_SEGMENTS]) {
+pub(crate) fn canonical_order(
+    azs: u8,
+    s: &QuorumState,
+    extra: Option<&dyn Fn(usize) -> u64>,
+) -> ([u8; MAX_SEGMENTS], [u8; MAX_SEGMENTS]) {
     let n = s.segs.len();
     let azs = usize::from(azs);
     assert!(
         n <= MAX_SEGMENTS && azs <= MAX_AZS,
         "geometry exceeds the encoding"
     );
-    let keys = Keys::new(s);
+    let keys = Keys::new(s, extra);
     // Group live slots by AZ, sort each group, then sort the groups.
     let mut groups = [[0u8; MAX_SEGMENTS]; MAX_AZS];
     let mut lens = [0usize; MAX_AZS];
@@ -183,7 +199,7 @@ fn canonical_order(azs: u8, s: &QuorumState) -> ([u8; MAX_SEGMENTS], [u8; MAX_SE
 /// The canonical representative of `s` under the AZ and segment symmetries, reusing `s`.
 pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
     let n = s.segs.len();
-    let (order, new_az) = canonical_order(azs, &s);
+    let (order, new_az) = canonical_order(azs, &s, None);
     let identity = (0..n).all(|new| {
         let old = usize::from(order[new]);
         old == new && (s.segs[old].spare || s.segs[old].az == new_az[old])
@@ -226,12 +242,14 @@ pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
     c.mem.cfg = c.mem.cfg.permute(perm);
     c.mem.prev = c.mem.prev.permute(perm);
     c.up = permute_set(c.up, perm);
+    c.lost = permute_set(c.lost, perm);
     c.spares = permute_set(c.spares, perm);
     if let Some(ch) = c.mem.change.as_mut() {
         ch.f = perm[usize::from(ch.f)] as u8;
         ch.g = perm[usize::from(ch.g)] as u8;
     }
     s.writer.cfg = s.writer.cfg.permute(perm);
+    s.writer.lost = permute_set(s.writer.lost, perm);
     debug_assert_eq!(
         s.writer.pending,
         Default::default(),

@@ -45,6 +45,7 @@ pub fn born(cfg: &QuorumConfig) -> ControlState {
         reports: [0; MAX_SEGMENTS],
         azs,
         up: 0,
+        lost: 0,
         spares,
         allocated: 0,
         writer_pgcl: 0,
@@ -104,6 +105,7 @@ fn volume(st: &ControlState) -> Msg {
         epoch: st.mem.epoch,
         cfg: st.mem.cfg,
         joiner: st.mem.change.map(|c| (c.g, c.hydrated)),
+        lost: st.lost,
     }
 }
 
@@ -165,7 +167,7 @@ pub fn on_msg(
 ) {
     let slot = ids.slot_of(src);
     match (msg, slot) {
-        (Msg::Hello, Some(i)) => {
+        (Msg::Hello, Some(i)) if st.lost & (1 << i) == 0 => {
             st.up |= 1 << i;
             let reply = Msg::Epoch {
                 epoch: st.mem.epoch,
@@ -175,7 +177,8 @@ pub fn on_msg(
         }
         // A report counts from a segment it hears from (not one it retired).
         (Msg::Ack { scl, .. }, Some(i)) if st.up & (1 << i) != 0 => {
-            st.reports[i] = scl;
+            // A segment's SCL only grows: a report overtaken by a newer one changes nothing.
+            st.reports[i] = st.reports[i].max(scl);
             if let Some(c) = st.mem.change.as_mut()
                 && usize::from(c.g) == i
                 && scl >= c.target
@@ -187,6 +190,7 @@ pub fn on_msg(
         // The disk is gone, and what it held with it.
         (Msg::Lost, Some(i)) => {
             st.up &= !(1 << i);
+            st.lost |= 1 << i;
             st.reports[i] = 0;
         }
         (Msg::Begin { f }, _) => begin(cfg, ids, st, f, out),

@@ -191,6 +191,8 @@ pub enum Msg {
         cfg: Cfg,
         /// A joining segment, and whether it has hydrated.
         joiner: Option<(u8, bool)>,
+        /// Slots whose copy is gone for good.
+        lost: SegSet,
     },
     // ---- client <-> writer
     /// The application's request (from the environment to the client, then to the writer).

@@ -48,6 +48,7 @@ pub fn unborn() -> WriterState {
         acks: [AckInfo::default(); MAX_SEGMENTS],
         reads: Reads::default(),
         pending: Pending::None,
+        lost: 0,
     }
 }
 
@@ -215,9 +216,11 @@ pub fn on_msg(
             epoch,
             cfg: c,
             joiner,
+            lost,
         } => match st.pending {
             Pending::Volume if fresh => {
                 st.pending = Pending::None;
+                st.lost = lost;
                 st.truncs = truncs;
                 st.mode = WriterMode::Open;
                 st.vol_epoch = 1;
@@ -225,6 +228,7 @@ pub fn on_msg(
                 learn(ids, st, epoch, c, out);
             }
             Pending::Volume => {
+                st.lost = lost;
                 st.truncs = truncs;
                 st.mem_epoch = epoch;
                 st.cfg = c;
@@ -284,7 +288,8 @@ pub fn on_msg(
             held,
         } => {
             let Some(i) = slot else { return };
-            if st.mode == WriterMode::Crashed || st.cfg.members() & (1 << i) == 0 {
+            let lost = st.lost & (1 << i) != 0;
+            if st.mode == WriterMode::Crashed || st.cfg.members() & (1 << i) == 0 || lost {
                 return;
             }
             let ack = AckInfo {
@@ -294,14 +299,19 @@ pub fn on_msg(
                 vol_epoch: vol,
                 held,
             };
-            // An ack that repeats what the writer knows changes nothing.
-            if st.acks[i] != ack {
+            // An ack that repeats what the writer knows, or that a newer one overtook, changes
+            // nothing.
+            let old = st.acks[i];
+            if !old.known || ack.age() > old.age() {
                 st.acks[i] = ack;
                 advance(cfg, ids, st, out);
             }
         }
         Msg::Disconnected | Msg::Lost => {
             let Some(i) = slot else { return };
+            if msg == Msg::Lost {
+                st.lost |= 1 << i;
+            }
             if st.acks[i] != AckInfo::default() {
                 st.acks[i] = AckInfo::default();
                 advance(cfg, ids, st, out);

@@ -129,6 +129,8 @@ fn renamed(s: &QuorumState, perm: &[usize], az_of: &[u8]) -> QuorumState {
     c.mem.cfg = s.control.mem.cfg.permute(perm);
     c.mem.prev = s.control.mem.prev.permute(perm);
     c.up = permute_set(s.control.up, perm);
+    c.lost = permute_set(s.control.lost, perm);
+    r.writer.lost = permute_set(s.writer.lost, perm);
     c.spares = permute_set(s.control.spares, perm);
     if let Some(ch) = c.mem.change.as_mut() {
         ch.f = perm[usize::from(ch.f)] as u8;
