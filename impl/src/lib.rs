@@ -12,6 +12,8 @@
 //!   rebuild and rejoin.
 //! * [`backtrack`]: an engine that rewinds in place from its durable change buffer, reader
 //!   instances that drop their caches at the resume, the client's connection and the operator.
+//! * [`runtime`]: one runtime for the protocols' actors (hosts, disks, a seeded network) and
+//!   trace validation of every run against the model.
 //! * [`rounds`]: the round loop's pieces the real runtimes share.
 //! * [`udp`]: requests and answers over UDP on loopback for the real runtimes.
 //! * [`sim`]: the seeded schedule the simulated clusters run on.
@@ -31,5 +33,6 @@ pub mod global;
 pub mod quorum;
 pub mod rng;
 pub mod rounds;
+pub mod runtime;
 pub mod sim;
 pub mod udp;

@@ -10,6 +10,7 @@
 //! What the implementation adds beyond the model, and what it leaves out, is in
 //! `specs/quorum.md`, section "The reference implementation".
 
+pub mod actors;
 pub mod cluster;
 pub mod real;
 pub mod segment;

@@ -30,6 +30,7 @@
 //! so no state is quiet).
 
 pub mod rename;
+pub mod replay;
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +67,9 @@ pub struct QuorumActorModel {
     pub cfg: QuorumConfig,
     actors: Actors,
     ids: Ids,
+    /// Whether the bounds of [`QuorumActorModel::may_fire`] apply (they do when checking; a
+    /// run of the implementation is validated without them).
+    bounded: bool,
 }
 
 /// One state of the actor model.
@@ -228,7 +232,22 @@ impl QuorumActorModel {
             .init_network(Network::new_unordered_nonduplicating([]))
             .lossy_network(LossyNetwork::No);
         let ids = Ids { slots: cfg.slots() };
-        QuorumActorModel { cfg, actors, ids }
+        QuorumActorModel {
+            cfg,
+            actors,
+            ids,
+            bounded: true,
+        }
+    }
+
+    /// The actor model of `cfg` without the bounds on retransmissions and refreshes: the
+    /// semantics a run of the implementation is validated against (its timers fire when they
+    /// fire).
+    pub fn unbounded(cfg: QuorumConfig) -> Self {
+        QuorumActorModel {
+            bounded: false,
+            ..Self::new(cfg)
+        }
     }
 
     /// The system after the fast composition's start: every actor's state, every timer armed,
@@ -421,6 +440,9 @@ impl QuorumActorModel {
     ///   reply carrying the writer's own epoch is ignored whenever it arrives, so such a round
     ///   trip changes nothing but what is in flight, which no property reads.
     fn may_fire(&self, s: &ActorState, actor: Id, timer: &Timer) -> bool {
+        if !self.bounded {
+            return true;
+        }
         let copy_in_flight = |dst: Id, same: &dyn Fn(&Msg) -> bool| {
             s.sys
                 .network
@@ -489,6 +511,18 @@ pub fn network_of(envelopes: Vec<(Envelope<Msg>, usize)>) -> Network<Msg> {
 /// The messages a step sent: the copies in flight after it that were not before, less the
 /// one it delivered.
 fn sent(before: &Network<Msg>, after: &Network<Msg>, delivered: Option<Envelope<Msg>>) -> Vec<Msg> {
+    sent_envelopes(before, after, delivered)
+        .into_iter()
+        .map(|e| e.msg)
+        .collect()
+}
+
+/// [`sent`], with senders and receivers.
+pub fn sent_envelopes(
+    before: &Network<Msg>,
+    after: &Network<Msg>,
+    delivered: Option<Envelope<Msg>>,
+) -> Vec<Envelope<Msg>> {
     let was = in_flight(before);
     let count = |e: &Envelope<Msg>| {
         let n = was.iter().find(|(x, _)| x == e).map_or(0, |(_, n)| *n);
@@ -496,7 +530,7 @@ fn sent(before: &Network<Msg>, after: &Network<Msg>, delivered: Option<Envelope<
     };
     let mut out = Vec::new();
     for (e, n) in in_flight(after) {
-        out.extend(std::iter::repeat_n(e.msg, n.saturating_sub(count(&e))));
+        out.extend(std::iter::repeat_n(e, n.saturating_sub(count(&e))));
     }
     out
 }

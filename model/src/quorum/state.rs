@@ -101,7 +101,9 @@ pub fn permute_set(set: SegSet, perm: &[usize]) -> SegSet {
 }
 
 /// One storage segment (a copy of the protection group's log on one storage node).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Segment {
     /// Reachable and serving (false while crashed, in an AZ outage, or after disk loss).
     pub up: bool,
@@ -425,7 +427,9 @@ impl<'de> Deserialize<'de> for Truncs {
 /// A segment actor's whole state: its durable [`Segment`] (what [`SegState::core`] holds, and
 /// what properties read through `Deref`), the consistency-point flags of the records it holds,
 /// the truncation ranges it has installed, and whom it gossips with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct SegState {
     /// Placement, epochs, SCL and records (durable).
     pub core: Segment,

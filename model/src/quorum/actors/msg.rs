@@ -253,7 +253,7 @@ pub enum Timer {
 }
 
 /// What survives a crash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Storage {
     /// A segment's durable state (its volatile part zeroed).
     Segment(SegState),

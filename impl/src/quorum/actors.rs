@@ -1,0 +1,402 @@
+//! The storage quorum on the runtime: the model's own actors ([`Node`]) as hosts, a seeded
+//! schedule of deliveries, timers, faults and client requests, and the replay of a run's logs
+//! on the model's actor semantics ([`QuorumActorModel`]).
+//!
+//! Nothing here decides anything about the protocol: the actors are the model's; this module
+//! says which environment inputs exist (the fault table and the workload) and how a logged
+//! event maps to a step of the actor model.
+
+use quorate_model::actor::Id;
+use quorate_model::quorum::QuorumConfig;
+use quorate_model::quorum::actor_model::{ActorAction, ActorState, QuorumActorModel, in_flight};
+use quorate_model::quorum::actors::msg::{Ids, Msg, Request, Storage, Timer};
+use quorate_model::quorum::actors::node::{Node, NodeState};
+use quorate_model::quorum::config::Composition;
+
+use crate::durable::MemDisk;
+use crate::runtime::sim::{Sim, SimDisk};
+use crate::runtime::validate::{self, Replay, Step, Validated};
+
+/// What one simulated round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Deliveries, timer firings and faults carried out.
+    pub steps: usize,
+    /// Faults (crashes, outages, lost disks, writer crashes, membership changes begun).
+    pub faults: Vec<String>,
+}
+
+/// A storage quorum on the deterministic runtime, on disks of type `D`.
+pub struct Round<D: SimDisk = MemDisk> {
+    /// The protocol's parameters (the faults' budgets among them).
+    pub cfg: QuorumConfig,
+    /// The actors on their hosts, the network, the schedule.
+    pub sim: Sim<Node, D>,
+    ids: Ids,
+    budget: Budgets,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Budgets {
+    crashes: u8,
+    disk_losses: u8,
+    az_outages: u8,
+    member_changes: u8,
+    writer_crashes: u8,
+}
+
+impl<D: SimDisk> Round<D> {
+    /// Every actor of `cfg` started, scheduled by `seed`.
+    pub fn new(cfg: &QuorumConfig, seed: u64) -> Self {
+        let mut sim = Sim::new(Node::all(cfg), seed);
+        for i in 0..sim.hosts.len() {
+            sim.start(i).expect("a fresh simulated disk starts");
+        }
+        Round {
+            cfg: cfg.clone(),
+            sim,
+            ids: Ids { slots: cfg.slots() },
+            budget: Budgets {
+                crashes: cfg.crashes,
+                disk_losses: cfg.disk_losses,
+                az_outages: cfg.az_outages,
+                member_changes: cfg.member_changes,
+                writer_crashes: cfg.writer_crashes,
+            },
+        }
+    }
+
+    fn segment(&self, i: usize) -> Option<&quorate_model::quorum::state::SegState> {
+        match self.sim.hosts[i].state()? {
+            NodeState::Segment(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether slot `i`'s disk is gone.
+    fn lost(&self, i: usize) -> bool {
+        let h = &self.sim.hosts[i];
+        h.log
+            .iter()
+            .any(|e| matches!(e, crate::runtime::event::Event::Lost))
+            || self.segment(i).is_some_and(|s| s.lost)
+    }
+
+    /// One scheduled step; `false` once nothing is left to do.
+    pub fn step(&mut self, tally: &mut Tally) -> std::io::Result<bool> {
+        tally.steps += 1;
+        let rng = &mut self.sim.rng;
+        if rng.chance(1, 60) && self.environment(tally)? {
+            return Ok(true);
+        }
+        let rng = &mut self.sim.rng;
+        if !self.sim.network.is_empty() && rng.chance(2, 3) {
+            let k = rng.below(self.sim.network.len() as u64) as usize;
+            match rng.below(40) {
+                0 => self.sim.lose(k),
+                1 => self.sim.deliver(k, true)?,
+                _ => self.sim.deliver(k, false)?,
+            }
+            return Ok(true);
+        }
+        let running: Vec<usize> = (0..self.sim.hosts.len())
+            .filter(|&i| self.sim.hosts[i].runs())
+            .collect();
+        if running.is_empty() {
+            return Ok(false);
+        }
+        let rng = &mut self.sim.rng;
+        let i = running[rng.below(running.len() as u64) as usize];
+        let timers = quorate_model::actor::Role::timers(self.sim.hosts[i].role());
+        if timers.is_empty() {
+            return Ok(true);
+        }
+        let t = timers[self.sim.rng.below(timers.len() as u64) as usize];
+        self.sim.fire(i, &t)?;
+        Ok(true)
+    }
+
+    /// A fault or a client request, if one is possible; `false` if none was taken.
+    fn environment(&mut self, tally: &mut Tally) -> std::io::Result<bool> {
+        let slots = self.ids.slots;
+        let w = usize::from(self.ids.writer());
+        let placed = |r: &Round<D>, i: usize| {
+            r.segment(i).is_some_and(|s| !s.spare) || !r.sim.hosts[i].runs()
+        };
+        let choice = self.sim.rng.below(8);
+        match choice {
+            0 if self.budget.crashes > 0 => {
+                let up: Vec<usize> = (0..slots)
+                    .filter(|&i| self.segment(i).is_some_and(|s| !s.spare && !s.lost))
+                    .collect();
+                if let Some(&i) = up.get(self.sim.rng.below(up.len().max(1) as u64) as usize) {
+                    self.budget.crashes -= 1;
+                    self.sim.crash(i);
+                    tally.faults.push(format!("crash segment {i}"));
+                    return Ok(true);
+                }
+            }
+            1 => {
+                let down: Vec<usize> = (0..slots)
+                    .filter(|&i| !self.sim.hosts[i].runs() && placed(self, i) && !self.lost(i))
+                    .filter(|&i| self.sim.hosts[i].log.len() > 1)
+                    .collect();
+                if let Some(&i) = down.get(self.sim.rng.below(down.len().max(1) as u64) as usize) {
+                    if self.sim.start(i).is_err() {
+                        return Ok(false);
+                    }
+                    tally.faults.push(format!("restart segment {i}"));
+                    return Ok(true);
+                }
+            }
+            2 if self.budget.writer_crashes > 0 && self.sim.hosts[w].runs() => {
+                self.budget.writer_crashes -= 1;
+                self.sim.crash(w);
+                tally.faults.push("crash the writer".into());
+                return Ok(true);
+            }
+            3 if !self.sim.hosts[w].runs() => {
+                if self.sim.start(w).is_err() {
+                    return Ok(false);
+                }
+                tally.faults.push("restart the writer".into());
+                return Ok(true);
+            }
+            4 if self.budget.disk_losses > 0 => {
+                let members = self.members();
+                let hit: Vec<usize> = (0..slots)
+                    .filter(|&i| members & (1 << i) != 0 && !self.lost(i))
+                    .collect();
+                if let Some(&i) = hit.get(self.sim.rng.below(hit.len().max(1) as u64) as usize) {
+                    self.budget.disk_losses -= 1;
+                    let reports =
+                        vec![(w, Msg::Lost), (usize::from(self.ids.control()), Msg::Lost)];
+                    self.sim.lose_disk(i, reports);
+                    tally.faults.push(format!("segment {i} loses its disk"));
+                    return Ok(true);
+                }
+            }
+            5 if self.budget.member_changes > 0 => {
+                let members = self.members();
+                let f = members.trailing_zeros() as u8
+                    + self.sim.rng.below(u64::from(members.count_ones())) as u8;
+                if members & (1 << f) != 0 {
+                    let c = usize::from(self.ids.control());
+                    let before = self.control_change();
+                    self.sim.input(c, Msg::Begin { f })?;
+                    if before.is_none() && self.control_change().is_some() {
+                        self.budget.member_changes -= 1;
+                        tally.faults.push(format!("replace segment {f}"));
+                    }
+                    return Ok(true);
+                }
+            }
+            6 if self.cfg.reads => {
+                let r = if self.sim.rng.chance(1, 2) {
+                    Request::OpenView
+                } else {
+                    Request::CloseView
+                };
+                self.sim
+                    .input(usize::from(self.ids.client()), Msg::Request(r))?;
+                return Ok(true);
+            }
+            7 if self.budget.az_outages > 0 => {
+                let az = self.sim.rng.below(u64::from(self.cfg.azs)) as u8;
+                let hit: Vec<usize> = (0..slots)
+                    .filter(|&i| {
+                        self.segment(i)
+                            .is_some_and(|s| !s.spare && !s.lost && s.az == az)
+                    })
+                    .collect();
+                if !hit.is_empty() {
+                    self.budget.az_outages -= 1;
+                    for i in hit {
+                        self.sim.crash(i);
+                    }
+                    tally.faults.push(format!("AZ {az} goes down"));
+                    return Ok(true);
+                }
+            }
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    fn control_state(&self) -> Option<&quorate_model::quorum::state::ControlState> {
+        match self.sim.hosts[usize::from(self.ids.control())].state()? {
+            NodeState::Control(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn members(&self) -> u16 {
+        self.control_state().map_or(0, |c| c.mem.cfg.members())
+    }
+
+    fn control_change(&self) -> Option<quorate_model::quorum::state::Change> {
+        self.control_state().and_then(|c| c.mem.change)
+    }
+
+    /// Run `steps` scheduled steps.
+    pub fn run(&mut self, steps: usize) -> std::io::Result<Tally> {
+        let mut tally = Tally::default();
+        for _ in 0..steps {
+            if !self.step(&mut tally)? {
+                break;
+            }
+        }
+        Ok(tally)
+    }
+
+    /// Replay this round's logs on the model.
+    pub fn validate(&self) -> Result<Validated, validate::Divergence> {
+        validate::validate(&Replayer::new(&self.cfg), &self.sim.logs())
+    }
+}
+
+/// The model a quorum run is replayed on: the actor model of its config without the checker's
+/// bounds, with fault budgets as large as a run can spend.
+pub struct Replayer {
+    model: QuorumActorModel,
+    ids: Ids,
+}
+
+impl Replayer {
+    /// The replay model for runs of `cfg`.
+    pub fn new(cfg: &QuorumConfig) -> Self {
+        let mut c = cfg.clone();
+        c.composition = Composition::Actors;
+        c.messages = quorate_model::quorum::Messages::Explicit;
+        c.symmetry = false;
+        c.loss = 0;
+        // The network may deliver any datagram twice.
+        c.duplicate = u8::MAX;
+        Replayer {
+            ids: Ids { slots: c.slots() },
+            model: QuorumActorModel::unbounded(c),
+        }
+    }
+
+    fn step(&self, s: &ActorState, a: ActorAction) -> Step<Self> {
+        let (n, sent) = self.model.replay_step(s, a)?;
+        Ok((
+            n,
+            sent.into_iter()
+                .map(|e| (usize::from(e.dst), e.msg))
+                .collect(),
+        ))
+    }
+}
+
+fn u(i: usize) -> u8 {
+    u8::try_from(i).unwrap_or(u8::MAX)
+}
+
+impl Replay for Replayer {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Storage = Storage;
+    type State = ActorState;
+
+    fn start(&self) -> ActorState {
+        self.model.unsettled()
+    }
+
+    fn sent_at_start(&self, s: &ActorState, i: usize) -> Vec<(usize, Msg)> {
+        in_flight(&s.sys.network)
+            .into_iter()
+            .filter(|(e, _)| usize::from(e.src) == i)
+            .flat_map(|(e, n)| std::iter::repeat_n((usize::from(e.dst), e.msg), n))
+            .collect()
+    }
+
+    fn deliver(&self, s: &ActorState, src: usize, dst: usize, msg: &Msg) -> Step<Self> {
+        let a = ActorAction::Deliver {
+            src: u(src),
+            dst: u(dst),
+            msg: *msg,
+        };
+        self.step(s, a)
+    }
+
+    fn timer(&self, s: &ActorState, i: usize, timer: &Timer) -> Step<Self> {
+        self.step(
+            s,
+            ActorAction::Timeout {
+                actor: u(i),
+                timer: *timer,
+            },
+        )
+    }
+
+    fn input(&self, s: &ActorState, i: usize, msg: &Msg) -> Step<Self> {
+        match (*msg, Id::from(i)) {
+            (Msg::Begin { f }, c) if c == self.ids.control() => {
+                self.step(s, ActorAction::Begin { f })
+            }
+            (Msg::Request(r), c) if c == self.ids.client() => self.step(s, ActorAction::Request(r)),
+            (m, _) => Err(format!(
+                "actor {i} takes no input {m:?} from the environment"
+            )),
+        }
+    }
+
+    fn crash(&self, s: &ActorState, i: usize) -> Step<Self> {
+        if i < self.ids.slots {
+            self.step(s, ActorAction::Crash { seg: u(i) })
+        } else if Id::from(i) == self.ids.writer() {
+            self.step(s, ActorAction::WriterCrash)
+        } else {
+            Err(format!("actor {i} does not crash"))
+        }
+    }
+
+    fn restart(&self, s: &ActorState, i: usize) -> Step<Self> {
+        if i < self.ids.slots {
+            self.step(s, ActorAction::Restart { seg: u(i) })
+        } else if Id::from(i) == self.ids.writer() {
+            self.step(s, ActorAction::WriterRestart)
+        } else {
+            Err(format!("actor {i} does not restart"))
+        }
+    }
+
+    fn lose(&self, s: &ActorState, i: usize) -> Step<Self> {
+        self.step(s, ActorAction::DiskLoss { seg: u(i) })
+    }
+
+    fn duplicate(&self, s: &ActorState, src: usize, dst: usize, msg: &Msg) -> Step<Self> {
+        let a = ActorAction::Duplicate {
+            src: u(src),
+            dst: u(dst),
+            msg: *msg,
+        };
+        self.step(s, a)
+    }
+
+    fn saved(&self, s: &ActorState, i: usize) -> Option<Storage> {
+        self.model.saved(s, i)
+    }
+
+    fn violation(&self, s: &ActorState) -> Option<(&'static str, String)> {
+        self.model.violation(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_run() {
+        let cfg = QuorumConfig::preset("ci").unwrap();
+        let run = |seed| {
+            let mut r: Round = Round::new(&cfg, seed);
+            r.run(500).unwrap();
+            format!("{:?}", r.sim.logs())
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3), run(4));
+    }
+}

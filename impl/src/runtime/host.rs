@@ -1,0 +1,234 @@
+//! One actor on its node: its state, its disk, and the log of its I/O.
+//!
+//! A handler's effects are carried out in the one order that keeps an acknowledgement
+//! honest: every save is appended, the disk is synced, and only then are the messages of the
+//! same handler released (group commit: the saves of several handlers share one sync when a
+//! runtime batches them). The disk holds the actor's storage as a log of snapshots; a restart
+//! reads the last good one back (a torn tail, an append a crash cut short, is dropped).
+
+use std::io;
+
+use quorate_model::actor::{Effect, Id, Role};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::event::Event;
+use crate::durable::{Disk, DurableLog, RecoverError, reopen};
+
+/// A message released to the network: sender, receiver, the sender's number for it, content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing<M> {
+    /// Sender.
+    pub src: usize,
+    /// Receiver.
+    pub dst: usize,
+    /// The sender's number for it.
+    pub seq: u64,
+    /// Content.
+    pub msg: M,
+}
+
+/// The event type of role `R`.
+pub type EventOf<R> = Event<<R as Role>::Msg, <R as Role>::Timer, <R as Role>::Storage>;
+
+/// One actor, its disk and its I/O log.
+pub struct Host<R: Role, D: Disk> {
+    id: usize,
+    role: R,
+    state: Option<R::State>,
+    disk: Option<DurableLog<R::Storage, D>>,
+    /// Every event, in order.
+    pub log: Vec<EventOf<R>>,
+    seq: u64,
+}
+
+impl<R, D> Host<R, D>
+where
+    R: Role,
+    R::Storage: Serialize + DeserializeOwned,
+    D: Disk,
+{
+    /// Actor `id` playing `role`, with `disk` (empty at birth), not started yet.
+    pub fn new(id: usize, role: R, disk: D) -> Self {
+        Host {
+            id,
+            role,
+            state: None,
+            disk: Some(DurableLog::new(disk)),
+            log: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    /// Its actor id.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Its role.
+    pub fn role(&self) -> &R {
+        &self.role
+    }
+
+    /// Its state while it runs.
+    pub fn state(&self) -> Option<&R::State> {
+        self.state.as_ref()
+    }
+
+    /// Whether it runs.
+    pub fn runs(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Start from what its disk holds (its last good snapshot; nothing at birth). Damage other
+    /// than a torn tail is an error: the node cannot vouch for what it acknowledged.
+    pub fn start(&mut self) -> Result<Vec<Outgoing<R::Msg>>, RecoverError> {
+        let disk = self
+            .disk
+            .take()
+            .expect("a host always has its disk")
+            .into_disk();
+        let reopened = match reopen::<R::Storage, D>(disk) {
+            Ok(r) => r,
+            Err((e, disk)) => {
+                self.disk = Some(DurableLog::new(disk));
+                return Err(e);
+            }
+        };
+        self.disk = Some(reopened.log);
+        let storage = reopened.records.last().cloned();
+        self.log.push(Event::Start {
+            storage: storage.clone(),
+        });
+        let mut fx = Vec::new();
+        let state = self
+            .role
+            .on_start(Id::from(self.id), storage.as_ref(), &mut fx);
+        self.state = Some(state);
+        self.commit(fx).map_err(RecoverError::Io)
+    }
+
+    /// Handle message `msg`, send number `seq` of node `src`.
+    pub fn deliver(
+        &mut self,
+        src: usize,
+        seq: u64,
+        msg: R::Msg,
+    ) -> io::Result<Vec<Outgoing<R::Msg>>> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(Vec::new());
+        };
+        self.log.push(Event::Recv {
+            src,
+            seq,
+            msg: msg.clone(),
+        });
+        let mut fx = Vec::new();
+        self.role
+            .on_msg(Id::from(self.id), state, Id::from(src), msg, &mut fx);
+        self.commit(fx)
+    }
+
+    /// Handle an input from the environment (addressed to this actor, from itself).
+    pub fn input(&mut self, msg: R::Msg) -> io::Result<Vec<Outgoing<R::Msg>>> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(Vec::new());
+        };
+        self.log.push(Event::Input { msg: msg.clone() });
+        let mut fx = Vec::new();
+        let me = Id::from(self.id);
+        self.role.on_msg(me, state, me, msg, &mut fx);
+        self.commit(fx)
+    }
+
+    /// Fire `timer`.
+    pub fn fire(&mut self, timer: &R::Timer) -> io::Result<Vec<Outgoing<R::Msg>>> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(Vec::new());
+        };
+        self.log.push(Event::Timer {
+            timer: timer.clone(),
+        });
+        let mut fx = Vec::new();
+        self.role
+            .on_timeout(Id::from(self.id), state, timer, &mut fx);
+        self.commit(fx)
+    }
+
+    /// Carry a handler's effects out: saves appended and synced, then sends released.
+    fn commit(&mut self, fx: Vec<Effect<R::Msg, R::Storage>>) -> io::Result<Vec<Outgoing<R::Msg>>> {
+        let disk = self.disk.as_mut().expect("a host always has its disk");
+        let mut saved = None;
+        for e in &fx {
+            if let Effect::Save(s) = e {
+                disk.append(s)?;
+                saved = Some(s.clone());
+            }
+        }
+        if let Some(storage) = saved {
+            disk.sync()?;
+            self.log.push(Event::Saved { storage });
+        }
+        let mut out = Vec::new();
+        for e in fx {
+            if let Effect::Send(dst, msg) = e {
+                self.seq += 1;
+                let dst = usize::from(dst);
+                self.log.push(Event::Sent {
+                    dst,
+                    seq: self.seq,
+                    msg: msg.clone(),
+                });
+                out.push(Outgoing {
+                    src: self.id,
+                    dst,
+                    seq: self.seq,
+                    msg,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The node dies: its state is gone; `crash_disk` decides what its disk keeps.
+    pub fn crash(&mut self, crash_disk: impl FnOnce(&mut D)) {
+        self.state = None;
+        if let Some(d) = self.disk.as_mut() {
+            crash_disk(d.disk_mut());
+        }
+        self.log.push(Event::Crash);
+    }
+
+    /// The node's disk is gone for good: it stops and never starts again.
+    pub fn lose(&mut self, erase: impl FnOnce(&mut D)) {
+        self.state = None;
+        if let Some(d) = self.disk.as_mut() {
+            erase(d.disk_mut());
+        }
+        self.log.push(Event::Lost);
+    }
+
+    /// Release messages on the node's behalf (the storage service reporting its lost disk).
+    pub fn send_for(&mut self, dst: usize, msg: R::Msg) -> Outgoing<R::Msg> {
+        self.seq += 1;
+        self.log.push(Event::Sent {
+            dst,
+            seq: self.seq,
+            msg: msg.clone(),
+        });
+        Outgoing {
+            src: self.id,
+            dst,
+            seq: self.seq,
+            msg,
+        }
+    }
+
+    /// The disk (to inspect or damage it in tests).
+    pub fn disk_mut(&mut self) -> &mut D {
+        self.disk
+            .as_mut()
+            .expect("a host always has its disk")
+            .disk_mut()
+    }
+}
