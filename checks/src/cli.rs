@@ -15,6 +15,7 @@ mod list;
 mod progress;
 mod render;
 mod run;
+mod run_actors;
 mod run_backtrack;
 mod run_failover;
 mod run_global;

@@ -9,12 +9,14 @@
 //! * [`sim`]: the deterministic configuration: simulated disks that lose unsynced bytes at a
 //!   crash, one seeded network that reorders, loses and duplicates datagrams (each through the
 //!   wire codec), and a seeded schedule;
-//! * [`validate`]: trace validation, every run's logs replayed on the model's actor semantics.
+//! * [`validate`]: trace validation, every run's logs replayed on the model's actor semantics;
+//! * [`logs`]: a run's logs as files, one per node, which is what validation reads.
 //!
 //! A protocol supplies its actors, its codec (serde), its faults and its workload; nothing of
 //! its protocol logic lives here.
 
 pub mod event;
 pub mod host;
+pub mod logs;
 pub mod sim;
 pub mod validate;

@@ -194,6 +194,28 @@ Exit codes: 0 a valid run; 1 a property is violated, a step is not
 enabled or a state differs; 2 unreadable file or unknown protocol,
 config, parameter or mutant.";
 
+const TRACE_VALIDATE_LONG_ABOUT: &str = "\
+Validate the logs of a run of the implementation against the model (trace
+validation). A round's directory holds run.json (the protocol, config,
+overrides, mutant and seed) and one log per node, node-I.jsonl: what
+crossed that node's I/O boundary, in order. The logs are interleaved in
+an order that respects causality (a message is received after it was
+sent) and replayed on the protocol's actor model: every input must be one
+the model allows, every released send one the model's handler emits, no
+send released before the save it depends on synced, every restart must
+read back the last synced save, and every always property must hold on
+every state. The first diverging event is printed.";
+
+const TRACE_VALIDATE_AFTER_HELP: &str = "\
+Examples:
+  quorate run quorum --actors --dir /tmp/qa --rounds 5
+  quorate trace validate /tmp/qa/round-3
+  quorate trace validate /tmp/qa            # every round in it
+
+Exit codes: 0 every round valid; 1 a round departs from the model; 2 an
+unreadable directory, run.json or log line, or an unknown protocol,
+config, parameter or mutant.";
+
 const EXPLORE_LONG_ABOUT: &str = "\
 Serve stateright's Explorer for one protocol config on loopback: open
 the printed address in a browser to see the properties, step through
@@ -279,7 +301,22 @@ later. Each round is one cluster of the model's size in DIR/round-N; at its
 end the engine is recovered from its file alone (it must come back as a
 crash leaves it) and every safety invariant must hold on the end state. With
 --paced, the cluster is driven one model event at a time on a seeded
-schedule, every invariant checked after every event.";
+schedule, every invariant checked after every event.
+
+quorum --actors: the model's own actors (every segment, the writer, the
+control plane, the client) on the one runtime in its deterministic
+configuration: a seeded network that delivers datagrams (each through the
+wire codec) in any order, loses and duplicates them; disks that lose
+unsynced bytes at a crash; a seeded schedule of deliveries, timers, client
+requests and faults within the config's budgets (crashes, disk losses, AZ
+outages, writer crashes, membership changes). Each round logs, per node,
+what crossed its I/O boundary (receives, timers, synced saves, released
+sends, what its disk gave back at each start) into DIR/round-K/, then reads
+those files back and replays them on the actor model (trace validation):
+every input must be one the model allows, every send one the model's
+handler emits, no send released before its save synced, every restart
+reading the last synced save, every always property holding on every state.
+`quorate trace validate DIR/round-K` does the same for a saved round.";
 
 const RUN_AFTER_HELP: &str = "\
 Faults of quorum (--faults, comma-separated): crash (kill a segment node),
@@ -313,11 +350,15 @@ Examples:
   quorate run global --paced --dir /tmp/gl2 --faults outage,partition
   quorate run backtrack --dir /tmp/bt --seconds 10 --faults crash,pressure,garbage
   quorate run backtrack --paced --dir /tmp/bt2 --faults crash,pressure
+  quorate run quorum --actors --dir /tmp/qa --rounds 50
+  quorate run quorum --actors --dir /tmp/qa2 --config ci --set crashes=2 --mutant read-below-scl
 
 Exit codes: 0 every acknowledged commit verified (failover, global, backtrack:
-every round's nodes recovered as they went down and every invariant held); 1 a
-commit missing or an invariant broken; 2 bad usage (unknown protocol or
-fault, unusable DIR).";
+every round's nodes recovered as they went down and every invariant held;
+--actors: every round's logs replayed on the model); 1 a commit missing, an
+invariant broken or a round that departs from the model (the first diverging
+event is printed); 2 bad usage (unknown protocol, fault, config or mutant,
+unusable DIR).";
 
 /// `quorate`'s arguments.
 #[derive(Debug, Parser)]
@@ -384,6 +425,26 @@ pub struct RunArgs {
     /// invariant checked after each, instead of letting them run on their own timers.
     #[arg(long)]
     pub paced: bool,
+    /// quorum: run the model's actors on the deterministic runtime, every round's logs
+    /// validated against the actor model (see below).
+    #[arg(long, conflicts_with_all = ["paced", "faults", "inflight", "seconds"])]
+    pub actors: bool,
+    /// --actors: how many rounds (seeds SEED, SEED+1, ...).
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "actors")]
+    pub rounds: u64,
+    /// --actors: scheduled steps per round at most (a delivery, a timer, a fault, a request).
+    #[arg(long, value_name = "N", default_value_t = 2000, requires = "actors")]
+    pub steps: usize,
+    /// --actors: the config preset whose parameters and fault budgets the rounds use
+    /// [default: deep].
+    #[arg(long, value_name = "NAME", requires = "actors")]
+    pub config: Option<String>,
+    /// --actors: override a parameter, e.g. crashes=2.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set, requires = "actors")]
+    pub sets: Vec<(String, String)>,
+    /// --actors: plant a bug in the model's actors (see quorate list); the runtime runs it.
+    #[arg(long, value_name = "NAME", requires = "actors")]
+    pub mutant: Option<String>,
 }
 
 /// `quorate trace ...`.
@@ -395,6 +456,17 @@ pub enum TraceCommand {
     /// Check a trace step by step against the model.
     #[command(long_about = TRACE_REPLAY_LONG_ABOUT, after_help = TRACE_REPLAY_AFTER_HELP)]
     Replay(TraceReplayArgs),
+    /// Validate a run's per-node logs against the actor model.
+    #[command(long_about = TRACE_VALIDATE_LONG_ABOUT, after_help = TRACE_VALIDATE_AFTER_HELP)]
+    Validate(TraceValidateArgs),
+}
+
+/// `quorate trace validate`.
+#[derive(Debug, Args)]
+pub struct TraceValidateArgs {
+    /// A round's directory (run.json and node-I.jsonl), or a run's (its round-K directories).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// How `trace show` renders.

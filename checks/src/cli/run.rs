@@ -13,6 +13,9 @@ use super::args::RunArgs;
 /// Run, print progress and the closing figures; exit 0 if every acknowledged commit was read
 /// back from every read quorum, 1 if some was not, 2 on bad usage.
 pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
+    if args.actors {
+        return super::run_actors::run(args, console);
+    }
     if !(args.seconds >= 0.0 && args.seconds.is_finite()) {
         return Err(UsageError(format!(
             "--seconds {} must be a number of seconds, 0 or more",

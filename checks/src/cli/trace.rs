@@ -36,6 +36,7 @@ pub fn run(
                 _ => 1,
             })
         }
+        TraceCommand::Validate(a) => super::run_actors::validate(&a.dir, console),
         TraceCommand::Replay(a) => {
             let (file, replayed) = load(&a.file, protocols)?;
             let mut text = format!(

@@ -14,6 +14,7 @@ use quorate_model::quorum::actors::node::{Node, NodeState};
 use quorate_model::quorum::config::Composition;
 
 use crate::durable::MemDisk;
+use crate::runtime::event::Event;
 use crate::runtime::sim::{Sim, SimDisk};
 use crate::runtime::validate::{self, Replay, Step, Validated};
 
@@ -111,7 +112,20 @@ impl<D: SimDisk> Round<D> {
         if timers.is_empty() {
             return Ok(true);
         }
-        let t = timers[self.sim.rng.below(timers.len() as u64) as usize];
+        // A kind of timer first, then one of that kind: a writer's one `NextMtr` would
+        // otherwise fire once in as many times as it has `Resend` timers.
+        let mut kinds = Vec::new();
+        for d in timers.iter().map(std::mem::discriminant) {
+            if !kinds.contains(&d) {
+                kinds.push(d);
+            }
+        }
+        let kind = kinds[self.sim.rng.below(kinds.len() as u64) as usize];
+        let of_kind: Vec<&Timer> = timers
+            .iter()
+            .filter(|t| std::mem::discriminant(*t) == kind)
+            .collect();
+        let t = *of_kind[self.sim.rng.below(of_kind.len() as u64) as usize];
         self.sim.fire(i, &t)?;
         Ok(true)
     }
@@ -251,8 +265,30 @@ impl<D: SimDisk> Round<D> {
 
     /// Replay this round's logs on the model.
     pub fn validate(&self) -> Result<Validated, validate::Divergence> {
-        validate::validate(&Replayer::new(&self.cfg), &self.sim.logs())
+        validate_logs(&self.cfg, &self.sim.logs())
     }
+
+    /// Every node's log, node `i`'s at index `i`.
+    pub fn logs(&self) -> Vec<Vec<QuorumEvent>> {
+        self.sim.logs()
+    }
+}
+
+/// What a quorum node logs.
+pub type QuorumEvent = Event<Msg, Timer, Storage>;
+
+/// How many nodes (hosts) a run of `cfg` has: every segment slot, the writer, the control
+/// plane and the client.
+pub fn nodes(cfg: &QuorumConfig) -> usize {
+    Node::all(cfg).len()
+}
+
+/// Replay the logs of a run of `cfg` (node `i`'s at index `i`) on the actor model.
+pub fn validate_logs(
+    cfg: &QuorumConfig,
+    logs: &[Vec<QuorumEvent>],
+) -> Result<Validated, validate::Divergence> {
+    validate::validate(&Replayer::new(cfg), logs)
 }
 
 /// The model a quorum run is replayed on: the actor model of its config without the checker's
@@ -272,6 +308,13 @@ impl Replayer {
         c.loss = 0;
         // The network may deliver any datagram twice.
         c.duplicate = u8::MAX;
+        // A node's log shows a crash, not its cause: an AZ outage is logged as a crash of
+        // each segment it took down (its members, and a spare that joined), so the replay
+        // allows those crashes too.
+        let per_az = u8::try_from(c.slots().div_ceil(usize::from(c.azs.max(1)))).unwrap_or(u8::MAX);
+        c.crashes = c
+            .crashes
+            .saturating_add(c.az_outages.saturating_mul(per_az));
         Replayer {
             ids: Ids { slots: c.slots() },
             model: QuorumActorModel::unbounded(c),

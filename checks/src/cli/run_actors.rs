@@ -1,0 +1,362 @@
+//! `quorate run quorum --actors` and `quorate trace validate`: the model's own actors on the
+//! deterministic runtime, round after round, each round's logs written to its directory, read
+//! back and replayed on the actor model ([`quorate_impl::quorum::actors`]).
+//!
+//! A round's directory holds `run.json` ([`RunLog`]: what the round ran, enough to rebuild the
+//! model it is validated against) and `node-I.jsonl`, node `I`'s log.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use quorate_impl::quorum::actors::{self, QuorumEvent, Round};
+use quorate_impl::runtime::event::Event;
+use quorate_impl::runtime::logs;
+use quorate_impl::runtime::validate::{Divergence, Validated};
+use quorate_model::quorum::QuorumConfig;
+use quorate_model::quorum::actors::msg::Msg;
+use serde::{Deserialize, Serialize};
+
+use crate::protocols::quorum::QUORUM;
+use crate::registry::UsageError;
+
+use super::args::RunArgs;
+use super::{Console, emit};
+
+/// The format tag of `run.json`.
+pub const FORMAT: &str = "quorate-run-log/1";
+
+/// What a round ran: the header of its logs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunLog {
+    /// [`FORMAT`].
+    pub format: String,
+    /// The protocol.
+    pub protocol: String,
+    /// The config preset.
+    pub config: String,
+    /// `--set` overrides, in order.
+    pub sets: Vec<(String, String)>,
+    /// The mutant planted in the actors, if any.
+    pub mutant: Option<String>,
+    /// The round's seed.
+    pub seed: u64,
+    /// Its scheduled steps at most.
+    pub steps: usize,
+    /// How many nodes logged.
+    pub nodes: usize,
+}
+
+impl RunLog {
+    fn config(&self) -> Result<QuorumConfig, UsageError> {
+        if self.format != FORMAT {
+            return Err(UsageError(format!(
+                "run.json has format '{}'; this quorate reads '{FORMAT}'",
+                self.format
+            )));
+        }
+        if self.protocol != "quorum" {
+            return Err(UsageError(format!(
+                "run.json is of protocol '{}'; only quorum runs its actors on the runtime so far",
+                self.protocol
+            )));
+        }
+        QUORUM.build(&self.config, &self.sets, self.mutant.as_deref())
+    }
+}
+
+/// The command that repeats round `seed` of `log`.
+fn repeat_command(log: &RunLog) -> String {
+    let mut cmd = format!(
+        "quorate run quorum --actors --dir NEW_DIR --config {} --seed {} --rounds 1 --steps {}",
+        log.config, log.seed, log.steps
+    );
+    for (k, v) in &log.sets {
+        cmd.push_str(&format!(" --set {k}={v}"));
+    }
+    if let Some(m) = &log.mutant {
+        cmd.push_str(&format!(" --mutant {m}"));
+    }
+    cmd
+}
+
+/// What the rounds added up to.
+#[derive(Default)]
+struct Totals {
+    validated: Validated,
+    acked: usize,
+    restarts: usize,
+    faults: usize,
+}
+
+impl Totals {
+    fn add(&mut self, logs: &[Vec<QuorumEvent>], v: &Validated, faults: usize) {
+        self.validated.events += v.events;
+        self.validated.steps += v.steps;
+        self.validated.states += v.states;
+        self.faults += faults;
+        for e in logs.iter().flatten() {
+            match e {
+                Event::Sent {
+                    msg: Msg::Committed { .. },
+                    ..
+                } => self.acked += 1,
+                Event::Start { storage: Some(_) } => self.restarts += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `quorate run quorum --actors`.
+pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
+    if args.protocol != "quorum" {
+        return Err(UsageError(format!(
+            "--actors runs quorum's actors on the runtime; {} does not run on it yet: drop \
+             --actors",
+            args.protocol
+        )));
+    }
+    if args.rounds == 0 || args.steps == 0 {
+        return Err(UsageError(
+            "--rounds and --steps must be 1 or more".to_string(),
+        ));
+    }
+    let config = args.config.clone().unwrap_or_else(|| "deep".into());
+    let cfg = QUORUM.build(&config, &args.sets, args.mutant.as_deref())?;
+    let dir = &args.dir;
+    if dir.exists() && std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_some()) {
+        return Err(UsageError(format!(
+            "{} is not empty; give a new directory (each round writes its logs there)",
+            dir.display()
+        )));
+    }
+    let head = |seed| RunLog {
+        format: FORMAT.into(),
+        protocol: "quorum".into(),
+        config: config.clone(),
+        sets: args.sets.clone(),
+        mutant: args.mutant.clone(),
+        seed,
+        steps: args.steps,
+        nodes: actors::nodes(&cfg),
+    };
+    let last = args.seed.saturating_add(args.rounds - 1);
+    emit(
+        &console.err,
+        &format!(
+            "seeds {}..={last} (one a round; repeat a round with: {})\n",
+            args.seed,
+            repeat_command(&head(args.seed))
+                .replace(&format!("--seed {}", args.seed), "--seed SEED")
+        ),
+    );
+    let stop = super::interrupt::stop_flag().unwrap_or_else(|| AtomicBool::new(false).into());
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let mut rounds = 0;
+    let mut validating = std::time::Duration::ZERO;
+    for seed in args.seed..=last {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let log = head(seed);
+        let round_dir = dir.join(format!("round-{seed}"));
+        let mut round: Round = Round::new(&cfg, seed);
+        let tally = round
+            .run(args.steps)
+            .map_err(|e| UsageError(format!("the simulated runtime failed: {e}")))?;
+        write_round(&round_dir, &log, &round.logs())?;
+        let t = Instant::now();
+        let (logs, outcome) = validate_dir(&round_dir)?;
+        validating += t.elapsed();
+        rounds += 1;
+        match outcome {
+            Ok(v) => {
+                totals.add(&logs, &v, tally.faults.len());
+                emit(
+                    &console.err,
+                    &format!(
+                        "  round {seed}: {} steps, {} events valid; faults: {}\n",
+                        tally.steps,
+                        v.events,
+                        if tally.faults.is_empty() {
+                            "none".into()
+                        } else {
+                            tally.faults.join(", ")
+                        }
+                    ),
+                );
+            }
+            Err(d) => {
+                emit(
+                    &console.err,
+                    &format!(
+                        "seed {seed} departs from the model; repeat it with: {}\n",
+                        repeat_command(&log)
+                    ),
+                );
+                emit(
+                    &console.out,
+                    &format!(
+                        "FAIL round {seed} ({}): {d}\n  its logs: {} (check them again with \
+                         `quorate trace validate {}`) (exit 1)\n",
+                        if tally.faults.is_empty() {
+                            "no faults".into()
+                        } else {
+                            tally.faults.join(", ")
+                        },
+                        round_dir.display(),
+                        round_dir.display()
+                    ),
+                );
+                return Ok(1);
+            }
+        }
+    }
+    let secs = validating.as_secs_f64().max(1e-9);
+    let mut text = format!(
+        "rounds                {rounds} of {} (seeds {}..={last}), logs in {}\n\
+         events validated      {} ({} inputs replayed on the actor model, {:.0} inputs/sec)\n\
+         states judged         {} (every always property on each)\n\
+         commits acknowledged  {}\n\
+         faults                {} (restarts from disk: {})\n\
+         time                  {:.1} s\n",
+        args.rounds,
+        args.seed,
+        dir.display(),
+        totals.validated.events,
+        totals.validated.steps,
+        totals.validated.steps as f64 / secs,
+        totals.validated.states,
+        totals.acked,
+        totals.faults,
+        totals.restarts,
+        started.elapsed().as_secs_f64(),
+    );
+    if rounds < args.rounds {
+        text.push_str("interrupted: the rounds run so far are valid and their logs kept\n");
+    }
+    text.push_str(
+        "verified              every round's logs, read back from its files, replay on the \
+         model: inputs allowed, sends as the handlers', saves synced before sends, restarts \
+         from the last synced save, every always property on every state (exit 0)\n",
+    );
+    emit(&console.out, &text);
+    Ok(0)
+}
+
+fn write_round(dir: &Path, log: &RunLog, events: &[Vec<QuorumEvent>]) -> Result<(), UsageError> {
+    let unusable = |e: std::io::Error| {
+        UsageError(format!(
+            "cannot write the round's logs in {}: {e}; give a directory you can write",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(unusable)?;
+    let head = serde_json::to_vec_pretty(log).expect("a run log serializes");
+    std::fs::write(dir.join("run.json"), head).map_err(unusable)?;
+    logs::write(dir, events).map_err(unusable)
+}
+
+type Outcome = (Vec<Vec<QuorumEvent>>, Result<Validated, Divergence>);
+
+/// Read a round's directory and validate it.
+fn validate_dir(dir: &Path) -> Result<Outcome, UsageError> {
+    let path = dir.join("run.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        UsageError(format!(
+            "cannot read {}: {e} (give a round's directory, as `quorate run quorum --actors` \
+             writes it)",
+            path.display()
+        ))
+    })?;
+    let log: RunLog = serde_json::from_str(&text)
+        .map_err(|e| UsageError(format!("{} is not a run log header: {e}", path.display())))?;
+    let cfg = log.config()?;
+    if log.nodes != actors::nodes(&cfg) {
+        return Err(UsageError(format!(
+            "{} says {} nodes, but its config has {}",
+            path.display(),
+            log.nodes,
+            actors::nodes(&cfg)
+        )));
+    }
+    let events = logs::read::<QuorumEvent>(dir, log.nodes).map_err(UsageError)?;
+    let outcome = actors::validate_logs(&cfg, &events);
+    Ok((events, outcome))
+}
+
+/// The round directories `dir` stands for: itself if it holds `run.json`, else its `round-K`
+/// directories in order of K.
+fn rounds_in(dir: &Path) -> Result<Vec<PathBuf>, UsageError> {
+    if dir.join("run.json").is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        UsageError(format!(
+            "cannot read {}: {e}; give a round's directory or a run's",
+            dir.display()
+        ))
+    })?;
+    let mut found: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let k = name.strip_prefix("round-")?.parse().ok()?;
+            Some((k, e.path()))
+        })
+        .filter(|(_, p)| p.join("run.json").is_file())
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(UsageError(format!(
+            "{} holds neither run.json nor round-K directories with one; give a directory \
+             `quorate run quorum --actors` wrote",
+            dir.display()
+        )));
+    }
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+/// `quorate trace validate DIR`.
+pub fn validate(dir: &Path, console: &Console) -> Result<i32, UsageError> {
+    let started = Instant::now();
+    let mut total = Validated::default();
+    let rounds = rounds_in(dir)?;
+    for round in &rounds {
+        let (_, outcome) = validate_dir(round)?;
+        match outcome {
+            Ok(v) => {
+                total.events += v.events;
+                total.steps += v.steps;
+                total.states += v.states;
+            }
+            Err(d) => {
+                emit(
+                    &console.out,
+                    &format!(
+                        "INVALID {}: {d}\n(the run departs from the model there; exit 1)\n",
+                        round.display()
+                    ),
+                );
+                return Ok(1);
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    emit(
+        &console.out,
+        &format!(
+            "valid: {} round(s) in {}: {} events, {} inputs replayed on the actor model \
+             ({:.0} inputs/sec), every always property held on {} states (exit 0)\n",
+            rounds.len(),
+            dir.display(),
+            total.events,
+            total.steps,
+            total.steps as f64 / secs,
+            total.states
+        ),
+    );
+    Ok(0)
+}

@@ -1,0 +1,157 @@
+//! `quorate run quorum --actors` and `quorate trace validate`: the model's actors on the
+//! deterministic runtime, every round's logs read back and validated against the actor model;
+//! a mutant planted in the actors is caught on the implementation by its property; a log
+//! damaged on disk (still decodable) fails validation; bad input is one line and exit 2.
+
+use std::fs;
+use std::path::PathBuf;
+
+#[path = "support/bin.rs"]
+mod bin;
+use bin::quorate;
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("quorate-actors-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+/// The number after `label` on its line of the report.
+fn figure(out: &str, label: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no '{label}' line in:\n{out}"));
+    line[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no number in '{line}'"))
+}
+
+#[test]
+fn rounds_validate_from_their_files_and_validate_again_later() {
+    let dir = scratch("rounds");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&["run", "quorum", "--actors", "--dir", d, "--rounds", "4"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.starts_with("seeds 1..=4 "),
+        "the seeds come first: {err}"
+    );
+    assert!(err.contains("  round 3: "), "a line per round: {err}");
+    assert!(figure(&out, "events validated") > 4_000, "{out}");
+    assert!(figure(&out, "commits acknowledged") > 0, "{out}");
+    assert!(figure(&out, "faults") > 4, "{out}");
+    for k in 1..=4 {
+        assert!(dir.join(format!("round-{k}/run.json")).is_file());
+        assert!(dir.join(format!("round-{k}/node-0.jsonl")).is_file());
+    }
+    let (code, out, _) = quorate(&["trace", "validate", d]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("valid: 4 round(s)"), "{out}");
+    let round = dir.join("round-2");
+    let (code, out, _) = quorate(&["trace", "validate", round.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("valid: 1 round(s)"), "{out}");
+
+    // Damage that stays decodable: one acknowledgement's SCL changed by one digit.
+    let log = round.join("node-3.jsonl");
+    let text = fs::read_to_string(&log).unwrap();
+    let at = text
+        .find("\"scl\":")
+        .expect("segment 3 acknowledged something");
+    let digit = at + "\"scl\":".len();
+    let mut bytes = text.into_bytes();
+    bytes[digit] = if bytes[digit] == b'7' { b'6' } else { b'7' };
+    fs::write(&log, bytes).unwrap();
+    let (code, out, _) = quorate(&["trace", "validate", round.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("INVALID "), "{out}");
+    assert!(
+        out.contains("node 3"),
+        "the first diverging event is segment 3's: {out}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_mutant_in_the_actors_is_caught_on_the_implementation_by_its_property() {
+    let dir = scratch("mutant");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&[
+        "run",
+        "quorum",
+        "--actors",
+        "--dir",
+        d,
+        "--rounds",
+        "10",
+        "--mutant",
+        "read-below-scl",
+    ]);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    let repeat = err
+        .lines()
+        .find(|l| l.contains("departs from the model"))
+        .unwrap_or_else(|| panic!("the seed and the command that repeats it: {err}"));
+    assert!(repeat.contains("--mutant read-below-scl"), "{repeat}");
+    assert!(out.contains("violates a7_read_sound"), "{out}");
+    let failed = out
+        .split_whitespace()
+        .nth(2)
+        .and_then(|k| k.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("FAIL round K: {out}"));
+    let round = dir.join(format!("round-{failed}"));
+    let (code, again, _) = quorate(&["trace", "validate", round.to_str().unwrap()]);
+    assert_eq!(code, 1, "{again}");
+    assert!(again.contains("violates a7_read_sound"), "{again}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_requests_exit_2_with_one_line() {
+    let dir = scratch("bad");
+    let d = dir.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["trace", "validate", "/nonexistent/quorate"],
+            "cannot read",
+        ),
+        (
+            vec!["run", "quorum", "--dir", d, "--rounds", "3"],
+            "--actors",
+        ),
+        (
+            vec!["run", "failover", "--actors", "--dir", d],
+            "drop --actors",
+        ),
+        (
+            vec!["run", "quorum", "--actors", "--dir", d, "--config", "nope"],
+            "nope",
+        ),
+        (
+            vec!["run", "quorum", "--actors", "--dir", d, "--rounds", "0"],
+            "1 or more",
+        ),
+        (
+            vec!["run", "quorum", "--actors", "--dir", d, "--paced"],
+            "--paced",
+        ),
+    ];
+    for (args, says) in cases {
+        let (code, out, err) = quorate(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    fs::create_dir_all(dir.join("round-1")).unwrap();
+    fs::write(dir.join("round-1/run.json"), "{\"format\": 3}").unwrap();
+    let (code, _, err) = quorate(&["trace", "validate", d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a run log header"), "{err}");
+    let (code, _, err) = quorate(&["run", "quorum", "--actors", "--dir", d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not empty"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+}
