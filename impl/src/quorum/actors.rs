@@ -74,6 +74,25 @@ impl<D: SimDisk> Round<D> {
         }
     }
 
+    /// Whether slot `i` holds a segment that has taken its place (not a spare, or a spare
+    /// that has joined): its running state's, or else what its disk last synced.
+    fn placed(&self, i: usize) -> bool {
+        if let Some(s) = self.segment(i) {
+            return !s.spare;
+        }
+        self.sim.hosts[i]
+            .log
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::Saved {
+                    storage: Storage::Segment(s),
+                } => Some(!s.spare),
+                _ => None,
+            })
+            .unwrap_or(false)
+    }
+
     /// Whether slot `i`'s disk is gone.
     fn lost(&self, i: usize) -> bool {
         let h = &self.sim.hosts[i];
@@ -179,7 +198,7 @@ impl<D: SimDisk> Round<D> {
             4 if self.budget.disk_losses > 0 => {
                 let members = self.members();
                 let hit: Vec<usize> = (0..slots)
-                    .filter(|&i| members & (1 << i) != 0 && !self.lost(i))
+                    .filter(|&i| members & (1 << i) != 0 && !self.lost(i) && self.placed(i))
                     .collect();
                 if let Some(&i) = hit.get(self.sim.rng.below(hit.len().max(1) as u64) as usize) {
                     self.budget.disk_losses -= 1;

@@ -169,10 +169,24 @@ impl Cluster {
     /// restart).
     fn hello(&mut self, i: usize) {
         if let Some(ack) = self.node(i).map(|n| n.ack()) {
-            if let Msg::Ack { scl, .. } = ack {
+            if let Msg::Ack { scl, mem_epoch, .. } = ack {
                 self.reports[i] = Some(scl);
+                self.heard(i, scl, mem_epoch);
             }
             self.send_to_writer(&ack);
+        }
+    }
+
+    /// During a change, until G hydrates, the first report of each member of the old
+    /// configuration at the dual configuration's epoch raises G's target.
+    fn heard(&mut self, i: usize, scl: Lsn, mem: Epoch) {
+        let (epoch, old) = (self.mem.epoch, self.mem.cfg.members());
+        if let Some(c) = self.mem.change.as_mut() {
+            let old = old & !(1 << c.g);
+            if !c.hydrated && mem >= epoch && old & !c.heard & (1 << i) != 0 {
+                c.heard |= 1 << i;
+                c.target = c.target.max(scl);
+            }
         }
     }
 
@@ -754,6 +768,7 @@ impl Cluster {
             f,
             g,
             target,
+            heard: 0,
             hydrated: false,
         });
         if !self.cfg.has(Mutant::NoDualQuorum) {
@@ -764,13 +779,22 @@ impl Cluster {
 
     /// The control plane finalizes the change once G has hydrated (or at once, under Ma4).
     fn mem_finalize(&mut self) -> bool {
-        let Some(c) = self.mem.change else {
+        let Some(mut c) = self.mem.change else {
             return false;
         };
+        // Hydration is judged when the control plane considers finalizing.
+        let hydrates = !c.hydrated
+            && self.up(usize::from(c.g))
+            && count(c.heard) >= usize::from(self.cfg.read_quorum)
+            && self.reports[usize::from(c.g)].is_some_and(|scl| scl >= c.target);
+        if hydrates {
+            c.hydrated = true;
+            self.mem.change = Some(c);
+        }
         let new = self.mem.replacing(c.f, c.g);
         let ready = c.hydrated || self.cfg.has(Mutant::FinalizeBeforeHydration);
         if !ready || count(self.up_set() & new) < usize::from(self.cfg.write_quorum) {
-            return false;
+            return hydrates;
         }
         self.bump(Cfg::single(new));
         self.mem.change = None;
@@ -796,14 +820,8 @@ impl Cluster {
     }
 
     /// Derived bookkeeping after every event: the writer's consistency points and client
-    /// acks, garbage collection, and the joiner's hydration.
+    /// acks, and garbage collection.
     fn settle(&mut self) {
-        if let Some(c) = self.mem.change.as_mut()
-            && !c.hydrated
-            && self.reports[usize::from(c.g)].is_some_and(|scl| scl >= c.target)
-        {
-            c.hydrated = true;
-        }
         if self.writer.w.mode != WriterMode::Open {
             return;
         }

@@ -161,7 +161,7 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
             &s,
             &s,
             i,
-            &log[first.at + 1..first.end],
+            &log[first.at..first.end],
             want,
             &mut released,
         )
@@ -228,7 +228,7 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
             &before,
             &after,
             i,
-            &logs[i][g.at + 1..g.end],
+            &logs[i][g.at..g.end],
             sent,
             &mut released,
         )
@@ -261,9 +261,9 @@ fn copies<R: Replay>(
     Ok(s)
 }
 
-/// Check the outputs node `i` logged after an input against the model's: saves synced before
-/// any send, the last save what the model saved, the sends what the model sent. Returns the
-/// sends, numbered.
+/// Check the outputs node `i` logged after an input (`logged`: the input, then its outputs)
+/// against the model's: saves synced before any send, the last save what the model saved, the
+/// sends what the model sent. Returns the sends, numbered.
 fn outputs<R: Replay>(
     model: &R,
     before: &R::State,
@@ -296,7 +296,14 @@ fn outputs<R: Replay>(
         }
     }
     let (model_before, model_after) = (model.saved(before, i), model.saved(after, i));
+    // A lost disk holds nothing: what the model records for it is that it is gone, which no
+    // disk syncs.
+    let gone = matches!(logged.first(), Some(Event::Lost));
     match saved {
+        Some(s) if gone => {
+            return Err(format!("it synced {s:?} to a disk that is gone"));
+        }
+        None if gone => {}
         Some(s) if Some(&s) != model_after.as_ref() => {
             return Err(format!("it synced {s:?}; the model saved {model_after:?}"));
         }

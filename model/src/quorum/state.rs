@@ -163,9 +163,15 @@ pub struct Change {
     pub f: u8,
     /// The joining spare.
     pub g: u8,
-    /// G is hydrated once its SCL reaches this: the PGCL when G was added.
+    /// G is hydrated once its SCL reaches this: at least the PGCL when G was added, raised by
+    /// every SCL a member of the old configuration reports at the dual configuration's epoch.
     pub target: Lsn,
-    /// G's SCL has reached `target` (sticky).
+    /// The members of the old configuration (G aside) that have reported their SCL at the
+    /// dual configuration's epoch. Only once they make a read quorum does `target` cover every
+    /// commit acknowledged before the change began: such a commit is held by a write quorum
+    /// of the old configuration, which meets every read quorum of it.
+    pub heard: SegSet,
+    /// G's SCL has reached `target` and `heard` is a read quorum (sticky).
     pub hydrated: bool,
 }
 

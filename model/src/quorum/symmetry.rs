@@ -247,6 +247,7 @@ pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
     if let Some(ch) = c.mem.change.as_mut() {
         ch.f = perm[usize::from(ch.f)] as u8;
         ch.g = perm[usize::from(ch.g)] as u8;
+        ch.heard = permute_set(ch.heard, perm);
     }
     s.writer.cfg = s.writer.cfg.permute(perm);
     s.writer.lost = permute_set(s.writer.lost, perm);

@@ -260,6 +260,9 @@ impl ControlPlane {
             f,
             g: spare,
             target,
+            // This control plane reads the writer's own figures (`facts`) when the change
+            // begins, so its target needs no reports at the dual epoch.
+            heard: SegSet::MAX,
             hydrated: false,
         });
         let (epoch, dual) = (g.mem.epoch, g.mem.dual_for(f, spare));

@@ -53,6 +53,7 @@ impl Renaming {
         if let Some(c) = out.change.as_mut() {
             c.f = self.u8_slot(c.f);
             c.g = self.u8_slot(c.g);
+            c.heard = permute_set(c.heard, perm);
         }
         out
     }

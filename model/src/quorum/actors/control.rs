@@ -4,8 +4,13 @@
 //! * **Membership** [V18 §4]. When told to replace member F (a failed disk, or heat
 //!   management: the `Begin` input), it takes a spare G into F's AZ, empty, at the current
 //!   epochs, and installs the dual configuration (the old quorum set and the new one) at the
-//!   next membership epoch. G hydrates by gossip up to the PGCL the segments' reports show at
-//!   that moment. Once G's reports reach it, `Finalize` installs the new set alone; if F is back
+//!   next membership epoch. G hydrates by gossip up to the highest SCL that the members of
+//!   the old configuration report at the dual epoch (and at least the PGCL it knew when the
+//!   change began), judged when it considers finalizing, once a read quorum of them has
+//!   reported: a commit acknowledged before the change is held by a write quorum of the
+//!   old configuration, which meets that read quorum, so its report covers the commit however
+//!   late the writer's own news arrives. Once G's reports reach that target,
+//!   `Finalize` installs the new set alone; if F is back
 //!   first, `Revert` installs the old set alone and G discards its copy. Each bump goes to every
 //!   segment it hears from (MC3), and a segment that starts learns the epoch in force (MC4).
 //!   A bump goes ahead only when a write quorum of the sets it installs is up.
@@ -138,6 +143,7 @@ fn begin(
         f,
         g,
         target,
+        heard: 0,
         hydrated: false,
     });
     let join = Msg::Join {
@@ -176,14 +182,19 @@ pub fn on_msg(
             out.send(src, reply);
         }
         // A report counts from a segment it hears from (not one it retired).
-        (Msg::Ack { scl, .. }, Some(i)) if st.up & (1 << i) != 0 => {
+        (Msg::Ack { scl, mem, .. }, Some(i)) if st.up & (1 << i) != 0 => {
             // A segment's SCL only grows: a report overtaken by a newer one changes nothing.
             st.reports[i] = st.reports[i].max(scl);
-            if let Some(c) = st.mem.change.as_mut()
-                && usize::from(c.g) == i
-                && scl >= c.target
-            {
-                c.hydrated = true;
+            let (epoch, old) = (st.mem.epoch, st.mem.cfg.members());
+            if let Some(c) = st.mem.change.as_mut() {
+                // The first report of a member of the old configuration at the dual
+                // configuration's epoch shows everything it held before the change began.
+                // Every such report until G hydrates raises the target.
+                let old = old & !(1 << c.g);
+                if !c.hydrated && mem >= epoch && old & !c.heard & (1 << i) != 0 {
+                    c.heard |= 1 << i;
+                    c.target = c.target.max(scl);
+                }
             }
         }
         (Msg::Disconnected, Some(i)) => st.up &= !(1 << i),
@@ -232,10 +243,21 @@ pub fn on_timeout(
     timer: &Timer,
     out: &mut impl Effects<Msg, Storage>,
 ) {
-    let Some(c) = st.mem.change else { return };
+    let Some(mut c) = st.mem.change else { return };
     let w = usize::from(cfg.write_quorum);
     match timer {
         Timer::Finalize => {
+            // Hydration is judged here, on every report received so far, and not as each
+            // arrives: whether G has hydrated must not depend on the order reports came in.
+            // A G it does not hear from (crashed, or its disk lost) has not hydrated.
+            if !c.hydrated
+                && st.up & (1 << c.g) != 0
+                && count(c.heard) >= usize::from(cfg.read_quorum)
+                && st.reports[usize::from(c.g)] >= c.target
+            {
+                c.hydrated = true;
+                st.mem.change = Some(c);
+            }
             let new = st.mem.replacing(c.f, c.g);
             let ready = c.hydrated || cfg.has(Mutant::FinalizeBeforeHydration);
             if ready && count(st.up & new) >= w {

@@ -79,6 +79,11 @@ pub fn timers(cfg: &QuorumConfig) -> Vec<Timer> {
     out
 }
 
+/// The volume epoch of the newest truncation range in `truncs` (1 for none).
+fn last_epoch(truncs: &Truncs) -> Epoch {
+    truncs.last().map_or(1, |t| t.epoch)
+}
+
 /// Start a new incarnation: ask the metadata service for the volume.
 pub fn on_start(ids: Ids, out: &mut impl Effects<Msg, Storage>) -> WriterState {
     let mut st = unborn();
@@ -240,7 +245,10 @@ pub fn on_msg(
                     out.send(ids.seg(i), Msg::ReadScl { truncs });
                 }
             }
-            Pending::Trunc(vdl) => {
+            // Only the answer that shows the range it asked to record: an earlier answer
+            // (a request the network repeated, delivered late) holds the ranges it recovered
+            // from, and installing those would bring the annulled records back to life.
+            Pending::Trunc(vdl) if last_epoch(&truncs) > last_epoch(&st.truncs) => {
                 st.pending = Pending::None;
                 st.truncs = truncs;
                 st.mode = WriterMode::Recovering { vdl };
@@ -274,7 +282,7 @@ pub fn on_msg(
                 return;
             }
             let vdl = rules::recovered_vdl_from(std::iter::once(r.top), r.cpls, &st.truncs);
-            let epoch = st.truncs.last().map_or(1, |t| t.epoch) + 1;
+            let epoch = last_epoch(&st.truncs) + 1;
             // Above VDL everything is annulled: keep only what the recovered volume keeps.
             st.cpls = r.cpls & ((1u32 << vdl) - 1) as u16;
             st.pending = Pending::Trunc(vdl);

@@ -112,20 +112,22 @@ fn cfg(c: &Cfg) -> u64 {
     u64::from(sets[0]) | u64::from(sets[1]) << 16 | u64::from(dual) << 32
 }
 
-/// 26 bits, 0 for none.
-fn change(c: &Option<Change>) -> u32 {
+/// 42 bits, 0 for none.
+fn change(c: &Option<Change>) -> u64 {
     match *c {
         None => 0,
         Some(Change {
             f,
             g,
             target,
+            heard,
             hydrated,
         }) => {
-            1 | u32::from(hydrated) << 1
-                | u32::from(f) << 2
-                | u32::from(g) << 10
-                | u32::from(target) << 18
+            1 | u64::from(hydrated) << 1
+                | u64::from(f) << 2
+                | u64::from(g) << 10
+                | u64::from(target) << 18
+                | u64::from(heard) << 26
         }
     }
 }
