@@ -7,31 +7,14 @@ use std::path::PathBuf;
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::quorate;
+use bin::{figure, quorate};
 
 /// The runs take one at a time: each is a cluster of threads that fsync, and a run that
 /// shares two cores with three others measures the machine, not the cluster.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("quorate-run-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
-}
-
-/// The number after `label` on its line of the report.
-fn figure(out: &str, label: &str) -> u64 {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with(label))
-        .unwrap_or_else(|| {
-            panic!("no '{label}' line in:\n{out}");
-        });
-    line[label.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or_else(|| panic!("no number in '{line}'"))
+    bin::scratch("run", name)
 }
 
 #[test]

@@ -8,25 +8,10 @@ use std::path::PathBuf;
 
 #[path = "support/bin.rs"]
 mod bin;
-use bin::quorate;
+use bin::{figure, quorate};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("quorate-actors-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
-}
-
-/// The number after `label` on its line of the report.
-fn figure(out: &str, label: &str) -> u64 {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with(label))
-        .unwrap_or_else(|| panic!("no '{label}' line in:\n{out}"));
-    line[label.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or_else(|| panic!("no number in '{line}'"))
+    bin::scratch("actors", name)
 }
 
 #[test]
@@ -54,6 +39,16 @@ fn rounds_validate_from_their_files_and_validate_again_later() {
     let (code, out, _) = quorate(&["trace", "validate", round.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("valid: 1 round(s)"), "{out}");
+
+    // A log cut short by its last event.
+    let other = dir.join("round-3");
+    let log0 = other.join("node-0.jsonl");
+    let text = fs::read_to_string(&log0).unwrap();
+    let cut = text.trim_end().rsplit_once('\n').unwrap().0.to_string() + "\n";
+    fs::write(&log0, cut).unwrap();
+    let (code, out, _) = quorate(&["trace", "validate", other.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cut short"), "{out}");
 
     // Damage that stays decodable: one acknowledgement's SCL changed by one digit.
     let log = round.join("node-3.jsonl");

@@ -69,20 +69,30 @@ fn seeded_rounds_validate_and_make_progress() {
     assert!(changes >= 3, "membership changes: {changes}");
 }
 
-/// A disk whose sync does nothing: what a node acknowledges after a save may be lost at a
-/// crash (a node that acks before its data is durable).
-#[derive(Default)]
-struct NoSync(MemDisk);
+/// A runtime bug planted in a memory disk: what its reader gives back, and whether its sync
+/// syncs.
+trait Plant: Default {
+    /// Whether `sync` makes the bytes durable.
+    const SYNCS: bool = true;
+    /// What a read gives back of the bytes the disk holds.
+    fn read(bytes: Vec<u8>) -> Vec<u8> {
+        bytes
+    }
+}
 
-impl Disk for NoSync {
+/// A memory disk with bug `P` planted.
+#[derive(Default)]
+struct Planted<P: Plant>(MemDisk, P);
+
+impl<P: Plant> Disk for Planted<P> {
     fn read_all(&self) -> std::io::Result<Vec<u8>> {
-        self.0.read_all()
+        self.0.read_all().map(P::read)
     }
     fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.0.append(bytes)
     }
     fn sync(&mut self) -> std::io::Result<()> {
-        Ok(())
+        if P::SYNCS { self.0.sync() } else { Ok(()) }
     }
     fn erase(&mut self) -> std::io::Result<()> {
         self.0.erase()
@@ -92,97 +102,72 @@ impl Disk for NoSync {
     }
 }
 
-impl SimDisk for NoSync {
-    fn crash(&mut self, _keep: usize) {
-        self.0.crash(0);
+impl<P: Plant> SimDisk for Planted<P> {
+    fn crash(&mut self, keep: usize) {
+        // Nothing was ever synced on a disk that does not sync: a crash keeps none of it.
+        self.0.crash(if P::SYNCS { keep } else { 0 });
     }
+}
+
+/// A sync that does nothing: what a node acknowledges after a save may be lost at a crash (a
+/// node that acks before its data is durable).
+#[derive(Default)]
+struct NoSync;
+
+impl Plant for NoSync {
+    const SYNCS: bool = false;
 }
 
 #[test]
 fn a_node_that_acks_before_its_sync_fails_validation() {
-    let (seed, why) = first_divergence::<NoSync>(30).expect("an unsynced save goes unseen");
+    let (seed, why) =
+        first_divergence::<Planted<NoSync>>(30).expect("an unsynced save goes unseen");
     assert!(why.contains("its disk gave back"), "seed {seed}: {why}");
 }
 
-/// A disk whose replay drops the last record (a recovery that reads one record short).
+/// A replay that drops the last record (a recovery that reads one record short).
 #[derive(Default)]
-struct ShortReplay(MemDisk);
+struct ShortReplay;
 
-impl Disk for ShortReplay {
-    fn read_all(&self) -> std::io::Result<Vec<u8>> {
-        let all = self.0.read_all()?;
+impl Plant for ShortReplay {
+    fn read(all: Vec<u8>) -> Vec<u8> {
         let mut records = unframe::<serde_json::Value>(&all).records;
         records.pop();
-        Ok(records
+        records
             .iter()
             .flat_map(|r| frame(&serde_json::to_vec(r).unwrap()))
-            .collect())
-    }
-    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.append(bytes)
-    }
-    fn sync(&mut self) -> std::io::Result<()> {
-        self.0.sync()
-    }
-    fn erase(&mut self) -> std::io::Result<()> {
-        self.0.erase()
-    }
-    fn truncate(&mut self, len: usize) -> std::io::Result<()> {
-        self.0.truncate(len)
-    }
-}
-
-impl SimDisk for ShortReplay {
-    fn crash(&mut self, keep: usize) {
-        self.0.crash(keep);
+            .collect()
     }
 }
 
 #[test]
 fn a_replay_that_drops_a_record_fails_validation() {
-    let (seed, why) = first_divergence::<ShortReplay>(30).expect("a short replay goes unseen");
+    let (seed, why) =
+        first_divergence::<Planted<ShortReplay>>(30).expect("a short replay goes unseen");
     assert!(why.contains("its disk gave back"), "seed {seed}: {why}");
 }
 
-/// A disk whose reader decodes a segment's volume epoch one lower than written, with valid
-/// checksums (a decoder bug: the fence of the newer incarnation is gone after a restart).
+/// A reader that decodes a segment's volume epoch one lower than written, with valid checksums
+/// (a decoder bug: the fence of the newer incarnation is gone after a restart).
 #[derive(Default)]
-struct LosesFence(MemDisk);
+struct LosesFence;
 
-impl Disk for LosesFence {
-    fn read_all(&self) -> std::io::Result<Vec<u8>> {
-        let all = self.0.read_all()?;
-        let records = unframe::<Storage>(&all).records;
-        Ok(records
+impl Plant for LosesFence {
+    fn read(all: Vec<u8>) -> Vec<u8> {
+        unframe::<Storage>(&all)
+            .records
             .into_iter()
             .flat_map(|Storage::Segment(mut s)| {
                 s.core.vol_epoch = s.core.vol_epoch.saturating_sub(1).max(1);
                 frame(&serde_json::to_vec(&Storage::Segment(s)).unwrap())
             })
-            .collect())
-    }
-    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.append(bytes)
-    }
-    fn sync(&mut self) -> std::io::Result<()> {
-        self.0.sync()
-    }
-    fn erase(&mut self) -> std::io::Result<()> {
-        self.0.erase()
-    }
-    fn truncate(&mut self, len: usize) -> std::io::Result<()> {
-        self.0.truncate(len)
-    }
-}
-
-impl SimDisk for LosesFence {
-    fn crash(&mut self, keep: usize) {
-        self.0.crash(keep);
+            .collect()
     }
 }
 
 #[test]
 fn a_restart_that_drops_a_fence_fails_validation() {
-    let (seed, why) = first_divergence::<LosesFence>(60).expect("a lost fence goes unseen");
+    let (seed, why) =
+        first_divergence::<Planted<LosesFence>>(60).expect("a lost fence goes unseen");
     assert!(why.contains("its disk gave back"), "seed {seed}: {why}");
 }

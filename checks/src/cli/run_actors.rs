@@ -45,6 +45,8 @@ pub struct RunLog {
     pub steps: usize,
     /// How many nodes logged.
     pub nodes: usize,
+    /// How many events each node logged, so that a log cut short is seen.
+    pub events: Vec<usize>,
 }
 
 impl RunLog {
@@ -140,8 +142,16 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         seed,
         steps: args.steps,
         nodes: actors::nodes(&cfg),
+        events: Vec::new(),
     };
-    let last = args.seed.saturating_add(args.rounds - 1);
+    let Some(last) = args.seed.checked_add(args.rounds - 1) else {
+        return Err(UsageError(format!(
+            "--seed {} with --rounds {} runs past the last seed {}; give a lower --seed",
+            args.seed,
+            args.rounds,
+            u64::MAX
+        )));
+    };
     emit(
         &console.err,
         &format!(
@@ -155,25 +165,52 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     let started = Instant::now();
     let mut totals = Totals::default();
     let mut rounds = 0;
+    let mut progressed = 0;
+    let mut interrupted = false;
     let mut validating = std::time::Duration::ZERO;
     for seed in args.seed..=last {
         if stop.load(Ordering::SeqCst) {
+            interrupted = true;
             break;
         }
-        let log = head(seed);
+        let mut log = head(seed);
         let round_dir = dir.join(format!("round-{seed}"));
         let mut round: Round = Round::new(&cfg, seed);
-        let tally = round
-            .run(args.steps)
-            .map_err(|e| UsageError(format!("the simulated runtime failed: {e}")))?;
-        write_round(&round_dir, &log, &round.logs())?;
+        let ran = round.run(args.steps);
+        let events = round.logs();
+        log.events = events.iter().map(Vec::len).collect();
+        write_round(&round_dir, &log, &events)?;
+        let tally = match ran {
+            Ok(tally) => tally,
+            Err(e) => {
+                emit(
+                    &console.err,
+                    &format!(
+                        "seed {seed} failed; repeat it with: {}\n",
+                        repeat_command(&log)
+                    ),
+                );
+                emit(
+                    &console.out,
+                    &format!(
+                        "FAIL round {seed}: {e}\n  its logs: {} (exit 1)\n",
+                        round_dir.display()
+                    ),
+                );
+                return Ok(1);
+            }
+        };
         let t = Instant::now();
         let (logs, outcome) = validate_dir(&round_dir)?;
         validating += t.elapsed();
         rounds += 1;
         match outcome {
             Ok(v) => {
+                let acked = totals.acked;
                 totals.add(&logs, &v, tally.faults.len());
+                if totals.acked > acked {
+                    progressed += 1;
+                }
                 emit(
                     &console.err,
                     &format!(
@@ -219,7 +256,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         "rounds                {rounds} of {} (seeds {}..={last}), logs in {}\n\
          events validated      {} ({} inputs replayed on the actor model, {:.0} inputs/sec)\n\
          states judged         {} (every always property on each)\n\
-         commits acknowledged  {}\n\
+         commits acknowledged  {} (rounds with one: {progressed} of {rounds})\n\
          faults                {} (restarts from disk: {})\n\
          time                  {:.1} s\n",
         args.rounds,
@@ -234,7 +271,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         totals.restarts,
         started.elapsed().as_secs_f64(),
     );
-    if rounds < args.rounds {
+    if interrupted {
         text.push_str("interrupted: the rounds run so far are valid and their logs kept\n");
     }
     text.push_str(
@@ -283,6 +320,23 @@ fn validate_dir(dir: &Path) -> Result<Outcome, UsageError> {
         )));
     }
     let events = logs::read::<QuorumEvent>(dir, log.nodes).map_err(UsageError)?;
+    let counts: Vec<usize> = events.iter().map(Vec::len).collect();
+    if let Some(node) = (0..log.nodes).find(|&i| log.events.get(i) != Some(&counts[i])) {
+        let cut = Divergence {
+            node,
+            event: counts[node],
+            what: "end of log".into(),
+            why: format!(
+                "the log holds {} events, and run.json says the node logged {}: the log was \
+                 cut short or added to",
+                counts[node],
+                log.events
+                    .get(node)
+                    .map_or("no count".to_string(), |n| n.to_string())
+            ),
+        };
+        return Ok((events, Err(cut)));
+    }
     let outcome = actors::validate_logs(&cfg, &events);
     Ok((events, outcome))
 }
@@ -306,8 +360,13 @@ fn rounds_in(dir: &Path) -> Result<Vec<PathBuf>, UsageError> {
             let k = name.strip_prefix("round-")?.parse().ok()?;
             Some((k, e.path()))
         })
-        .filter(|(_, p)| p.join("run.json").is_file())
         .collect();
+    if let Some((_, p)) = found.iter().find(|(_, p)| !p.join("run.json").is_file()) {
+        return Err(UsageError(format!(
+            "{} has no run.json; a round's directory holds the run.json its run wrote",
+            p.display()
+        )));
+    }
     found.sort();
     if found.is_empty() {
         return Err(UsageError(format!(

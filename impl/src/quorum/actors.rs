@@ -12,6 +12,7 @@ use quorate_model::quorum::actor_model::{ActorAction, ActorState, QuorumActorMod
 use quorate_model::quorum::actors::msg::{Ids, Msg, Request, Storage, Timer};
 use quorate_model::quorum::actors::node::{Node, NodeState};
 use quorate_model::quorum::config::Composition;
+use quorate_model::quorum::state::Budget;
 
 use crate::durable::MemDisk;
 use crate::runtime::event::Event;
@@ -34,16 +35,9 @@ pub struct Round<D: SimDisk = MemDisk> {
     /// The actors on their hosts, the network, the schedule.
     pub sim: Sim<Node, D>,
     ids: Ids,
-    budget: Budgets,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Budgets {
-    crashes: u8,
-    disk_losses: u8,
-    az_outages: u8,
-    member_changes: u8,
-    writer_crashes: u8,
+    /// The faults the config's budgets still allow (messages are lost and duplicated by the
+    /// network, not from a budget).
+    budget: Budget,
 }
 
 impl<D: SimDisk> Round<D> {
@@ -57,13 +51,7 @@ impl<D: SimDisk> Round<D> {
             cfg: cfg.clone(),
             sim,
             ids: Ids { slots: cfg.slots() },
-            budget: Budgets {
-                crashes: cfg.crashes,
-                disk_losses: cfg.disk_losses,
-                az_outages: cfg.az_outages,
-                member_changes: cfg.member_changes,
-                writer_crashes: cfg.writer_crashes,
-            },
+            budget: Budget::granted(cfg),
         }
     }
 
@@ -72,6 +60,14 @@ impl<D: SimDisk> Round<D> {
             NodeState::Segment(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// Restart node `i` from its disk. A node that cannot come back from what it synced is a
+    /// failure of the round, not a fault to take in stride.
+    fn start(&mut self, i: usize) -> std::io::Result<()> {
+        self.sim.start(i).map_err(|e| {
+            std::io::Error::other(format!("node {i} could not start from its disk: {e}"))
+        })
     }
 
     /// Whether slot `i` holds a segment that has taken its place (not a spare, or a spare
@@ -175,9 +171,7 @@ impl<D: SimDisk> Round<D> {
                     .filter(|&i| self.sim.hosts[i].log.len() > 1)
                     .collect();
                 if let Some(&i) = down.get(self.sim.rng.below(down.len().max(1) as u64) as usize) {
-                    if self.sim.start(i).is_err() {
-                        return Ok(false);
-                    }
+                    self.start(i)?;
                     tally.faults.push(format!("restart segment {i}"));
                     return Ok(true);
                 }
@@ -189,9 +183,7 @@ impl<D: SimDisk> Round<D> {
                 return Ok(true);
             }
             3 if !self.sim.hosts[w].runs() => {
-                if self.sim.start(w).is_err() {
-                    return Ok(false);
-                }
+                self.start(w)?;
                 tally.faults.push("restart the writer".into());
                 return Ok(true);
             }

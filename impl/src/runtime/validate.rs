@@ -150,7 +150,11 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
     // Each node's first event is its birth, which the start state already took.
     for (i, log) in logs.iter().enumerate() {
         let Some(first) = grouped[i].first() else {
-            continue;
+            return Err(fail(
+                i,
+                0,
+                "the node logged nothing (a log starts with the node's birth)".into(),
+            ));
         };
         if !matches!(log[first.at], Event::Start { storage: None }) {
             return Err(fail(i, 0, "a node's log starts with its birth".into()));
@@ -183,7 +187,22 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
         let Some(i) = pick else {
             if let Some(i) = (0..logs.len()).find(|&i| next[i] < grouped[i].len()) {
                 let at = grouped[i][next[i]].at;
-                return Err(fail(i, at, "it received a message no node released".into()));
+                let why = match &logs[i][at] {
+                    Event::Recv { src, seq, .. }
+                        if logs.get(*src).is_some_and(|l| {
+                            l.iter()
+                                .any(|e| matches!(e, Event::Sent { seq: q, .. } if q == seq))
+                        }) =>
+                    {
+                        format!(
+                            "it received node {src}'s send {seq}, which node {src} logged but \
+                             only after an event the model cannot take (the replay of every \
+                             log is stuck here)"
+                        )
+                    }
+                    _ => "it received a message no node released".into(),
+                };
+                return Err(fail(i, at, why));
             }
             return Ok(report);
         };
@@ -288,6 +307,11 @@ fn outputs<R: Replay>(
                 saved = Some(storage.clone());
             }
             Event::Sent { dst, seq, msg } => {
+                if released.range((i, *seq)..=(i, u64::MAX)).next().is_some() {
+                    return Err(format!(
+                        "its send number {seq} is not above every earlier one"
+                    ));
+                }
                 released.insert((i, *seq), (*dst, msg.clone()));
                 sent.push((*dst, msg.clone()));
                 fresh.push((*seq, *dst, msg.clone()));

@@ -648,7 +648,9 @@ impl Model for QuorumActorModel {
                 Some(n)
             }
             ActorAction::Duplicate { src, dst, msg } => {
-                if s.budget.duplicate == 0 || !in_flight(src, dst, &msg) {
+                // A run of the implementation is replayed without the budget: its network
+                // may deliver any datagram twice.
+                if (self.bounded && s.budget.duplicate == 0) || !in_flight(src, dst, &msg) {
                     return None;
                 }
                 let env = Envelope {
@@ -658,7 +660,7 @@ impl Model for QuorumActorModel {
                 };
                 let mut n = s.clone();
                 n.sys.network = self.with_sent(&s.sys, &[env]);
-                n.budget.duplicate -= 1;
+                n.budget.duplicate = n.budget.duplicate.saturating_sub(1);
                 n.view = Arc::new(self.project(&n));
                 Some(n)
             }

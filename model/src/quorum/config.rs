@@ -489,6 +489,15 @@ impl QuorumConfig {
                 self.writer_crashes
             ));
         }
+        // Each recovery may annul up to `lal` LSNs above what was allocated, and the writer
+        // allocates above every range, so LSNs reach `lsns + writer_crashes x lal`.
+        let top = usize::from(self.lsns) + usize::from(self.writer_crashes) * usize::from(self.lal);
+        if top > MAX_LSN {
+            return Err(format!(
+                "lsns={} + writer_crashes={} x lal={} reaches LSN {top}, above the {MAX_LSN}                  LSNs a state holds; lower one of them",
+                self.lsns, self.writer_crashes, self.lal
+            ));
+        }
         if members + usize::from(self.member_changes) > MAX_SEGMENTS {
             return Err(format!(
                 "{members} members + {} spares exceed {MAX_SEGMENTS} segments; lower member_changes",

@@ -307,6 +307,21 @@ pub struct Budget {
     pub duplicate: u8,
 }
 
+impl Budget {
+    /// The budgets `cfg` grants.
+    pub fn granted(cfg: &crate::quorum::config::QuorumConfig) -> Self {
+        Budget {
+            crashes: cfg.crashes,
+            disk_losses: cfg.disk_losses,
+            az_outages: cfg.az_outages,
+            member_changes: cfg.member_changes,
+            writer_crashes: cfg.writer_crashes,
+            loss: cfg.loss,
+            duplicate: cfg.duplicate,
+        }
+    }
+}
+
 /// Client reads and garbage collection, as the writer keeps them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Reads {

@@ -164,15 +164,7 @@ pub fn init(cfg: &QuorumConfig) -> QuorumState {
             },
             Messages::Explicit => Net::Explicit { msgs: Vec::new() },
         },
-        budget: Budget {
-            crashes: cfg.crashes,
-            disk_losses: cfg.disk_losses,
-            az_outages: cfg.az_outages,
-            member_changes: cfg.member_changes,
-            writer_crashes: cfg.writer_crashes,
-            loss: cfg.loss,
-            duplicate: cfg.duplicate,
-        },
+        budget: Budget::granted(cfg),
         ghost: Ghost::default(),
     };
     let mut r = Router::new(cfg);

@@ -23,15 +23,7 @@ impl QuorumActorModel {
         let cfg = &self.cfg;
         let mut s = ActorState {
             sys,
-            budget: Budget {
-                crashes: cfg.crashes,
-                disk_losses: cfg.disk_losses,
-                az_outages: cfg.az_outages,
-                member_changes: cfg.member_changes,
-                writer_crashes: cfg.writer_crashes,
-                loss: cfg.loss,
-                duplicate: cfg.duplicate,
-            },
+            budget: Budget::granted(cfg),
             lost: 0,
             ghost: Ghost::default(),
             view: Arc::new(crate::quorum::step::init(cfg)),
@@ -69,10 +61,27 @@ impl QuorumActorModel {
                 return Err(format!("{action:?}: its receiver is down"));
             }
         }
-        if let ActorAction::Timeout { actor, .. } = &action
-            && s.sys.crashed.get(usize::from(*actor)).is_none_or(|c| *c)
-        {
-            return Err(format!("{action:?}: the actor is down"));
+        // What the handler may ignore must at least be an input the actor can take: a timer
+        // it has armed, a change within the budget, a request when reads are on.
+        match &action {
+            ActorAction::Timeout { actor, timer } => {
+                let a = usize::from(*actor);
+                if s.sys.crashed.get(a).is_none_or(|c| *c) {
+                    return Err(format!("{action:?}: the actor is down"));
+                }
+                if !s.sys.timers_set[a].iter().any(|t| t == timer) {
+                    return Err(format!("{action:?}: the actor has no such timer armed"));
+                }
+            }
+            ActorAction::Begin { .. } if s.budget.member_changes == 0 => {
+                return Err(format!(
+                    "{action:?}: no membership change is left in the budget"
+                ));
+            }
+            ActorAction::Request(_) if !self.cfg.reads => {
+                return Err(format!("{action:?}: the config has no client reads"));
+            }
+            _ => {}
         }
         match self.next_state(s, action.clone()) {
             Some(n) => {

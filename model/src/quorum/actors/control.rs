@@ -226,7 +226,10 @@ pub fn on_msg(
             st.fresh = false;
         }
         (Msg::AddTrunc { trunc }, _) => {
-            if st.truncs.last() != Some(&trunc) {
+            // Volume epochs only grow: a range at an epoch already used (a request the
+            // network repeated, or one from an incarnation that has since died) is not
+            // recorded; the answer shows the writer what is.
+            if trunc.epoch > st.truncs.last().map_or(1, |t| t.epoch) {
                 st.truncs.push(trunc);
             }
             out.send(src, volume(st));
@@ -249,7 +252,8 @@ pub fn on_timeout(
         Timer::Finalize => {
             // Hydration is judged here, on every report received so far, and not as each
             // arrives: whether G has hydrated must not depend on the order reports came in.
-            // A G it does not hear from (crashed, or its disk lost) has not hydrated.
+            // A G it knows is gone (its connection broke, or its disk was lost) has not
+            // hydrated.
             if !c.hydrated
                 && st.up & (1 << c.g) != 0
                 && count(c.heard) >= usize::from(cfg.read_quorum)

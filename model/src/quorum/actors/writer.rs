@@ -23,7 +23,7 @@
 use crate::actor::{Effects, Id};
 use crate::quorum::config::{MAX_SEGMENTS, Mutant, QuorumConfig};
 use crate::quorum::state::{
-    AckInfo, Cfg, Epoch, Lsn, Pending, Reading, Reads, SegSet, Truncs, Writer, WriterMode,
+    AckInfo, Cfg, Epoch, Lsn, Pending, Reading, Reads, SegSet, Trunc, Truncs, Writer, WriterMode,
     WriterState, slots_of,
 };
 use crate::quorum::writer as rules;
@@ -82,6 +82,12 @@ pub fn timers(cfg: &QuorumConfig) -> Vec<Timer> {
 /// The volume epoch of the newest truncation range in `truncs` (1 for none).
 fn last_epoch(truncs: &Truncs) -> Epoch {
     truncs.last().map_or(1, |t| t.epoch)
+}
+
+/// The truncation range a recovery that found `vdl` asks the metadata service to record: the
+/// next volume epoch after the ranges it recovered from.
+fn asked(cfg: &QuorumConfig, st: &WriterState, vdl: Lsn) -> Trunc {
+    rules::truncation_range(cfg, vdl, last_epoch(&st.truncs) + 1)
 }
 
 /// Start a new incarnation: ask the metadata service for the volume.
@@ -245,10 +251,20 @@ pub fn on_msg(
                     out.send(ids.seg(i), Msg::ReadScl { truncs });
                 }
             }
-            // Only the answer that shows the range it asked to record: an earlier answer
-            // (a request the network repeated, delivered late) holds the ranges it recovered
-            // from, and installing those would bring the annulled records back to life.
-            Pending::Trunc(vdl) if last_epoch(&truncs) > last_epoch(&st.truncs) => {
+            // Another incarnation's range took the epoch it asked for: recover again from the
+            // volume as it now is.
+            Pending::Trunc(vdl)
+                if truncs.last() != Some(&asked(cfg, st, vdl))
+                    && last_epoch(&truncs) >= asked(cfg, st, vdl).epoch =>
+            {
+                st.pending = Pending::Volume;
+                out.send(ids.control(), Msg::GetVolume);
+            }
+            // Only the answer that shows the range it asked to record completes the recovery:
+            // an earlier answer (a request the network repeated, delivered late) holds the
+            // ranges it recovered from, and installing those would bring the annulled
+            // records back to life. Such an answer falls through and is ignored.
+            Pending::Trunc(vdl) if truncs.last() == Some(&asked(cfg, st, vdl)) => {
                 st.pending = Pending::None;
                 st.truncs = truncs;
                 st.mode = WriterMode::Recovering { vdl };
@@ -282,11 +298,10 @@ pub fn on_msg(
                 return;
             }
             let vdl = rules::recovered_vdl_from(std::iter::once(r.top), r.cpls, &st.truncs);
-            let epoch = last_epoch(&st.truncs) + 1;
             // Above VDL everything is annulled: keep only what the recovered volume keeps.
             st.cpls = r.cpls & ((1u32 << vdl) - 1) as u16;
             st.pending = Pending::Trunc(vdl);
-            let trunc = rules::truncation_range(cfg, vdl, epoch);
+            let trunc = asked(cfg, st, vdl);
             out.send(ids.control(), Msg::AddTrunc { trunc });
         }
         Msg::Ack {
