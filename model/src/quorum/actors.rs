@@ -20,6 +20,8 @@ pub mod msg;
 pub mod node;
 pub mod observer;
 pub mod segment;
+#[cfg(test)]
+mod tests;
 pub mod writer;
 
 /// The client actor: it forwards the application's requests to the writer and receives the
