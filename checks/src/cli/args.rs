@@ -197,7 +197,8 @@ config, parameter or mutant.";
 const TRACE_VALIDATE_LONG_ABOUT: &str = "\
 Validate the logs of a run of the implementation against the model (trace
 validation). A round's directory holds run.json (the protocol, config,
-overrides, mutant and seed) and one log per node, node-I.jsonl: what
+overrides, mutant, seed and each node's number of events, so that a log
+cut short is seen) and one log per node, node-I.jsonl: what
 crossed that node's I/O boundary, in order. The logs are interleaved in
 an order that respects causality (a message is received after it was
 sent) and replayed on the protocol's actor model: every input must be one
@@ -406,7 +407,8 @@ pub struct RunArgs {
     #[arg(value_name = "PROTOCOL")]
     pub protocol: String,
     /// The data directory: created if missing. quorum: one that holds a volume is only
-    /// recovered and verified (with --seconds 0); the others: it must be new or empty.
+    /// recovered and verified (with --seconds 0); the others, and quorum --actors: it must be
+    /// new or empty.
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
     /// How long the workload runs, in seconds.
