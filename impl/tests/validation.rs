@@ -32,11 +32,7 @@ fn seeded_rounds_validate_and_make_progress() {
     let (mut acked, mut reopened, mut changes, mut events) = (0, 0, 0, 0);
     for seed in 0..30 {
         let mut r: Round = Round::new(&cfg(), seed);
-        let tally = r.run(2000).unwrap();
-        let v = r
-            .validate()
-            .unwrap_or_else(|d| panic!("seed {seed} ({:?}): {d}", tally.faults));
-        events += v.events;
+        let tally = r.steps(2000).unwrap();
         let writer = cfg().slots();
         let log = &r.sim.hosts[writer].log;
         acked += log
@@ -62,6 +58,11 @@ fn seeded_rounds_validate_and_make_progress() {
         {
             reopened += 1;
         }
+        r.sim.finish();
+        let v = r
+            .validate()
+            .unwrap_or_else(|d| panic!("seed {seed} ({:?}): {d}", tally.faults));
+        events += v.events;
     }
     assert!(events > 30_000, "events {events}");
     assert!(acked >= 10, "commits acknowledged: {acked}");

@@ -263,8 +263,16 @@ impl<D: SimDisk> Round<D> {
         self.control_state().and_then(|c| c.mem.change)
     }
 
-    /// Run `steps` scheduled steps.
+    /// Run `steps` scheduled steps, then end the round ([`Sim::finish`]: every disk read back
+    /// as a crash would leave it).
     pub fn run(&mut self, steps: usize) -> std::io::Result<Tally> {
+        let tally = self.steps(steps)?;
+        self.sim.finish();
+        Ok(tally)
+    }
+
+    /// Run `steps` scheduled steps, leaving the nodes running.
+    pub fn steps(&mut self, steps: usize) -> std::io::Result<Tally> {
         let mut tally = Tally::default();
         for _ in 0..steps {
             if !self.step(&mut tally)? {

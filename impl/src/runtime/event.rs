@@ -48,6 +48,12 @@ pub enum Event<M, T, S> {
     Crash,
     /// Its disk is gone for good (logged by whoever destroyed it).
     Lost,
+    /// The round is over: what its disk gives back once everything not synced is dropped (the
+    /// last event of a log).
+    End {
+        /// What the disk held (`None` if nothing, or if it is gone).
+        storage: Option<S>,
+    },
 }
 
 impl<M, T, S> Event<M, T, S> {

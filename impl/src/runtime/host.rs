@@ -208,6 +208,32 @@ where
         self.log.push(Event::Lost);
     }
 
+    /// The round is over: the node stops, its disk drops what was never synced
+    /// (`crash_disk`), and what the disk then gives back is logged. A disk the node cannot
+    /// recover from gives back nothing.
+    pub fn end(&mut self, crash_disk: impl FnOnce(&mut D)) {
+        self.state = None;
+        let disk = self
+            .disk
+            .take()
+            .expect("a host always has its disk")
+            .into_disk();
+        let mut disk = disk;
+        crash_disk(&mut disk);
+        let storage = match reopen::<R::Storage, D>(disk) {
+            Ok(r) => {
+                let last = r.records.last().cloned();
+                self.disk = Some(r.log);
+                last
+            }
+            Err((_, disk)) => {
+                self.disk = Some(DurableLog::new(disk));
+                None
+            }
+        };
+        self.log.push(Event::End { storage });
+    }
+
     /// Release messages on the node's behalf (the storage service reporting its lost disk).
     pub fn send_for(&mut self, dst: usize, msg: R::Msg) -> Outgoing<R::Msg> {
         self.seq += 1;

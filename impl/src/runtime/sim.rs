@@ -145,6 +145,15 @@ where
         }
     }
 
+    /// End the round: every node stops, its disk drops all it never synced, and what the disk
+    /// gives back is logged, so validation compares every disk with the model's last save
+    /// whether or not the node restarted during the round.
+    pub fn finish(&mut self) {
+        for h in &mut self.hosts {
+            h.end(|d| SimDisk::crash(d, 0));
+        }
+    }
+
     /// Every actor's log.
     pub fn logs(&self) -> Vec<Vec<EventOf<R>>> {
         self.hosts.iter().map(|h| h.log.clone()).collect()

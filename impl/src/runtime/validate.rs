@@ -13,7 +13,8 @@
 //! * the messages a node released after an input are exactly those the model's handler sends;
 //! * a save was synced before any message of the same input was released, and what was synced
 //!   is what the model saved;
-//! * what a node read from its disk at a restart is what the model saved last;
+//! * what a node read from its disk at a restart, and what its disk gives back at the round's
+//!   end once everything unsynced is dropped, is what the model saved last;
 //! * every `always` property holds in every state along the way.
 //!
 //! The first divergence is reported with the node, the event and why.
@@ -238,6 +239,29 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
                     ));
                 }
                 model.restart(&s, i)
+            }
+            Event::End { storage } => {
+                if g.end != logs[i].len() {
+                    return Err(fail(
+                        i,
+                        g.at,
+                        "the round's end is not the last event".into(),
+                    ));
+                }
+                let want = model.saved(&s, i);
+                let gone = logs[i].iter().any(|e| matches!(e, Event::Lost));
+                if !gone && *storage != want {
+                    return Err(fail(
+                        i,
+                        g.at,
+                        format!(
+                            "at the round's end its disk gave back {storage:?}; it had synced \
+                             {want:?} last"
+                        ),
+                    ));
+                }
+                report.events += g.end - g.at;
+                continue;
             }
             Event::Saved { .. } | Event::Sent { .. } => unreachable!("an output starts no group"),
         };
