@@ -171,22 +171,9 @@ impl Cluster {
         if let Some(ack) = self.node(i).map(|n| n.ack()) {
             if let Msg::Ack { scl, mem_epoch, .. } = ack {
                 self.reports[i] = Some(scl);
-                self.heard(i, scl, mem_epoch);
+                self.mem.hear(i, scl, mem_epoch);
             }
             self.send_to_writer(&ack);
-        }
-    }
-
-    /// During a change, until G hydrates, the first report of each member of the old
-    /// configuration at the dual configuration's epoch raises G's target.
-    fn heard(&mut self, i: usize, scl: Lsn, mem: Epoch) {
-        let (epoch, old) = (self.mem.epoch, self.mem.cfg.members());
-        if let Some(c) = self.mem.change.as_mut() {
-            let old = old & !(1 << c.g);
-            if !c.hydrated && mem >= epoch && old & !c.heard & (1 << i) != 0 {
-                c.heard |= 1 << i;
-                c.target = c.target.max(scl);
-            }
         }
     }
 
@@ -783,10 +770,9 @@ impl Cluster {
             return false;
         };
         // Hydration is judged when the control plane considers finalizing.
-        let hydrates = !c.hydrated
-            && self.up(usize::from(c.g))
-            && count(c.heard) >= usize::from(self.cfg.read_quorum)
-            && self.reports[usize::from(c.g)].is_some_and(|scl| scl >= c.target);
+        let g = usize::from(c.g);
+        let hydrates =
+            self.reports[g].is_some_and(|scl| c.hydrates(self.cfg.read_quorum, self.up(g), scl));
         if hydrates {
             c.hydrated = true;
             self.mem.change = Some(c);

@@ -2,8 +2,7 @@
 //!
 //! A handler's effects are carried out in the one order that keeps an acknowledgement
 //! honest: every save is appended, the disk is synced, and only then are the messages of the
-//! same handler released (group commit: the saves of several handlers share one sync when a
-//! runtime batches them). The disk holds the actor's storage as a log of snapshots; a restart
+//! same handler released. The disk holds the actor's storage as a log of snapshots; a restart
 //! reads the last good one back (a torn tail, an append a crash cut short, is dropped).
 
 use std::io;
@@ -213,12 +212,11 @@ where
     /// recover from gives back nothing.
     pub fn end(&mut self, crash_disk: impl FnOnce(&mut D)) {
         self.state = None;
-        let disk = self
+        let mut disk = self
             .disk
             .take()
             .expect("a host always has its disk")
             .into_disk();
-        let mut disk = disk;
         crash_disk(&mut disk);
         let storage = match reopen::<R::Storage, D>(disk) {
             Ok(r) => {

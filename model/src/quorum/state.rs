@@ -188,7 +188,33 @@ pub struct Membership {
     pub change: Option<Change>,
 }
 
+impl Change {
+    /// Whether G hydrates now: G is up (`g_up`), the members heard at the dual epoch make a
+    /// read quorum of `read_quorum`, and G's reported SCL `g_scl` reaches the target.
+    pub fn hydrates(&self, read_quorum: u8, g_up: bool, g_scl: Lsn) -> bool {
+        !self.hydrated
+            && g_up
+            && count(self.heard) >= usize::from(read_quorum)
+            && g_scl >= self.target
+    }
+}
+
 impl Membership {
+    /// During a change and until G hydrates, the first report of each member of the old
+    /// configuration at the dual configuration's epoch (SCL `scl` from slot `i`, sent at
+    /// membership epoch `mem`) raises G's target: it shows everything that member held before
+    /// the change began.
+    pub fn hear(&mut self, i: usize, scl: Lsn, mem: Epoch) {
+        let (epoch, members) = (self.epoch, self.cfg.members());
+        if let Some(c) = self.change.as_mut() {
+            let old = members & !(1 << c.g);
+            if !c.hydrated && mem >= epoch && old & !c.heard & (1 << i) != 0 {
+                c.heard |= 1 << i;
+                c.target = c.target.max(scl);
+            }
+        }
+    }
+
     /// Whether a change replacing member `f` may begin: none in progress, one quorum set in
     /// force, and `f` a member of it.
     pub fn may_begin(&self, f: u8) -> bool {

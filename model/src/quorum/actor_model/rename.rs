@@ -38,6 +38,22 @@ impl Renaming {
     fn set(&self, s: SegSet) -> SegSet {
         permute_set(s, &self.perm[..self.slots])
     }
+    /// `s` renamed, its view rebuilt by `project`.
+    fn apply(
+        &self,
+        s: &ActorState,
+        project: impl Fn(&ActorState) -> crate::quorum::state::QuorumState,
+    ) -> ActorState {
+        let mut out = ActorState {
+            sys: self.sys(&s.sys),
+            budget: s.budget,
+            lost: self.set(s.lost),
+            ghost: s.ghost,
+            view: s.view.clone(),
+        };
+        out.view = Arc::new(project(&out));
+        out
+    }
     fn az(&self, a: u8) -> u8 {
         self.az.get(usize::from(a)).copied().unwrap_or(a)
     }
@@ -338,15 +354,7 @@ pub fn canonical(
             r.az[usize::from(seg.az)] = new_az[usize::from(old)];
         }
     }
-    let mut out = ActorState {
-        sys: r.sys(&s.sys),
-        budget: s.budget,
-        lost: r.set(s.lost),
-        ghost: s.ghost,
-        view: s.view.clone(),
-    };
-    out.view = Arc::new(project(&out));
-    out
+    r.apply(&s, project)
 }
 
 #[cfg(test)]
@@ -374,15 +382,7 @@ mod tests {
         for a in 0..n {
             r.az[a] = ((a + rot) % n) as u8;
         }
-        let mut out = ActorState {
-            sys: r.sys(&s.sys),
-            budget: s.budget,
-            lost: r.set(s.lost),
-            ghost: s.ghost,
-            view: s.view.clone(),
-        };
-        out.view = Arc::new(m.project(&out));
-        out
+        r.apply(s, |x| m.project(x))
     }
 
     /// On the first states of the `actors` preset (3 segments, one per AZ): a representative

@@ -185,17 +185,7 @@ pub fn on_msg(
         (Msg::Ack { scl, mem, .. }, Some(i)) if st.up & (1 << i) != 0 => {
             // A segment's SCL only grows: a report overtaken by a newer one changes nothing.
             st.reports[i] = st.reports[i].max(scl);
-            let (epoch, old) = (st.mem.epoch, st.mem.cfg.members());
-            if let Some(c) = st.mem.change.as_mut() {
-                // The first report of a member of the old configuration at the dual
-                // configuration's epoch shows everything it held before the change began.
-                // Every such report until G hydrates raises the target.
-                let old = old & !(1 << c.g);
-                if !c.hydrated && mem >= epoch && old & !c.heard & (1 << i) != 0 {
-                    c.heard |= 1 << i;
-                    c.target = c.target.max(scl);
-                }
-            }
+            st.mem.hear(i, scl, mem);
         }
         (Msg::Disconnected, Some(i)) => st.up &= !(1 << i),
         // The disk is gone, and what it held with it.
@@ -254,11 +244,8 @@ pub fn on_timeout(
             // arrives: whether G has hydrated must not depend on the order reports came in.
             // A G it knows is gone (its connection broke, or its disk was lost) has not
             // hydrated.
-            if !c.hydrated
-                && st.up & (1 << c.g) != 0
-                && count(c.heard) >= usize::from(cfg.read_quorum)
-                && st.reports[usize::from(c.g)] >= c.target
-            {
+            let g = usize::from(c.g);
+            if c.hydrates(cfg.read_quorum, st.up & (1 << g) != 0, st.reports[g]) {
                 c.hydrated = true;
                 st.mem.change = Some(c);
             }
