@@ -96,12 +96,17 @@ impl Disk for MemDisk {
     }
 }
 
-/// A log file on a real file system, synced with `fsync`. It holds no open file between
-/// operations (a node may host thousands of segments, one file each, and descriptors are
-/// bounded); `fsync` on a fresh descriptor syncs the file's data all the same.
+/// A log file on a real file system, synced with `fsync`. Appended bytes wait in memory until
+/// the next [`Disk::sync`] writes and syncs them, so a crash ([`Volatile::crash`], or the
+/// node's process dying) loses exactly what was never synced, as a power cut would; a node
+/// that replies before its sync is caught by the crash tests rather than saved by the page
+/// cache. It holds no open file between operations (a node may host thousands of segments,
+/// one file each, and descriptors are bounded); `fsync` on a fresh descriptor syncs the file's
+/// data all the same.
 #[derive(Debug)]
 pub struct FileDisk {
     path: PathBuf,
+    unsynced: Vec<u8>,
 }
 
 impl FileDisk {
@@ -115,6 +120,7 @@ impl FileDisk {
         }
         Ok(FileDisk {
             path: path.to_path_buf(),
+            unsynced: Vec::new(),
         })
     }
 
@@ -140,21 +146,54 @@ impl Disk for FileDisk {
     fn read_all(&self) -> io::Result<Vec<u8>> {
         let mut bytes = Vec::new();
         File::open(&self.path)?.read_to_end(&mut bytes)?;
+        bytes.extend_from_slice(&self.unsynced);
         Ok(bytes)
     }
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file()?.write_all(bytes)
+        self.unsynced.extend_from_slice(bytes);
+        Ok(())
     }
     fn sync(&mut self) -> io::Result<()> {
-        self.file()?.sync_data()
+        let mut file = self.file()?;
+        file.write_all(&self.unsynced)?;
+        self.unsynced.clear();
+        file.sync_data()
     }
     fn erase(&mut self) -> io::Result<()> {
+        self.unsynced.clear();
         self.truncate(0)
     }
     fn truncate(&mut self, len: usize) -> io::Result<()> {
+        self.sync()?;
         let file = self.file()?;
         file.set_len(len as u64)?;
         file.sync_all()
+    }
+}
+
+/// A disk a crash can be simulated on: what was synced stays, what was not is lost.
+pub trait Volatile: Disk {
+    /// A crash: the unsynced bytes are lost except their first `keep` (a torn write).
+    fn crash(&mut self, keep: usize);
+}
+
+impl Volatile for MemDisk {
+    fn crash(&mut self, keep: usize) {
+        MemDisk::crash(self, keep);
+    }
+}
+
+impl Volatile for FileDisk {
+    fn crash(&mut self, keep: usize) {
+        let keep = keep.min(self.unsynced.len());
+        let torn: Vec<u8> = self.unsynced.drain(..).take(keep).collect();
+        // A torn write reaches the file unsynced; if even that fails, less of it survives,
+        // which a crash allows.
+        if !torn.is_empty()
+            && let Ok(mut f) = self.file()
+        {
+            let _ = f.write_all(&torn);
+        }
     }
 }
 

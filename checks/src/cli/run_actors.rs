@@ -7,9 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use quorate_impl::quorum::actors::{self, QuorumEvent, Round};
+use quorate_impl::quorum::actors::live::LiveRound;
+use quorate_impl::quorum::actors::{self, QuorumEvent, Round, Tally};
 use quorate_impl::runtime::event::Event;
 use quorate_impl::runtime::logs;
 use quorate_impl::runtime::validate::{Divergence, Validated};
@@ -47,6 +48,13 @@ pub struct RunLog {
     pub nodes: usize,
     /// How many events each node logged, so that a log cut short is seen.
     pub events: Vec<usize>,
+    /// Run live (threads, loopback sockets, log files, the wall clock) for `round_ms`
+    /// milliseconds, instead of `steps` scheduled steps.
+    #[serde(default)]
+    pub live: bool,
+    /// A live round's length.
+    #[serde(default)]
+    pub round_ms: u64,
 }
 
 impl RunLog {
@@ -67,8 +75,22 @@ impl RunLog {
     }
 }
 
-/// The command that repeats round `seed` of `log`.
+/// The command that repeats round `seed` of `log` (a live round runs again, but not the same).
 fn repeat_command(log: &RunLog) -> String {
+    if log.live {
+        let mut cmd = format!(
+            "quorate run quorum --actors --live --dir NEW_DIR --config {} --seed {} --rounds 1 \
+             --round-ms {}",
+            log.config, log.seed, log.round_ms
+        );
+        for (k, v) in &log.sets {
+            cmd.push_str(&format!(" --set {k}={v}"));
+        }
+        if let Some(m) = &log.mutant {
+            cmd.push_str(&format!(" --mutant {m}"));
+        }
+        return cmd;
+    }
     let mut cmd = format!(
         "quorate run quorum --actors --dir NEW_DIR --config {} --seed {} --rounds 1 --steps {}",
         log.config, log.seed, log.steps
@@ -143,6 +165,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         steps: args.steps,
         nodes: actors::nodes(&cfg),
         events: Vec::new(),
+        live: args.live,
+        round_ms: if args.live { args.round_ms } else { 0 },
     };
     let Some(last) = args.seed.checked_add(args.rounds - 1) else {
         return Err(UsageError(format!(
@@ -152,11 +176,21 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
             u64::MAX
         )));
     };
+    if args.live && !(1..=600_000).contains(&args.round_ms) {
+        return Err(UsageError(
+            "--round-ms must be 1 to 600000 (ten minutes)".to_string(),
+        ));
+    }
     emit(
         &console.err,
         &format!(
-            "seeds {}..={last} (one a round; repeat a round with: {})\n",
+            "seeds {}..={last} (one a round; {} with: {})\n",
             args.seed,
+            if args.live {
+                "live rounds do not repeat from their seed, run one again"
+            } else {
+                "repeat a round"
+            },
             repeat_command(&head(args.seed))
                 .replace(&format!("--seed {}", args.seed), "--seed SEED")
         ),
@@ -175,9 +209,13 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         }
         let mut log = head(seed);
         let round_dir = dir.join(format!("round-{seed}"));
-        let mut round: Round = Round::new(&cfg, seed);
-        let ran = round.run(args.steps);
-        let events = round.logs();
+        let (events, ran) = if args.live {
+            run_live(&cfg, &round_dir, seed, args.round_ms)?
+        } else {
+            let mut round: Round = Round::new(&cfg, seed);
+            let ran = round.run(args.steps).map_err(|e| e.to_string());
+            (round.logs(), ran)
+        };
         log.events = events.iter().map(Vec::len).collect();
         write_round(&round_dir, &log, &events)?;
         let tally = match ran {
@@ -214,8 +252,12 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
                 emit(
                     &console.err,
                     &format!(
-                        "  round {seed}: {} steps, {} events valid; faults: {}\n",
-                        tally.steps,
+                        "  round {seed}: {}, {} events valid; faults: {}\n",
+                        if args.live {
+                            format!("{} ms live", args.round_ms)
+                        } else {
+                            format!("{} steps", tally.steps)
+                        },
                         v.events,
                         if tally.faults.is_empty() {
                             "none".into()
@@ -282,6 +324,35 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     emit(&console.out, &text);
     Ok(0)
 }
+
+type Ran = (Vec<Vec<QuorumEvent>>, Result<Tally, String>);
+
+/// One live round in `dir`: the nodes' disks are files there, beside their logs.
+fn run_live(cfg: &QuorumConfig, dir: &Path, seed: u64, round_ms: u64) -> Result<Ran, UsageError> {
+    let unusable = |e: std::io::Error| {
+        UsageError(format!(
+            "cannot run a live round in {}: {e}; give a directory you can write, on a machine \
+             that can bind UDP sockets on 127.0.0.1",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(unusable)?;
+    let round = LiveRound::in_dir(cfg, dir, seed).map_err(unusable)?;
+    let out = round
+        .run(
+            Duration::from_millis(round_ms),
+            Duration::from_millis(LIVE_FAULT_EVERY_MS),
+        )
+        .map_err(|e| UsageError(format!("a live round could not be stopped: {e}")))?;
+    let ran = match out.failed {
+        Some(e) => Err(e),
+        None => Ok(out.tally),
+    };
+    Ok((out.logs, ran))
+}
+
+/// How often a live round draws a fault or a client request.
+const LIVE_FAULT_EVERY_MS: u64 = 10;
 
 fn write_round(dir: &Path, log: &RunLog, events: &[Vec<QuorumEvent>]) -> Result<(), UsageError> {
     let unusable = |e: std::io::Error| {

@@ -9,24 +9,19 @@
 use quorate_model::actor::Id;
 use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::actor_model::{ActorAction, ActorState, QuorumActorModel, in_flight};
-use quorate_model::quorum::actors::msg::{Ids, Msg, Request, Storage, Timer};
-use quorate_model::quorum::actors::node::{Node, NodeState};
+use quorate_model::quorum::actors::msg::{Ids, Msg, Storage, Timer};
+use quorate_model::quorum::actors::node::Node;
 use quorate_model::quorum::config::Composition;
-use quorate_model::quorum::state::Budget;
 
 use crate::durable::MemDisk;
 use crate::runtime::event::Event;
 use crate::runtime::sim::{Sim, SimDisk};
 use crate::runtime::validate::{self, Replay, Step, Validated};
 
-/// What one simulated round did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Deliveries, timer firings and faults carried out.
-    pub steps: usize,
-    /// Faults (crashes, outages, lost disks, writer crashes, membership changes begun).
-    pub faults: Vec<String>,
-}
+pub mod faults;
+pub mod live;
+
+pub use faults::{Faults, Tally};
 
 /// A storage quorum on the deterministic runtime, on disks of type `D`.
 pub struct Round<D: SimDisk = MemDisk> {
@@ -34,10 +29,7 @@ pub struct Round<D: SimDisk = MemDisk> {
     pub cfg: QuorumConfig,
     /// The actors on their hosts, the network, the schedule.
     pub sim: Sim<Node, D>,
-    ids: Ids,
-    /// The faults the config's budgets still allow (messages are lost and duplicated by the
-    /// network, not from a budget).
-    budget: Budget,
+    faults: Faults,
 }
 
 impl<D: SimDisk> Round<D> {
@@ -50,59 +42,14 @@ impl<D: SimDisk> Round<D> {
         Round {
             cfg: cfg.clone(),
             sim,
-            ids: Ids { slots: cfg.slots() },
-            budget: Budget::granted(cfg),
+            faults: Faults::new(cfg),
         }
-    }
-
-    fn segment(&self, i: usize) -> Option<&quorate_model::quorum::state::SegState> {
-        match self.sim.hosts[i].state()? {
-            NodeState::Segment(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// Restart node `i` from its disk. A node that cannot come back from what it synced is a
-    /// failure of the round, not a fault to take in stride.
-    fn start(&mut self, i: usize) -> std::io::Result<()> {
-        self.sim.start(i).map_err(|e| {
-            std::io::Error::other(format!("node {i} could not start from its disk: {e}"))
-        })
-    }
-
-    /// Whether slot `i` holds a segment that has taken its place (not a spare, or a spare
-    /// that has joined): its running state's, or else what its disk last synced.
-    fn placed(&self, i: usize) -> bool {
-        if let Some(s) = self.segment(i) {
-            return !s.spare;
-        }
-        self.sim.hosts[i]
-            .log
-            .iter()
-            .rev()
-            .find_map(|e| match e {
-                Event::Saved {
-                    storage: Storage::Segment(s),
-                } => Some(!s.spare),
-                _ => None,
-            })
-            .unwrap_or(false)
-    }
-
-    /// Whether slot `i`'s disk is gone.
-    fn lost(&self, i: usize) -> bool {
-        let h = &self.sim.hosts[i];
-        h.log
-            .iter()
-            .any(|e| matches!(e, crate::runtime::event::Event::Lost))
-            || self.segment(i).is_some_and(|s| s.lost)
     }
 
     /// One scheduled step; `false` once nothing is left to do.
     pub fn step(&mut self, tally: &mut Tally) -> std::io::Result<bool> {
         tally.steps += 1;
-        let rng = &mut self.sim.rng;
-        if rng.chance(1, 60) && self.environment(tally)? {
+        if self.sim.rng.chance(1, 60) && self.faults.take(&mut self.sim, tally)? {
             return Ok(true);
         }
         let rng = &mut self.sim.rng;
@@ -143,124 +90,6 @@ impl<D: SimDisk> Round<D> {
         let t = *of_kind[self.sim.rng.below(of_kind.len() as u64) as usize];
         self.sim.fire(i, &t)?;
         Ok(true)
-    }
-
-    /// A fault or a client request, if one is possible; `false` if none was taken.
-    fn environment(&mut self, tally: &mut Tally) -> std::io::Result<bool> {
-        let slots = self.ids.slots;
-        let w = usize::from(self.ids.writer());
-        let placed = |r: &Round<D>, i: usize| {
-            r.segment(i).is_some_and(|s| !s.spare) || !r.sim.hosts[i].runs()
-        };
-        let choice = self.sim.rng.below(8);
-        match choice {
-            0 if self.budget.crashes > 0 => {
-                let up: Vec<usize> = (0..slots)
-                    .filter(|&i| self.segment(i).is_some_and(|s| !s.spare && !s.lost))
-                    .collect();
-                if let Some(&i) = up.get(self.sim.rng.below(up.len().max(1) as u64) as usize) {
-                    self.budget.crashes -= 1;
-                    self.sim.crash(i);
-                    tally.faults.push(format!("crash segment {i}"));
-                    return Ok(true);
-                }
-            }
-            1 => {
-                let down: Vec<usize> = (0..slots)
-                    .filter(|&i| !self.sim.hosts[i].runs() && placed(self, i) && !self.lost(i))
-                    .filter(|&i| self.sim.hosts[i].log.len() > 1)
-                    .collect();
-                if let Some(&i) = down.get(self.sim.rng.below(down.len().max(1) as u64) as usize) {
-                    self.start(i)?;
-                    tally.faults.push(format!("restart segment {i}"));
-                    return Ok(true);
-                }
-            }
-            2 if self.budget.writer_crashes > 0 && self.sim.hosts[w].runs() => {
-                self.budget.writer_crashes -= 1;
-                self.sim.crash(w);
-                tally.faults.push("crash the writer".into());
-                return Ok(true);
-            }
-            3 if !self.sim.hosts[w].runs() => {
-                self.start(w)?;
-                tally.faults.push("restart the writer".into());
-                return Ok(true);
-            }
-            4 if self.budget.disk_losses > 0 => {
-                let members = self.members();
-                let hit: Vec<usize> = (0..slots)
-                    .filter(|&i| members & (1 << i) != 0 && !self.lost(i) && self.placed(i))
-                    .collect();
-                if let Some(&i) = hit.get(self.sim.rng.below(hit.len().max(1) as u64) as usize) {
-                    self.budget.disk_losses -= 1;
-                    let reports =
-                        vec![(w, Msg::Lost), (usize::from(self.ids.control()), Msg::Lost)];
-                    self.sim.lose_disk(i, reports);
-                    tally.faults.push(format!("segment {i} loses its disk"));
-                    return Ok(true);
-                }
-            }
-            5 if self.budget.member_changes > 0 => {
-                let members = self.members();
-                let f = members.trailing_zeros() as u8
-                    + self.sim.rng.below(u64::from(members.count_ones())) as u8;
-                if members & (1 << f) != 0 {
-                    let c = usize::from(self.ids.control());
-                    let before = self.control_change();
-                    self.sim.input(c, Msg::Begin { f })?;
-                    if before.is_none() && self.control_change().is_some() {
-                        self.budget.member_changes -= 1;
-                        tally.faults.push(format!("replace segment {f}"));
-                    }
-                    return Ok(true);
-                }
-            }
-            6 if self.cfg.reads => {
-                let r = if self.sim.rng.chance(1, 2) {
-                    Request::OpenView
-                } else {
-                    Request::CloseView
-                };
-                self.sim
-                    .input(usize::from(self.ids.client()), Msg::Request(r))?;
-                return Ok(true);
-            }
-            7 if self.budget.az_outages > 0 => {
-                let az = self.sim.rng.below(u64::from(self.cfg.azs)) as u8;
-                let hit: Vec<usize> = (0..slots)
-                    .filter(|&i| {
-                        self.segment(i)
-                            .is_some_and(|s| !s.spare && !s.lost && s.az == az)
-                    })
-                    .collect();
-                if !hit.is_empty() {
-                    self.budget.az_outages -= 1;
-                    for i in hit {
-                        self.sim.crash(i);
-                    }
-                    tally.faults.push(format!("AZ {az} goes down"));
-                    return Ok(true);
-                }
-            }
-            _ => {}
-        }
-        Ok(false)
-    }
-
-    fn control_state(&self) -> Option<&quorate_model::quorum::state::ControlState> {
-        match self.sim.hosts[usize::from(self.ids.control())].state()? {
-            NodeState::Control(c) => Some(c),
-            _ => None,
-        }
-    }
-
-    fn members(&self) -> u16 {
-        self.control_state().map_or(0, |c| c.mem.cfg.members())
-    }
-
-    fn control_change(&self) -> Option<quorate_model::quorum::state::Change> {
-        self.control_state().and_then(|c| c.mem.change)
     }
 
     /// Run `steps` scheduled steps, then end the round ([`Sim::finish`]: every disk read back

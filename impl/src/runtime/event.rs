@@ -44,6 +44,15 @@ pub enum Event<M, T, S> {
         /// The message.
         msg: M,
     },
+    /// The environment (a fault table, a workload) acts on this node next, having read node
+    /// `node`'s state as of its first `events` events: its choice may depend on them, so they
+    /// come first in any order the run is replayed in. Logged just before the act.
+    Saw {
+        /// The node whose state was read.
+        node: usize,
+        /// How many of its events had happened.
+        events: usize,
+    },
     /// The node crashed (logged by whoever crashed it).
     Crash,
     /// Its disk is gone for good (logged by whoever destroyed it).

@@ -39,6 +39,10 @@ pub struct Host<R: Role, D: Disk> {
     /// Every event, in order.
     pub log: Vec<EventOf<R>>,
     seq: u64,
+    /// The last storage synced.
+    synced: Option<R::Storage>,
+    /// The disk is gone for good.
+    gone: bool,
 }
 
 impl<R, D> Host<R, D>
@@ -56,6 +60,8 @@ where
             disk: Some(DurableLog::new(disk)),
             log: Vec::new(),
             seq: 0,
+            synced: None,
+            gone: false,
         }
     }
 
@@ -77,6 +83,16 @@ where
     /// Whether it runs.
     pub fn runs(&self) -> bool {
         self.state.is_some()
+    }
+
+    /// The last storage it synced.
+    pub fn saved(&self) -> Option<&R::Storage> {
+        self.synced.as_ref()
+    }
+
+    /// Whether its disk is gone for good.
+    pub fn lost(&self) -> bool {
+        self.gone
     }
 
     /// Start from what its disk holds (its last good snapshot; nothing at birth). Damage other
@@ -166,6 +182,7 @@ where
         }
         if let Some(storage) = saved {
             disk.sync()?;
+            self.synced = Some(storage.clone());
             self.log.push(Event::Saved { storage });
         }
         let mut out = Vec::new();
@@ -201,6 +218,7 @@ where
     /// The node's disk is gone for good: it stops and never starts again.
     pub fn lose(&mut self, erase: impl FnOnce(&mut D)) {
         self.state = None;
+        self.gone = true;
         if let Some(d) = self.disk.as_mut() {
             erase(d.disk_mut());
         }
@@ -230,6 +248,12 @@ where
             }
         };
         self.log.push(Event::End { storage });
+    }
+
+    /// Log that the environment, about to act on this node, had read node `node`'s state as of
+    /// its first `events` events.
+    pub fn saw(&mut self, node: usize, events: usize) {
+        self.log.push(Event::Saw { node, events });
     }
 
     /// Release messages on the node's behalf (the storage service reporting its lost disk).

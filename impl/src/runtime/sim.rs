@@ -7,9 +7,10 @@ use quorate_model::actor::Role;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::cluster::{Cluster, Reads};
 use super::host::{EventOf, Host, Outgoing};
 use crate::codec;
-use crate::durable::{Disk, MemDisk, RecoverError};
+use crate::durable::{MemDisk, RecoverError, Volatile};
 use crate::rng::Rng;
 
 /// A datagram in flight: who sent it, to whom, the sender's number for it, its bytes.
@@ -25,18 +26,11 @@ pub struct Datagram {
     pub bytes: Vec<u8>,
 }
 
-/// A disk the simulator can crash: it keeps what was synced and may keep a prefix of what was
-/// not.
-pub trait SimDisk: Disk + Default {
-    /// A crash: unsynced bytes are lost but their first `keep` (a torn write).
-    fn crash(&mut self, keep: usize);
-}
+/// A disk the simulator can create and crash: it keeps what was synced and may keep a prefix
+/// of what was not.
+pub trait SimDisk: Volatile + Default {}
 
-impl SimDisk for MemDisk {
-    fn crash(&mut self, keep: usize) {
-        MemDisk::crash(self, keep);
-    }
-}
+impl<D: Volatile + Default> SimDisk for D {}
 
 /// Actors on simulated disks and one simulated network.
 pub struct Sim<R: Role, D: SimDisk = MemDisk> {
@@ -48,6 +42,8 @@ pub struct Sim<R: Role, D: SimDisk = MemDisk> {
     pub rng: Rng,
     /// Datagrams the codec rejected.
     pub rejected: u64,
+    /// What the environment read in its current draw.
+    reads: Reads,
 }
 
 impl<R, D> Sim<R, D>
@@ -69,6 +65,7 @@ where
             network: Vec::new(),
             rng: Rng::new(seed),
             rejected: 0,
+            reads: Reads::default(),
         }
     }
 
@@ -130,7 +127,7 @@ where
     /// (a torn write).
     pub fn crash(&mut self, i: usize) {
         let keep = self.rng.below(64) as usize;
-        self.hosts[i].crash(|d| SimDisk::crash(d, keep));
+        self.hosts[i].crash(|d| Volatile::crash(d, keep));
     }
 
     /// Actor `i`'s disk is gone; `reports` are sent on its behalf (the storage service
@@ -150,12 +147,82 @@ where
     /// whether or not the node restarted during the round.
     pub fn finish(&mut self) {
         for h in &mut self.hosts {
-            h.end(|d| SimDisk::crash(d, 0));
+            h.end(|d| Volatile::crash(d, 0));
         }
     }
 
     /// Every actor's log.
     pub fn logs(&self) -> Vec<Vec<EventOf<R>>> {
         self.hosts.iter().map(|h| h.log.clone()).collect()
+    }
+}
+
+impl<R, D> Sim<R, D>
+where
+    R: Role,
+    D: SimDisk,
+    R::Storage: Serialize + DeserializeOwned,
+{
+    /// Node `i`'s host, read by the environment (noted in [`Sim::reads`]).
+    fn read(&self, i: usize) -> &Host<R, D> {
+        self.reads.note(i, self.hosts[i].log.len());
+        &self.hosts[i]
+    }
+
+    /// Log on node `i` what the environment read before it acts there.
+    fn log_reads(&mut self, i: usize) {
+        for (n, e) in self.reads.list() {
+            self.hosts[i].saw(n, e);
+        }
+    }
+}
+
+impl<R, D> Cluster<R> for Sim<R, D>
+where
+    R: Role,
+    D: SimDisk,
+    R::Msg: Serialize + DeserializeOwned,
+    R::Storage: Serialize + DeserializeOwned,
+{
+    fn len(&self) -> usize {
+        self.hosts.len()
+    }
+    fn forget_reads(&mut self) {
+        self.reads.forget();
+    }
+    fn state(&self, i: usize) -> Option<R::State> {
+        self.read(i).state().cloned()
+    }
+    fn runs(&self, i: usize) -> bool {
+        self.read(i).runs()
+    }
+    fn saved(&self, i: usize) -> Option<R::Storage> {
+        self.read(i).saved().cloned()
+    }
+    fn lost(&self, i: usize) -> bool {
+        self.read(i).lost()
+    }
+    fn events(&self, i: usize) -> usize {
+        self.read(i).log.len()
+    }
+    fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+    fn start(&mut self, i: usize) -> Result<(), RecoverError> {
+        self.log_reads(i);
+        Sim::start(self, i)
+    }
+    fn crash(&mut self, i: usize) {
+        self.log_reads(i);
+        Sim::crash(self, i);
+    }
+    fn lose_disk(&mut self, i: usize, reports: Vec<(usize, R::Msg)>) {
+        self.log_reads(i);
+        Sim::lose_disk(self, i, reports);
+    }
+    fn input(&mut self, i: usize, msg: R::Msg) -> std::io::Result<Option<R::State>> {
+        self.log_reads(i);
+        Sim::input(self, i, msg)?;
+        Ok(self.hosts[i].state().cloned())
     }
 }

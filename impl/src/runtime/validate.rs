@@ -175,6 +175,9 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
         report.events += first.end - first.at;
         next[i] = 1;
     }
+    // How many of node `n`'s events the replay has taken.
+    let replayed =
+        |next: &[usize], n: usize| grouped[n].get(next[n]).map_or(logs[n].len(), |g| g.at);
     loop {
         // The lowest node whose next input can be taken now.
         let pick = (0..logs.len()).find(|&i| {
@@ -182,6 +185,9 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
                 .get(next[i])
                 .is_some_and(|g| match &logs[i][g.at] {
                     Event::Recv { src, seq, .. } => released.contains_key(&(*src, *seq)),
+                    Event::Saw { node, events } => {
+                        *node < logs.len() && replayed(&next, *node) >= *events
+                    }
                     _ => true,
                 })
         });
@@ -201,6 +207,10 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
                              log is stuck here)"
                         )
                     }
+                    Event::Saw { node, events } => format!(
+                        "the environment acted here after reading node {node}'s first {events} \
+                         events, which the replay cannot reach"
+                    ),
                     _ => "it received a message no node released".into(),
                 };
                 return Err(fail(i, at, why));
@@ -261,6 +271,13 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
                     ));
                 }
                 report.events += g.end - g.at;
+                continue;
+            }
+            Event::Saw { .. } => {
+                if g.end != g.at + 1 {
+                    return Err(fail(i, g.at, "a node logs no output after a read".into()));
+                }
+                report.events += 1;
                 continue;
             }
             Event::Saved { .. } | Event::Sent { .. } => unreachable!("an output starts no group"),

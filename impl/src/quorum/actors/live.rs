@@ -1,0 +1,112 @@
+//! The storage quorum on the live configuration of the runtime: the model's actors, each on
+//! its own thread with a UDP socket on loopback and a log file, the timers on the wall clock,
+//! and the same fault table as the deterministic rounds ([`Faults`]) drawn every few
+//! milliseconds. A live round is not repeatable from its seed (the kernel and the threads
+//! decide the interleaving), which is why its logs are validated: they say what happened.
+
+use std::io;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use quorate_model::quorum::QuorumConfig;
+use quorate_model::quorum::actors::msg::{Ids, Timer};
+use quorate_model::quorum::actors::node::Node;
+
+use super::{Faults, QuorumEvent, Tally};
+use crate::durable::{FileDisk, Volatile};
+use crate::runtime::cluster::Cluster;
+use crate::runtime::live::Live;
+
+/// How often each timer fires on the wall clock (each firing jittered by ±50%). The writer
+/// allocates faster than it resends, so a record is usually acknowledged before it is sent
+/// again; a membership change is reverted only after its joiner has had a few chances to
+/// hydrate and be finalized.
+pub fn period(t: &Timer) -> Duration {
+    Duration::from_millis(match t {
+        Timer::NextMtr => 5,
+        Timer::Install { .. } | Timer::TryOpen => 10,
+        Timer::Resend { .. } | Timer::Refresh | Timer::Finalize => 20,
+        Timer::Gossip { .. } => 30,
+        Timer::Revert => 100,
+    })
+}
+
+/// What a finished live round gives back.
+pub struct LiveOutcome {
+    /// The faults drawn and taken.
+    pub tally: Tally,
+    /// Every node's log, node `i`'s at index `i`.
+    pub logs: Vec<Vec<QuorumEvent>>,
+    /// Datagrams the codec rejected.
+    pub rejected: u64,
+    /// Why the round stopped early: a node that met an I/O error or could not start again
+    /// from its disk.
+    pub failed: Option<String>,
+}
+
+/// A storage quorum on threads, loopback sockets and disks of type `D`.
+pub struct LiveRound<D: Volatile = FileDisk> {
+    live: Live<Node, D>,
+    faults: Faults,
+}
+
+impl LiveRound<FileDisk> {
+    /// The actors of `cfg`, node `i` on the log file `dir/node-I.disk` (created, empty).
+    pub fn in_dir(cfg: &QuorumConfig, dir: &Path, seed: u64) -> io::Result<Self> {
+        let disks = (0..Node::all(cfg).len())
+            .map(|i| FileDisk::open(&dir.join(format!("node-{i}.disk"))))
+            .collect::<io::Result<Vec<_>>>()?;
+        Self::new(cfg, disks, seed)
+    }
+}
+
+impl<D: Volatile + Send + 'static> LiveRound<D> {
+    /// The actors of `cfg` on `disks`, every one started: the control plane and the client
+    /// first, then the segments (each says hello to the control plane), the writer last (so
+    /// that what each asks at its start finds its peer listening). `seed` draws the faults.
+    pub fn new(cfg: &QuorumConfig, disks: Vec<D>, seed: u64) -> io::Result<Self> {
+        let mut live = Live::new(Node::all(cfg), disks, period, seed)?;
+        let ids = Ids { slots: cfg.slots() };
+        let order = [ids.control(), ids.client()]
+            .into_iter()
+            .map(usize::from)
+            .chain(0..ids.slots)
+            .chain([usize::from(ids.writer())]);
+        for i in order {
+            live.start(i)
+                .map_err(|e| io::Error::other(format!("node {i} could not start: {e}")))?;
+        }
+        Ok(LiveRound {
+            live,
+            faults: Faults::new(cfg),
+        })
+    }
+
+    /// Run for `length`, drawing a fault (or a client request) every `every`, then stop every
+    /// node and collect the logs (the error: a node's thread that could not be stopped).
+    pub fn run(mut self, length: Duration, every: Duration) -> Result<LiveOutcome, String> {
+        let mut tally = Tally::default();
+        let end = Instant::now() + length;
+        let mut failed = None;
+        while Instant::now() < end {
+            std::thread::sleep(every);
+            tally.steps += 1;
+            if let Err(e) = self.faults.take(&mut self.live, &mut tally) {
+                failed = Some(e.to_string());
+                break;
+            }
+            if let Some(e) = self.live.failure() {
+                failed = Some(e);
+                break;
+            }
+        }
+        let failed = failed.or_else(|| self.live.failure());
+        let finished = self.live.finish()?;
+        Ok(LiveOutcome {
+            tally,
+            logs: finished.logs,
+            rejected: finished.rejected,
+            failed,
+        })
+    }
+}

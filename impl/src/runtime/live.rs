@@ -1,0 +1,416 @@
+//! The live configuration: every actor a [`Host`] on its own thread, with its own UDP socket on
+//! loopback and its own disk (a log file synced with `fsync`), its timers on the wall clock.
+//! Nothing is scheduled: the kernel decides the order datagrams arrive in and whether a full
+//! socket buffer drops one, threads race, and a disk's `fsync` takes the time it takes.
+//!
+//! A datagram is the sender's node number (`u32` LE) and its number for the send (`u64` LE),
+//! then the message through the wire codec; a datagram that does not decode is counted and
+//! dropped. A timer fires every period the protocol gives it, with a seeded jitter of ±50% so
+//! that nodes do not march in step; a firing while the node is down does nothing.
+//!
+//! The environment (a protocol's fault table and workload, through [`Cluster`]) acts on a node
+//! by a command its thread carries out between two events, so a node's log orders the crash or
+//! input among the node's own events; what the environment reads of a node's state is the state
+//! after its last event.
+//!
+//! At [`Live::finish`] every node stops, its disk drops what it never synced, and what the disk
+//! then gives back is logged, as in the deterministic configuration: the logs validate the same.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use quorate_model::actor::Role;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::cluster::{Cluster, Reads};
+use super::host::{EventOf, Host, Outgoing};
+use crate::codec;
+use crate::durable::{RecoverError, Volatile};
+use crate::rng::Rng;
+
+/// How long a timer waits between firings, by timer (the protocol's choice).
+pub type Periods<T> = fn(&T) -> Duration;
+
+/// What the environment sees of one node: as of its last event.
+struct View<R: Role> {
+    state: Option<R::State>,
+    saved: Option<R::Storage>,
+    lost: bool,
+    events: usize,
+    /// Datagrams it could not decode.
+    rejected: u64,
+    /// The first I/O error it met; it handles nothing after one.
+    failed: Option<String>,
+}
+
+/// What the environment asks a node's thread to do.
+enum Command<M> {
+    Start,
+    Crash { keep: usize },
+    Lose { reports: Vec<(usize, M)> },
+    Input(M),
+    End,
+}
+
+/// A command's answer: the node's state just after it, or why it could not be carried out.
+type Reply<S> = Result<Option<S>, String>;
+
+/// A command, the environment's reads it rests on (node, events seen), where to answer.
+type Envelope<R> = (
+    Command<<R as Role>::Msg>,
+    Vec<(usize, usize)>,
+    Sender<Reply<<R as Role>::State>>,
+);
+
+struct Node<R: Role, D: Volatile> {
+    commands: Sender<Envelope<R>>,
+    view: Arc<Mutex<View<R>>>,
+    thread: Option<JoinHandle<Host<R, D>>>,
+}
+
+/// Actors on threads, UDP sockets on loopback and disks of type `D`.
+pub struct Live<R: Role, D: Volatile> {
+    nodes: Vec<Node<R, D>>,
+    rng: Rng,
+    reads: Reads,
+}
+
+/// What a finished live run gives back.
+pub struct Finished<R: Role> {
+    /// Every node's log, node `i`'s at index `i`.
+    pub logs: Vec<Vec<EventOf<R>>>,
+    /// Datagrams the codec rejected, over all nodes.
+    pub rejected: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A node thread that panicked leaves its view as it was; reading it is still sound.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<R, D> Live<R, D>
+where
+    R: Role + Send + 'static,
+    R::Msg: Serialize + DeserializeOwned + Send + 'static,
+    R::Timer: Send + 'static,
+    R::Storage: Serialize + DeserializeOwned + Send + 'static,
+    R::State: Send + 'static,
+    D: Volatile + Send + 'static,
+{
+    /// `roles` (actor `i` plays `roles[i]`, on `disks[i]`), each on its own thread with a
+    /// socket bound on loopback, none started yet. `seed` draws the timers' jitter and the
+    /// torn writes of crashes.
+    pub fn new(
+        roles: Vec<R>,
+        disks: Vec<D>,
+        periods: Periods<R::Timer>,
+        seed: u64,
+    ) -> io::Result<Self> {
+        let sockets = roles
+            .iter()
+            .map(|_| UdpSocket::bind("127.0.0.1:0"))
+            .collect::<io::Result<Vec<_>>>()?;
+        let addrs = Arc::new(
+            sockets
+                .iter()
+                .map(UdpSocket::local_addr)
+                .collect::<io::Result<Vec<_>>>()?,
+        );
+        let mut rng = Rng::new(seed);
+        let mut nodes = Vec::new();
+        for (i, ((role, disk), socket)) in roles.into_iter().zip(disks).zip(sockets).enumerate() {
+            let view = Arc::new(Mutex::new(View {
+                state: None,
+                saved: None,
+                lost: false,
+                events: 0,
+                rejected: 0,
+                failed: None,
+            }));
+            let (tx, rx) = mpsc::channel();
+            let serve = Serve {
+                host: Host::new(i, role, disk),
+                socket,
+                addrs: Arc::clone(&addrs),
+                commands: rx,
+                view: Arc::clone(&view),
+                periods,
+                rng: Rng::new(rng.next_u64()),
+            };
+            let thread = thread::Builder::new()
+                .name(format!("node-{i}"))
+                .spawn(move || serve.run())?;
+            nodes.push(Node {
+                commands: tx,
+                view,
+                thread: Some(thread),
+            });
+        }
+        Ok(Live {
+            nodes,
+            rng,
+            reads: Reads::default(),
+        })
+    }
+
+    /// Have node `i` carry out `c`, after logging what the environment read.
+    fn command(&self, i: usize, c: Command<R::Msg>) -> Reply<R::State> {
+        let (tx, rx) = mpsc::channel();
+        self.nodes[i]
+            .commands
+            .send((c, self.reads.list(), tx))
+            .map_err(|_| format!("node {i} has stopped"))?;
+        rx.recv().map_err(|_| format!("node {i} has stopped"))?
+    }
+
+    /// Read node `i`'s view (noted in the draw's reads, with the events it covers).
+    fn read<T>(&self, i: usize, f: impl FnOnce(&View<R>) -> T) -> T {
+        let v = lock(&self.nodes[i].view);
+        self.reads.note(i, v.events);
+        f(&v)
+    }
+
+    /// The first I/O error a node met, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.nodes.iter().enumerate().find_map(|(i, n)| {
+            lock(&n.view)
+                .failed
+                .clone()
+                .map(|e| format!("node {i}: {e}"))
+        })
+    }
+
+    /// End the run: every node stops, its disk drops what it never synced, and what the disk
+    /// then gives back is logged.
+    pub fn finish(mut self) -> Result<Finished<R>, String> {
+        for i in 0..self.nodes.len() {
+            self.command(i, Command::End)?;
+        }
+        let mut rejected = 0;
+        let mut logs = Vec::new();
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            rejected += lock(&n.view).rejected;
+            let host = n
+                .thread
+                .take()
+                .expect("a node's thread is joined once")
+                .join()
+                .map_err(|_| format!("node {i}'s thread panicked"))?;
+            logs.push(host.log);
+        }
+        Ok(Finished { logs, rejected })
+    }
+}
+
+impl<R, D> Cluster<R> for Live<R, D>
+where
+    R: Role + Send + 'static,
+    R::Msg: Serialize + DeserializeOwned + Send + 'static,
+    R::Timer: Send + 'static,
+    R::Storage: Serialize + DeserializeOwned + Send + 'static,
+    R::State: Send + 'static,
+    D: Volatile + Send + 'static,
+{
+    fn len(&self) -> usize {
+        self.nodes.len()
+    }
+    fn forget_reads(&mut self) {
+        self.reads.forget();
+    }
+    fn state(&self, i: usize) -> Option<R::State> {
+        self.read(i, |v| v.state.clone())
+    }
+    fn saved(&self, i: usize) -> Option<R::Storage> {
+        self.read(i, |v| v.saved.clone())
+    }
+    fn lost(&self, i: usize) -> bool {
+        self.read(i, |v| v.lost)
+    }
+    fn events(&self, i: usize) -> usize {
+        self.read(i, |v| v.events)
+    }
+    fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+    fn start(&mut self, i: usize) -> Result<(), RecoverError> {
+        self.command(i, Command::Start)
+            .map(|_| ())
+            .map_err(RecoverError::Inconsistent)
+    }
+    fn crash(&mut self, i: usize) {
+        let keep = self.rng.below(64) as usize;
+        // A node that has stopped has nothing left to crash.
+        let _ = self.command(i, Command::Crash { keep });
+    }
+    fn lose_disk(&mut self, i: usize, reports: Vec<(usize, R::Msg)>) {
+        let _ = self.command(i, Command::Lose { reports });
+    }
+    fn input(&mut self, i: usize, msg: R::Msg) -> io::Result<Option<R::State>> {
+        self.command(i, Command::Input(msg))
+            .map_err(io::Error::other)
+    }
+}
+
+/// One node's thread: its host, its socket, the commands it takes.
+struct Serve<R: Role, D: Volatile> {
+    host: Host<R, D>,
+    socket: UdpSocket,
+    addrs: Arc<Vec<SocketAddr>>,
+    commands: Receiver<Envelope<R>>,
+    view: Arc<Mutex<View<R>>>,
+    periods: Periods<R::Timer>,
+    rng: Rng,
+}
+
+/// Bytes of a datagram's header: sender and sequence number.
+const HEADER: usize = 12;
+/// The longest a node waits for a datagram before it looks at its commands again.
+const POLL: Duration = Duration::from_millis(1);
+
+impl<R, D> Serve<R, D>
+where
+    R: Role,
+    R::Msg: Serialize + DeserializeOwned,
+    R::Storage: Serialize + DeserializeOwned,
+    D: Volatile,
+{
+    fn run(mut self) -> Host<R, D> {
+        let timers = self.host.role().timers();
+        let now = Instant::now();
+        let mut due: Vec<Instant> = timers.iter().map(|t| now + self.jitter(t)).collect();
+        let mut buf = vec![0u8; codec::DATAGRAM_BYTES_MAX + HEADER + 1];
+        loop {
+            loop {
+                match self.commands.try_recv() {
+                    Ok((Command::End, _, reply)) => {
+                        self.host.end(|d| d.crash(0));
+                        self.publish();
+                        let _ = reply.send(Ok(None));
+                        return self.host;
+                    }
+                    Ok((c, saw, reply)) => {
+                        for (n, e) in saw {
+                            self.host.saw(n, e);
+                        }
+                        let r = self.obey(c).map(|()| self.host.state().cloned());
+                        self.publish();
+                        let _ = reply.send(r);
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.host.end(|d| d.crash(0));
+                        return self.host;
+                    }
+                }
+            }
+            let failed = lock(&self.view).failed.is_some();
+            let now = Instant::now();
+            for (k, t) in timers.iter().enumerate() {
+                if due[k] <= now {
+                    due[k] = now + self.jitter(t);
+                    if !failed && self.host.runs() {
+                        let out = self.host.fire(t);
+                        self.release(out);
+                    }
+                }
+            }
+            let next = due.iter().min().copied().unwrap_or(now + POLL);
+            let wait = next
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_micros(50), POLL);
+            let _ = self.socket.set_read_timeout(Some(wait));
+            if let Ok((n, _)) = self.socket.recv_from(&mut buf)
+                && !failed
+            {
+                self.receive(&buf[..n]);
+            }
+        }
+    }
+
+    /// The timer's next wait: its period, jittered by ±50%.
+    fn jitter(&mut self, t: &R::Timer) -> Duration {
+        let p = (self.periods)(t);
+        p / 2 + p.mul_f64(self.rng.below(1000) as f64 / 1000.0)
+    }
+
+    fn obey(&mut self, c: Command<R::Msg>) -> Result<(), String> {
+        match c {
+            Command::Start => {
+                let out = self.host.start().map_err(|e| e.to_string())?;
+                self.send(out);
+            }
+            Command::Crash { keep } => self.host.crash(|d| d.crash(keep)),
+            Command::Lose { reports } => {
+                self.host.lose(|d| {
+                    let _ = d.erase();
+                });
+                for (dst, msg) in reports {
+                    let o = self.host.send_for(dst, msg);
+                    self.send(vec![o]);
+                }
+            }
+            Command::Input(msg) => {
+                let out = self.host.input(msg);
+                self.release(out);
+            }
+            Command::End => {}
+        }
+        Ok(())
+    }
+
+    fn receive(&mut self, bytes: &[u8]) {
+        let decoded = (bytes.len() >= HEADER)
+            .then(|| {
+                let src = u32::from_le_bytes(bytes[..4].try_into().ok()?) as usize;
+                let seq = u64::from_le_bytes(bytes[4..HEADER].try_into().ok()?);
+                let msg = codec::parse::<R::Msg>(&bytes[HEADER..]).ok()?;
+                (src < self.addrs.len()).then_some((src, seq, msg))
+            })
+            .flatten();
+        let Some((src, seq, msg)) = decoded else {
+            lock(&self.view).rejected += 1;
+            return;
+        };
+        let out = self.host.deliver(src, seq, msg);
+        self.release(out);
+    }
+
+    /// Send what a handler released, or stop handling anything after an I/O error (a node
+    /// whose disk fails cannot vouch for what it would acknowledge).
+    fn release(&mut self, out: io::Result<Vec<Outgoing<R::Msg>>>) {
+        match out {
+            Ok(out) => self.send(out),
+            Err(e) => {
+                let mut v = lock(&self.view);
+                if v.failed.is_none() {
+                    v.failed = Some(e.to_string());
+                }
+            }
+        }
+        self.publish();
+    }
+
+    fn send(&mut self, out: Vec<Outgoing<R::Msg>>) {
+        for o in out {
+            let mut d = Vec::with_capacity(HEADER + 64);
+            d.extend_from_slice(&u32::try_from(o.src).unwrap_or(u32::MAX).to_le_bytes());
+            d.extend_from_slice(&o.seq.to_le_bytes());
+            d.extend_from_slice(&codec::encode(&o.msg));
+            // A datagram the kernel refuses is lost, as the network may lose any.
+            let _ = self.socket.send_to(&d, self.addrs[o.dst]);
+        }
+    }
+
+    fn publish(&self) {
+        let mut v = lock(&self.view);
+        v.state = self.host.state().cloned();
+        v.saved = self.host.saved().cloned();
+        v.lost = self.host.lost();
+        v.events = self.host.log.len();
+    }
+}
