@@ -1,5 +1,6 @@
 //! `quorate run quorum --actors` and `quorate trace validate`: the model's actors on the
-//! deterministic runtime, every round's logs read back and validated against the actor model;
+//! deterministic runtime and on the live one (threads, loopback sockets, log files), every
+//! round's logs read back and validated against the actor model;
 //! a mutant planted in the actors is caught on the implementation by its property; a log
 //! damaged on disk (still decodable) fails validation; bad input is one line and exit 2.
 
@@ -105,6 +106,42 @@ fn a_mutant_in_the_actors_is_caught_on_the_implementation_by_its_property() {
 }
 
 #[test]
+fn live_rounds_run_on_threads_sockets_and_files_and_validate() {
+    let dir = scratch("live");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&[
+        "run",
+        "quorum",
+        "--actors",
+        "--live",
+        "--dir",
+        d,
+        "--rounds",
+        "3",
+        "--round-ms",
+        "200",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.starts_with("seeds 1..=3 "),
+        "the seeds come first: {err}"
+    );
+    assert!(err.contains("  round 2: 200 ms live, "), "{err}");
+    assert!(figure(&out, "events validated") > 500, "{out}");
+    assert!(figure(&out, "commits acknowledged") > 0, "{out}");
+    for k in 1..=3 {
+        // Each node's disk is a log file beside its event log.
+        assert!(dir.join(format!("round-{k}/node-0.disk")).is_file());
+        let head = fs::read_to_string(dir.join(format!("round-{k}/run.json"))).unwrap();
+        assert!(head.contains("\"live\": true"), "{head}");
+    }
+    let (code, out, _) = quorate(&["trace", "validate", d]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("valid: 3 round(s)"), "{out}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn bad_requests_exit_2_with_one_line() {
     let dir = scratch("bad");
     let d = dir.to_str().unwrap();
@@ -132,6 +169,24 @@ fn bad_requests_exit_2_with_one_line() {
         (
             vec!["run", "quorum", "--actors", "--dir", d, "--paced"],
             "--paced",
+        ),
+        (
+            vec!["run", "quorum", "--actors", "--dir", d, "--round-ms", "50"],
+            "--live",
+        ),
+        (vec!["run", "quorum", "--live", "--dir", d], "--actors"),
+        (
+            vec![
+                "run",
+                "quorum",
+                "--actors",
+                "--live",
+                "--dir",
+                d,
+                "--round-ms",
+                "0",
+            ],
+            "--round-ms",
         ),
     ];
     for (args, says) in cases {

@@ -98,9 +98,9 @@ impl Disk for MemDisk {
 
 /// A log file on a real file system, synced with `fsync`. Appended bytes wait in memory until
 /// the next [`Disk::sync`] writes and syncs them, so a crash ([`Volatile::crash`], or the
-/// node's process dying) loses exactly what was never synced, as a power cut would; a node
-/// that replies before its sync is caught by the crash tests rather than saved by the page
-/// cache. It holds no open file between operations (a node may host thousands of segments,
+/// node's process dying) loses what was never synced (but for a torn prefix a simulated crash
+/// may keep), as a power cut would; a node that replies before its sync is caught by the
+/// crash tests rather than saved by the page cache. It holds no open file between operations (a node may host thousands of segments,
 /// one file each, and descriptors are bounded); `fsync` on a fresh descriptor syncs the file's
 /// data all the same.
 #[derive(Debug)]
@@ -154,10 +154,22 @@ impl Disk for FileDisk {
         Ok(())
     }
     fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced.is_empty() {
+            return self.file()?.sync_data();
+        }
         let mut file = self.file()?;
-        file.write_all(&self.unsynced)?;
+        let before = file.metadata()?.len();
+        let written = file
+            .write_all(&self.unsynced)
+            .and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            // Undo a write cut short, so that the bytes are not written twice (which recovery
+            // would take for corruption) and stay unsynced, as a crash would lose them.
+            let _ = file.set_len(before);
+            return Err(e);
+        }
         self.unsynced.clear();
-        file.sync_data()
+        Ok(())
     }
     fn erase(&mut self) -> io::Result<()> {
         self.unsynced.clear();

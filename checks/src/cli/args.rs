@@ -324,7 +324,8 @@ live configuration of the runtime: one thread per node, UDP datagrams on
 loopback (the kernel orders them, and drops them when a socket's buffer is
 full), each node's disk a log file in DIR/round-K synced with fsync (what
 was not synced is lost at a crash), timers on the wall clock with jitter.
-A fault is drawn every 10 ms for --round-ms. Nothing is scheduled, so a
+A fault is drawn after each 10 ms pause, every node held still while it is
+chosen and done, for --round-ms. Nothing is scheduled, so a
 round is not repeatable from its seed: its logs are what is validated.";
 
 const RUN_AFTER_HELP: &str = "\

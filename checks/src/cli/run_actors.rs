@@ -24,8 +24,11 @@ use crate::registry::UsageError;
 use super::args::RunArgs;
 use super::{Console, emit};
 
-/// The format tag of `run.json`.
-pub const FORMAT: &str = "quorate-run-log/1";
+/// The format tag of `run.json`. Version 2 logs what the environment read before each act
+/// (`Saw`) and may be live; version 1 logs are read too.
+pub const FORMAT: &str = "quorate-run-log/2";
+/// The earlier format, still read.
+const FORMAT_1: &str = "quorate-run-log/1";
 
 /// What a round ran: the header of its logs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +45,7 @@ pub struct RunLog {
     pub mutant: Option<String>,
     /// The round's seed.
     pub seed: u64,
-    /// Its scheduled steps at most.
+    /// Its scheduled steps at most (0 for a live round, which has none).
     pub steps: usize,
     /// How many nodes logged.
     pub nodes: usize,
@@ -59,7 +62,7 @@ pub struct RunLog {
 
 impl RunLog {
     fn config(&self) -> Result<QuorumConfig, UsageError> {
-        if self.format != FORMAT {
+        if self.format != FORMAT && self.format != FORMAT_1 {
             return Err(UsageError(format!(
                 "run.json has format '{}'; this quorate reads '{FORMAT}'",
                 self.format
@@ -162,7 +165,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         sets: args.sets.clone(),
         mutant: args.mutant.clone(),
         seed,
-        steps: args.steps,
+        steps: if args.live { 0 } else { args.steps },
         nodes: actors::nodes(&cfg),
         events: Vec::new(),
         live: args.live,

@@ -4,17 +4,18 @@
 //! trait, and both configurations run it.
 //!
 //! What the environment reads of a node decides what it does to another (a disk is lost only
-//! from a member of the control plane's configuration). So every read is noted with how many
-//! events the node had logged, and every act is preceded in its node's log by those notes
-//! ([`super::event::Event::Saw`]): the replay then takes the act only after the events its
-//! choice rested on, as they happened.
+//! from a member of the control plane's configuration). So every node read is noted, and every
+//! act is preceded in its node's log by a note of how many events each node read had logged by
+//! then ([`super::event::Event::Saw`]). A draw's reads and acts are one moment of the run (the
+//! deterministic configuration does nothing else in between; the live one holds every node),
+//! so the replay takes the act after the events read and before any later event of the nodes
+//! read.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use quorate_model::actor::Role;
 
-use crate::durable::RecoverError;
 use crate::rng::Rng;
 
 /// Nodes running a protocol's actors, as the environment sees and drives them.
@@ -25,8 +26,12 @@ pub trait Cluster<R: Role> {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Forget what was read so far: a new draw of the environment begins.
-    fn forget_reads(&mut self);
+    /// A draw of the environment begins: what was read before is forgotten, and (in the live
+    /// configuration) every node holds still until [`Cluster::end_draw`], so that what is read
+    /// and what is done in the draw are one moment of the run.
+    fn begin_draw(&mut self);
+    /// The draw is over: the nodes go on.
+    fn end_draw(&mut self) {}
     /// Node `i`'s state while it runs (in the live configuration, as of its last event).
     fn state(&self, i: usize) -> Option<R::State>;
     /// Whether node `i` runs.
@@ -41,8 +46,8 @@ pub trait Cluster<R: Role> {
     fn events(&self, i: usize) -> usize;
     /// The environment's randomness.
     fn rng(&mut self) -> &mut Rng;
-    /// Start node `i` from its disk.
-    fn start(&mut self, i: usize) -> Result<(), RecoverError>;
+    /// Start node `i` from its disk (the error: why it could not).
+    fn start(&mut self, i: usize) -> Result<(), String>;
     /// Node `i` crashes: its disk keeps what was synced and a random prefix of the rest.
     fn crash(&mut self, i: usize);
     /// Node `i`'s disk is gone; `reports` are sent on its behalf.
@@ -51,24 +56,23 @@ pub trait Cluster<R: Role> {
     fn input(&mut self, i: usize, msg: R::Msg) -> std::io::Result<Option<R::State>>;
 }
 
-/// What the environment has read since its draw began: for each node read, how many of its
-/// events had happened (the most seen).
+/// The nodes the environment has read since its draw began. An act is logged after the
+/// events each of them had logged by the moment of the act: those it read, and the acts of the
+/// same draw before it (nothing else happens in a draw).
 #[derive(Debug, Default)]
-pub struct Reads(RefCell<BTreeMap<usize, usize>>);
+pub struct Reads(RefCell<BTreeSet<usize>>);
 
 impl Reads {
-    /// Note a read of node `node` after its first `events` events.
-    pub fn note(&self, node: usize, events: usize) {
-        let mut r = self.0.borrow_mut();
-        let e = r.entry(node).or_default();
-        *e = (*e).max(events);
+    /// Note a read of node `node`.
+    pub fn note(&self, node: usize) {
+        self.0.borrow_mut().insert(node);
     }
     /// Forget every read.
     pub fn forget(&self) {
         self.0.borrow_mut().clear();
     }
-    /// Every read, by node.
-    pub fn list(&self) -> Vec<(usize, usize)> {
-        self.0.borrow().iter().map(|(&n, &e)| (n, e)).collect()
+    /// Every node read, and how many events it has logged by now (`events(node)`).
+    pub fn list(&self, events: impl Fn(usize) -> usize) -> Vec<(usize, usize)> {
+        self.0.borrow().iter().map(|&n| (n, events(n))).collect()
     }
 }

@@ -8,10 +8,12 @@
 //! dropped. A timer fires every period the protocol gives it, with a seeded jitter of ±50% so
 //! that nodes do not march in step; a firing while the node is down does nothing.
 //!
-//! The environment (a protocol's fault table and workload, through [`Cluster`]) acts on a node
-//! by a command its thread carries out between two events, so a node's log orders the crash or
-//! input among the node's own events; what the environment reads of a node's state is the state
-//! after its last event.
+//! The environment (a protocol's fault table and workload, through [`Cluster`]) works in
+//! draws. A draw first holds every node (each thread finishes the handler it is in, publishes
+//! its state and then only takes commands), so what the environment reads is a consistent cut,
+//! every node as of its last event; then it acts, each act a command the node's thread carries
+//! out and logs among its own events; then it lets every node go. A read and the act it decides
+//! are thus one moment of the run, as in the deterministic configuration.
 //!
 //! At [`Live::finish`] every node stops, its disk drops what it never synced, and what the disk
 //! then gives back is logged, as in the deterministic configuration: the logs validate the same.
@@ -30,7 +32,7 @@ use serde::de::DeserializeOwned;
 use super::cluster::{Cluster, Reads};
 use super::host::{EventOf, Host, Outgoing};
 use crate::codec;
-use crate::durable::{RecoverError, Volatile};
+use crate::durable::Volatile;
 use crate::rng::Rng;
 
 /// How long a timer waits between firings, by timer (the protocol's choice).
@@ -44,15 +46,22 @@ struct View<R: Role> {
     events: usize,
     /// Datagrams it could not decode.
     rejected: u64,
-    /// The first I/O error it met; it handles nothing after one.
+    /// The first I/O error it met; it handles no input after one (it still ends).
     failed: Option<String>,
 }
 
 /// What the environment asks a node's thread to do.
 enum Command<M> {
+    /// Finish the handler in progress, then take only commands until `Go`.
+    Hold,
+    Go,
     Start,
-    Crash { keep: usize },
-    Lose { reports: Vec<(usize, M)> },
+    Crash {
+        keep: usize,
+    },
+    Lose {
+        reports: Vec<(usize, M)>,
+    },
     Input(M),
     End,
 }
@@ -161,18 +170,46 @@ where
     /// Have node `i` carry out `c`, after logging what the environment read.
     fn command(&self, i: usize, c: Command<R::Msg>) -> Reply<R::State> {
         let (tx, rx) = mpsc::channel();
+        // Every node is held in a draw, so the events a node has published are all it has.
+        let saw = self.reads.list(|n| lock(&self.nodes[n].view).events);
         self.nodes[i]
             .commands
-            .send((c, self.reads.list(), tx))
+            .send((c, saw, tx))
             .map_err(|_| format!("node {i} has stopped"))?;
         rx.recv().map_err(|_| format!("node {i} has stopped"))?
     }
 
     /// Read node `i`'s view (noted in the draw's reads, with the events it covers).
     fn read<T>(&self, i: usize, f: impl FnOnce(&View<R>) -> T) -> T {
-        let v = lock(&self.nodes[i].view);
-        self.reads.note(i, v.events);
-        f(&v)
+        self.reads.note(i);
+        f(&lock(&self.nodes[i].view))
+    }
+
+    /// Send `c` to every node at once, then wait for every answer (a node that has stopped
+    /// answers nothing, and what it published stays readable).
+    fn command_all(&self, c: impl Fn() -> Command<R::Msg>) {
+        let answers: Vec<_> = self
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let (tx, rx) = mpsc::channel();
+                n.commands.send((c(), Vec::new(), tx)).ok().map(|()| rx)
+            })
+            .collect();
+        for rx in answers {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Hold every node (a draw begins): each finishes what it is handling and then takes only
+    /// commands.
+    fn hold_all(&self) {
+        self.command_all(|| Command::Hold);
+    }
+
+    /// Let every node go on (a draw ends).
+    fn go_all(&self) {
+        self.command_all(|| Command::Go);
     }
 
     /// The first I/O error a node met, if any.
@@ -187,23 +224,30 @@ where
 
     /// End the run: every node stops, its disk drops what it never synced, and what the disk
     /// then gives back is logged.
+    /// The error: the first node whose thread could not be ended (every other node is ended
+    /// and joined all the same).
     pub fn finish(mut self) -> Result<Finished<R>, String> {
         for i in 0..self.nodes.len() {
-            self.command(i, Command::End)?;
+            // A thread that is gone shows up when it is joined below.
+            let _ = self.command(i, Command::End);
         }
         let mut rejected = 0;
         let mut logs = Vec::new();
+        let mut broken = None;
         for (i, n) in self.nodes.iter_mut().enumerate() {
             rejected += lock(&n.view).rejected;
-            let host = n
-                .thread
-                .take()
-                .expect("a node's thread is joined once")
-                .join()
-                .map_err(|_| format!("node {i}'s thread panicked"))?;
-            logs.push(host.log);
+            let joined = n.thread.take().map(JoinHandle::join);
+            match joined {
+                Some(Ok(host)) => logs.push(host.log),
+                _ => {
+                    broken.get_or_insert(format!("node {i}'s thread panicked"));
+                }
+            }
         }
-        Ok(Finished { logs, rejected })
+        match broken {
+            Some(e) => Err(e),
+            None => Ok(Finished { logs, rejected }),
+        }
     }
 }
 
@@ -219,8 +263,12 @@ where
     fn len(&self) -> usize {
         self.nodes.len()
     }
-    fn forget_reads(&mut self) {
+    fn begin_draw(&mut self) {
         self.reads.forget();
+        self.hold_all();
+    }
+    fn end_draw(&mut self) {
+        self.go_all();
     }
     fn state(&self, i: usize) -> Option<R::State> {
         self.read(i, |v| v.state.clone())
@@ -237,10 +285,8 @@ where
     fn rng(&mut self) -> &mut Rng {
         &mut self.rng
     }
-    fn start(&mut self, i: usize) -> Result<(), RecoverError> {
-        self.command(i, Command::Start)
-            .map(|_| ())
-            .map_err(RecoverError::Inconsistent)
+    fn start(&mut self, i: usize) -> Result<(), String> {
+        self.command(i, Command::Start).map(|_| ())
     }
     fn crash(&mut self, i: usize) {
         let keep = self.rng.below(64) as usize;
@@ -284,36 +330,16 @@ where
         let now = Instant::now();
         let mut due: Vec<Instant> = timers.iter().map(|t| now + self.jitter(t)).collect();
         let mut buf = vec![0u8; codec::DATAGRAM_BYTES_MAX + HEADER + 1];
+        self.publish();
         loop {
-            loop {
-                match self.commands.try_recv() {
-                    Ok((Command::End, _, reply)) => {
-                        self.host.end(|d| d.crash(0));
-                        self.publish();
-                        let _ = reply.send(Ok(None));
-                        return self.host;
-                    }
-                    Ok((c, saw, reply)) => {
-                        for (n, e) in saw {
-                            self.host.saw(n, e);
-                        }
-                        let r = self.obey(c).map(|()| self.host.state().cloned());
-                        self.publish();
-                        let _ = reply.send(r);
-                    }
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        self.host.end(|d| d.crash(0));
-                        return self.host;
-                    }
-                }
+            if self.commands_until_idle() {
+                return self.host;
             }
-            let failed = lock(&self.view).failed.is_some();
             let now = Instant::now();
             for (k, t) in timers.iter().enumerate() {
                 if due[k] <= now {
                     due[k] = now + self.jitter(t);
-                    if !failed && self.host.runs() {
+                    if self.fit() && self.host.runs() {
                         let out = self.host.fire(t);
                         self.release(out);
                     }
@@ -325,11 +351,63 @@ where
                 .clamp(Duration::from_micros(50), POLL);
             let _ = self.socket.set_read_timeout(Some(wait));
             if let Ok((n, _)) = self.socket.recv_from(&mut buf)
-                && !failed
+                && self.fit()
             {
                 self.receive(&buf[..n]);
             }
         }
+    }
+
+    /// Take the commands waiting, and while held every command until `Go`; `true` once the
+    /// node has ended.
+    fn commands_until_idle(&mut self) -> bool {
+        let mut held = false;
+        loop {
+            let next = if held {
+                self.commands.recv().map_err(|_| TryRecvError::Disconnected)
+            } else {
+                self.commands.try_recv()
+            };
+            match next {
+                Ok((Command::End, _, reply)) => {
+                    self.host.end(|d| d.crash(0));
+                    self.publish();
+                    let _ = reply.send(Ok(None));
+                    return true;
+                }
+                Ok((Command::Hold, _, reply)) => {
+                    held = true;
+                    let _ = reply.send(Ok(None));
+                }
+                Ok((Command::Go, _, reply)) => {
+                    held = false;
+                    let _ = reply.send(Ok(None));
+                }
+                Ok((c, saw, reply)) => {
+                    for (n, e) in saw {
+                        self.host.saw(n, e);
+                    }
+                    let r = self.obey(c).map(|()| self.host.state().cloned());
+                    self.publish();
+                    let _ = reply.send(r);
+                }
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => {
+                    self.host.end(|d| d.crash(0));
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Whether the node has met no I/O error.
+    fn fit(&self) -> bool {
+        lock(&self.view).failed.is_none()
+    }
+
+    /// Note the node's first I/O error: it handles no input after it.
+    fn fail(&self, e: String) {
+        lock(&self.view).failed.get_or_insert(e);
     }
 
     /// The timer's next wait: its period, jittered by ±50%.
@@ -339,11 +417,22 @@ where
     }
 
     fn obey(&mut self, c: Command<R::Msg>) -> Result<(), String> {
+        if let Some(e) = lock(&self.view).failed.clone() {
+            return Err(format!("the node met an I/O error earlier: {e}"));
+        }
         match c {
-            Command::Start => {
-                let out = self.host.start().map_err(|e| e.to_string())?;
-                self.send(out);
-            }
+            Command::Start => match self.host.start() {
+                Ok(out) => self.send(out),
+                Err(e) => {
+                    let e = e.to_string();
+                    // A start whose first effects could not be carried out leaves the node
+                    // running with them undone: it must handle nothing more.
+                    if self.host.runs() {
+                        self.fail(e.clone());
+                    }
+                    return Err(e);
+                }
+            },
             Command::Crash { keep } => self.host.crash(|d| d.crash(keep)),
             Command::Lose { reports } => {
                 self.host.lose(|d| {
@@ -355,10 +444,13 @@ where
                 }
             }
             Command::Input(msg) => {
-                let out = self.host.input(msg);
-                self.release(out);
+                let out = self.host.input(msg).map_err(|e| {
+                    self.fail(e.to_string());
+                    e.to_string()
+                })?;
+                self.send(out);
             }
-            Command::End => {}
+            Command::Hold | Command::Go | Command::End => {}
         }
         Ok(())
     }
@@ -380,19 +472,15 @@ where
         self.release(out);
     }
 
-    /// Send what a handler released, or stop handling anything after an I/O error (a node
-    /// whose disk fails cannot vouch for what it would acknowledge).
+    /// Publish the node's state, then send what a handler released; after an I/O error the
+    /// node handles nothing more (a node whose disk fails cannot vouch for what it would
+    /// acknowledge).
     fn release(&mut self, out: io::Result<Vec<Outgoing<R::Msg>>>) {
+        self.publish();
         match out {
             Ok(out) => self.send(out),
-            Err(e) => {
-                let mut v = lock(&self.view);
-                if v.failed.is_none() {
-                    v.failed = Some(e.to_string());
-                }
-            }
+            Err(e) => self.fail(e.to_string()),
         }
-        self.publish();
     }
 
     fn send(&mut self, out: Vec<Outgoing<R::Msg>>) {

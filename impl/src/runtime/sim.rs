@@ -165,13 +165,13 @@ where
 {
     /// Node `i`'s host, read by the environment (noted in [`Sim::reads`]).
     fn read(&self, i: usize) -> &Host<R, D> {
-        self.reads.note(i, self.hosts[i].log.len());
+        self.reads.note(i);
         &self.hosts[i]
     }
 
     /// Log on node `i` what the environment read before it acts there.
     fn log_reads(&mut self, i: usize) {
-        for (n, e) in self.reads.list() {
+        for (n, e) in self.reads.list(|n| self.hosts[n].log.len()) {
             self.hosts[i].saw(n, e);
         }
     }
@@ -187,7 +187,7 @@ where
     fn len(&self) -> usize {
         self.hosts.len()
     }
-    fn forget_reads(&mut self) {
+    fn begin_draw(&mut self) {
         self.reads.forget();
     }
     fn state(&self, i: usize) -> Option<R::State> {
@@ -208,9 +208,9 @@ where
     fn rng(&mut self) -> &mut Rng {
         &mut self.rng
     }
-    fn start(&mut self, i: usize) -> Result<(), RecoverError> {
+    fn start(&mut self, i: usize) -> Result<(), String> {
         self.log_reads(i);
-        Sim::start(self, i)
+        Sim::start(self, i).map_err(|e| e.to_string())
     }
     fn crash(&mut self, i: usize) {
         self.log_reads(i);

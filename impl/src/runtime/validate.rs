@@ -122,6 +122,59 @@ fn groups<M, T, S>(log: &[Event<M, T, S>]) -> Vec<Group> {
     out
 }
 
+/// A read's other side: node `node`'s act (its group number `act`) must be replayed before
+/// this node's event number `events`, the first the environment had not seen when it read.
+struct Barrier {
+    events: usize,
+    node: usize,
+    act: usize,
+}
+
+/// Every node's barriers, by the event they hold back. A read is followed in its node's log by
+/// the act it decided (a start, crash, lost disk or input); a read followed by anything else
+/// decided nothing that was carried out, and holds nothing back.
+fn barriers<M, T, S>(logs: &[Vec<Event<M, T, S>>], grouped: &[Vec<Group>]) -> Vec<Vec<Barrier>> {
+    let mut out: Vec<Vec<Barrier>> = logs.iter().map(|_| Vec::new()).collect();
+    for (y, groups) in grouped.iter().enumerate() {
+        let mut k = 0;
+        while k < groups.len() {
+            let first = k;
+            while k < groups.len() && matches!(logs[y][groups[k].at], Event::Saw { .. }) {
+                k += 1;
+            }
+            if k == first {
+                k += 1;
+                continue;
+            }
+            let acts = groups.get(k).is_some_and(|g| {
+                matches!(
+                    logs[y][g.at],
+                    Event::Start { .. } | Event::Crash | Event::Lost | Event::Input { .. }
+                )
+            });
+            if !acts {
+                continue;
+            }
+            for g in &groups[first..k] {
+                if let Event::Saw { node, events } = logs[y][g.at]
+                    && node != y
+                    && node < logs.len()
+                {
+                    out[node].push(Barrier {
+                        events,
+                        node: y,
+                        act: k,
+                    });
+                }
+            }
+        }
+    }
+    for b in &mut out {
+        b.sort_by_key(|b| b.events);
+    }
+    out
+}
+
 /// Replay `logs` (node `i`'s log at index `i`) on `model`.
 pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Validated, Divergence> {
     let mut s = model.start();
@@ -178,23 +231,51 @@ pub fn validate<R: Replay>(model: &R, logs: &[Vec<EventOf<R>>]) -> Result<Valida
     // How many of node `n`'s events the replay has taken.
     let replayed =
         |next: &[usize], n: usize| grouped[n].get(next[n]).map_or(logs[n].len(), |g| g.at);
+    let barriers = barriers(logs, &grouped);
+    // For each node, how many of its barriers the replay has passed.
+    let mut passed = vec![0usize; logs.len()];
     loop {
-        // The lowest node whose next input can be taken now.
-        let pick = (0..logs.len()).find(|&i| {
-            grouped[i]
-                .get(next[i])
-                .is_some_and(|g| match &logs[i][g.at] {
+        // The lowest node whose next input can be taken now: a receive once its send is, a read
+        // once the events it read are, and no event of a node read before the act the read
+        // decided.
+        let mut pick = None;
+        for i in 0..logs.len() {
+            let Some(g) = grouped[i].get(next[i]) else {
+                continue;
+            };
+            while barriers[i]
+                .get(passed[i])
+                .is_some_and(|b| b.events <= g.at && next[b.node] > b.act)
+            {
+                passed[i] += 1;
+            }
+            let held = barriers[i].get(passed[i]).is_some_and(|b| b.events <= g.at);
+            let ready = !held
+                && match &logs[i][g.at] {
                     Event::Recv { src, seq, .. } => released.contains_key(&(*src, *seq)),
                     Event::Saw { node, events } => {
                         *node < logs.len() && replayed(&next, *node) >= *events
                     }
                     _ => true,
-                })
-        });
+                };
+            if ready {
+                pick = Some(i);
+                break;
+            }
+        }
         let Some(i) = pick else {
             if let Some(i) = (0..logs.len()).find(|&i| next[i] < grouped[i].len()) {
                 let at = grouped[i][next[i]].at;
                 let why = match &logs[i][at] {
+                    _ if barriers[i].get(passed[i]).is_some_and(|b| b.events <= at) => {
+                        let b = &barriers[i][passed[i]];
+                        format!(
+                            "the environment acted on node {} after reading this node's first {} \
+                             events and before its next, and the replay cannot take that act \
+                             here",
+                            b.node, b.events
+                        )
+                    }
                     Event::Recv { src, seq, .. }
                         if logs.get(*src).is_some_and(|l| {
                             l.iter()

@@ -87,7 +87,13 @@ impl Faults {
         c: &mut C,
         tally: &mut Tally,
     ) -> std::io::Result<bool> {
-        c.forget_reads();
+        c.begin_draw();
+        let taken = self.draw(c, tally);
+        c.end_draw();
+        taken
+    }
+
+    fn draw<C: Cluster<Node>>(&mut self, c: &mut C, tally: &mut Tally) -> std::io::Result<bool> {
         let slots = self.ids.slots;
         let w = usize::from(self.ids.writer());
         let placed_or_down =
