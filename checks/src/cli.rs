@@ -19,6 +19,7 @@ mod run_actors;
 mod run_backtrack;
 mod run_failover;
 mod run_global;
+mod run_replay;
 mod style;
 mod suite;
 mod trace;

@@ -164,8 +164,11 @@ impl Disk for FileDisk {
             .and_then(|()| file.sync_data());
         if let Err(e) = written {
             // Undo a write cut short, so that the bytes are not written twice (which recovery
-            // would take for corruption) and stay unsynced, as a crash would lose them.
-            let _ = file.set_len(before);
+            // would take for corruption) and stay unsynced, as a crash would lose them. If even
+            // that fails, they are given up, as a crash gives them up.
+            if file.set_len(before).is_err() {
+                self.unsynced.clear();
+            }
             return Err(e);
         }
         self.unsynced.clear();

@@ -326,7 +326,18 @@ full), each node's disk a log file in DIR/round-K synced with fsync (what
 was not synced is lost at a crash), timers on the wall clock with jitter.
 A fault is drawn after each 10 ms pause, every node held still while it is
 chosen and done, for --round-ms. Nothing is scheduled, so a
-round is not repeatable from its seed: its logs are what is validated.";
+round is not repeatable from its seed: its logs are what is validated.
+
+quorum --replay TRACE: a trace of an actor preset (a counterexample that
+`quorate check quorum --config actors --trace-out TRACE` wrote, with its
+mutant) carried out on the model's actors on the deterministic runtime, step
+by step: the nodes start and settle (each must then be in the model's initial
+state), each step is done to the nodes it names (a datagram delivered, a timer
+fired, a fault, a request), the runtime must then have in flight what the
+model has, and its logs so far, written to DIR and read back, are validated.
+Exit 0 when the implementation reaches the trace's violation at the same step
+(or, for a trace without one, takes every step validly); 1 when it departs.
+Traces of the fast composition are not single actor inputs and are refused.";
 
 const RUN_AFTER_HELP: &str = "\
 Faults of quorum (--faults, comma-separated): crash (kill a segment node),
@@ -363,6 +374,8 @@ Examples:
   quorate run quorum --actors --dir /tmp/qa --rounds 50
   quorate run quorum --actors --dir /tmp/qa2 --config ci --set crashes=2 --mutant read-below-scl
   quorate run quorum --actors --live --dir /tmp/ql --rounds 10 --round-ms 500
+  quorate check quorum --config actors --mutant read-below-scl --trace-out t.json
+  quorate run quorum --replay t.json --dir /tmp/qr
 
 Exit codes: 0 every acknowledged commit verified (failover, global, backtrack:
 every round's nodes recovered as they went down and every invariant held;
@@ -462,6 +475,11 @@ pub struct RunArgs {
     /// schedule; a round is not repeatable from its seed, and its logs say what happened.
     #[arg(long, requires = "actors")]
     pub live: bool,
+    /// quorum: carry out a trace of an actor preset (a counterexample from `quorate check
+    /// quorum --config actors ... --trace-out FILE`, or a scenario) on the model's actors on
+    /// the deterministic runtime, step by step, validating the runtime's logs after each.
+    #[arg(long, value_name = "TRACE", conflicts_with_all = ["actors", "paced", "faults", "inflight", "seconds"])]
+    pub replay: Option<PathBuf>,
     /// --live: how long each round runs, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 300, requires = "live")]
     pub round_ms: u64,

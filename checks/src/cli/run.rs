@@ -16,6 +16,9 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     if args.actors {
         return super::run_actors::run(args, console);
     }
+    if let Some(trace) = &args.replay {
+        return super::run_replay::run(args, trace, console);
+    }
     if !(args.seconds >= 0.0 && args.seconds.is_finite()) {
         return Err(UsageError(format!(
             "--seconds {} must be a number of seconds, 0 or more",

@@ -394,6 +394,18 @@ fn validate_dir(dir: &Path) -> Result<Outcome, UsageError> {
         )));
     }
     let events = logs::read::<QuorumEvent>(dir, log.nodes).map_err(UsageError)?;
+    if log.format == FORMAT_1
+        && events
+            .iter()
+            .flatten()
+            .any(|e| matches!(e, Event::Saw { .. }))
+    {
+        return Err(UsageError(format!(
+            "{} is of format {FORMAT_1}, yet its logs note reads, which only {FORMAT} defines (a \
+             read then counted events at the read, not at the act); run the round again",
+            path.display()
+        )));
+    }
     let counts: Vec<usize> = events.iter().map(Vec::len).collect();
     if let Some(node) = (0..log.nodes).find(|&i| log.events.get(i) != Some(&counts[i])) {
         let cut = Divergence {

@@ -18,6 +18,7 @@ use crate::runtime::event::Event;
 use crate::runtime::sim::{Sim, SimDisk};
 use crate::runtime::validate::{self, Replay, Step, Validated};
 
+pub mod drive;
 pub mod faults;
 pub mod live;
 

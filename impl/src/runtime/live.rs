@@ -384,11 +384,12 @@ where
                     let _ = reply.send(Ok(None));
                 }
                 Ok((c, saw, reply)) => {
-                    for (n, e) in saw {
-                        self.host.saw(n, e);
-                    }
-                    let r = self.obey(c).map(|()| self.host.state().cloned());
+                    let r = self.obey(c, saw);
                     self.publish();
+                    let r = r.map(|out| {
+                        self.send(out);
+                        self.host.state().cloned()
+                    });
                     let _ = reply.send(r);
                 }
                 Err(TryRecvError::Empty) => return false,
@@ -416,43 +417,48 @@ where
         p / 2 + p.mul_f64(self.rng.below(1000) as f64 / 1000.0)
     }
 
-    fn obey(&mut self, c: Command<R::Msg>) -> Result<(), String> {
+    /// Carry out an act, logged after the reads it rests on (`saw`); what it releases is sent
+    /// by the caller once the node's state is published.
+    fn obey(
+        &mut self,
+        c: Command<R::Msg>,
+        saw: Vec<(usize, usize)>,
+    ) -> Result<Vec<Outgoing<R::Msg>>, String> {
         if let Some(e) = lock(&self.view).failed.clone() {
             return Err(format!("the node met an I/O error earlier: {e}"));
         }
+        for (n, e) in saw {
+            self.host.saw(n, e);
+        }
         match c {
-            Command::Start => match self.host.start() {
-                Ok(out) => self.send(out),
-                Err(e) => {
-                    let e = e.to_string();
-                    // A start whose first effects could not be carried out leaves the node
-                    // running with them undone: it must handle nothing more.
-                    if self.host.runs() {
-                        self.fail(e.clone());
-                    }
-                    return Err(e);
+            Command::Start => self.host.start().map_err(|e| {
+                let e = e.to_string();
+                // A start whose first effects could not be carried out leaves the node
+                // running with them undone: it must handle nothing more.
+                if self.host.runs() {
+                    self.fail(e.clone());
                 }
-            },
-            Command::Crash { keep } => self.host.crash(|d| d.crash(keep)),
+                e
+            }),
+            Command::Crash { keep } => {
+                self.host.crash(|d| d.crash(keep));
+                Ok(Vec::new())
+            }
             Command::Lose { reports } => {
                 self.host.lose(|d| {
                     let _ = d.erase();
                 });
-                for (dst, msg) in reports {
-                    let o = self.host.send_for(dst, msg);
-                    self.send(vec![o]);
-                }
+                Ok(reports
+                    .into_iter()
+                    .map(|(dst, msg)| self.host.send_for(dst, msg))
+                    .collect())
             }
-            Command::Input(msg) => {
-                let out = self.host.input(msg).map_err(|e| {
-                    self.fail(e.to_string());
-                    e.to_string()
-                })?;
-                self.send(out);
-            }
-            Command::Hold | Command::Go | Command::End => {}
+            Command::Input(msg) => self.host.input(msg).map_err(|e| {
+                self.fail(e.to_string());
+                e.to_string()
+            }),
+            Command::Hold | Command::Go | Command::End => Ok(Vec::new()),
         }
-        Ok(())
     }
 
     fn receive(&mut self, bytes: &[u8]) {

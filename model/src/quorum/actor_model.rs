@@ -252,7 +252,7 @@ impl QuorumActorModel {
 
     /// The system after the fast composition's start: every actor's state, every timer armed,
     /// every segment's storage saved, nothing in flight.
-    fn settled(&self) -> ActorState {
+    pub fn settled(&self) -> ActorState {
         let fast = step::init(&self.cfg);
         let nodes = Node::all(&self.cfg);
         let mut states: Vec<Arc<NodeState>> = Vec::with_capacity(nodes.len());

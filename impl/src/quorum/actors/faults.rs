@@ -140,9 +140,7 @@ impl Faults {
                     .collect();
                 if let Some(&i) = hit.get(c.rng().below(hit.len().max(1) as u64) as usize) {
                     self.budget.disk_losses -= 1;
-                    let reports =
-                        vec![(w, Msg::Lost), (usize::from(self.ids.control()), Msg::Lost)];
-                    c.lose_disk(i, reports);
+                    self.lose_disk(c, i);
                     tally.faults.push(format!("segment {i} loses its disk"));
                     return Ok(true);
                 }
@@ -175,9 +173,7 @@ impl Faults {
             }
             7 if self.budget.az_outages > 0 => {
                 let az = c.rng().below(u64::from(self.cfg.azs)) as u8;
-                let hit: Vec<usize> = (0..slots)
-                    .filter(|&i| segment(c, i).is_some_and(|s| !s.spare && !s.lost && s.az == az))
-                    .collect();
+                let hit = self.outage(c, az);
                 if !hit.is_empty() {
                     self.budget.az_outages -= 1;
                     for i in hit {
@@ -190,6 +186,25 @@ impl Faults {
             _ => {}
         }
         Ok(false)
+    }
+}
+
+impl Faults {
+    /// Segment `i`'s disk is lost for good; the storage service tells the writer and the
+    /// control plane.
+    pub fn lose_disk<C: Cluster<Node>>(&self, c: &mut C, i: usize) {
+        let reports = vec![
+            (usize::from(self.ids.writer()), Msg::Lost),
+            (usize::from(self.ids.control()), Msg::Lost),
+        ];
+        c.lose_disk(i, reports);
+    }
+
+    /// The segments an outage of AZ `az` takes down: those of the AZ that run in their place.
+    pub fn outage<C: Cluster<Node>>(&self, c: &C, az: u8) -> Vec<usize> {
+        (0..self.ids.slots)
+            .filter(|&i| segment(c, i).is_some_and(|s| !s.spare && !s.lost && s.az == az))
+            .collect()
     }
 }
 

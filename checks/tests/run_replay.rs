@@ -1,0 +1,136 @@
+//! `quorate run quorum --replay TRACE`: a counterexample of an actor preset carried out on the
+//! implementation reaches the same violation at the same step; the same trace without its
+//! mutant does not (the correct actors on the runtime refuse to break the property); a trace of
+//! the fast composition, or a bad file, is one line and exit 2.
+
+use std::fs;
+use std::path::PathBuf;
+
+#[path = "support/bin.rs"]
+mod bin;
+use bin::quorate;
+
+fn scratch(name: &str) -> PathBuf {
+    bin::scratch("replay", name)
+}
+
+/// A counterexample of `read-below-scl` on the `actors` preset, written by the checker.
+fn counterexample(dir: &std::path::Path) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let trace = dir.join("t.json");
+    let (code, out, err) = quorate(&[
+        "check",
+        "quorum",
+        "--config",
+        "actors",
+        "--mutant",
+        "read-below-scl",
+        "--trace-out",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    trace
+}
+
+#[test]
+fn a_counterexample_happens_on_the_implementation() {
+    let dir = scratch("cx");
+    let trace = counterexample(&dir);
+    let logs = dir.join("logs");
+    let (code, out, err) = quorate(&[
+        "run",
+        "quorum",
+        "--replay",
+        trace.to_str().unwrap(),
+        "--dir",
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("mutant read-below-scl"), "{out}");
+    assert!(out.contains("  step 4: "), "a line per step: {out}");
+    assert!(
+        out.contains("reaches the trace's violation of a7_read_sound at step 5"),
+        "{out}"
+    );
+    assert!(logs.join("node-0.jsonl").is_file());
+
+    // The same steps with the mutant taken out: the correct actors take them all, and the
+    // implementation does not break the property.
+    let text = fs::read_to_string(&trace).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v.as_object_mut().unwrap().remove("mutant");
+    let fixed = dir.join("fixed.json");
+    fs::write(&fixed, v.to_string()).unwrap();
+    let logs2 = dir.join("logs2");
+    let (code, out, _) = quorate(&[
+        "run",
+        "quorum",
+        "--replay",
+        fixed.to_str().unwrap(),
+        "--dir",
+        logs2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the trace violates a7_read_sound, and the runtime's logs do not"),
+        "{out}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn traces_it_cannot_replay_exit_2_with_one_line() {
+    let dir = scratch("bad");
+    let fast = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/regressions/quorum/read-below-scl.json"
+    );
+    let d = dir.join("logs");
+    let d = d.to_str().unwrap();
+    fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.json");
+    fs::write(&junk, "{\"format\": \"quorate-trace/1\"").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "quorum", "--replay", fast, "--dir", d],
+            "fast composition",
+        ),
+        (
+            vec![
+                "run",
+                "quorum",
+                "--replay",
+                "/nonexistent/t.json",
+                "--dir",
+                d,
+            ],
+            "cannot read",
+        ),
+        (
+            vec![
+                "run",
+                "quorum",
+                "--replay",
+                junk.to_str().unwrap(),
+                "--dir",
+                d,
+            ],
+            "junk.json",
+        ),
+        (
+            vec!["run", "failover", "--replay", fast, "--dir", d],
+            "does not run on them yet",
+        ),
+        (
+            vec!["run", "quorum", "--replay", fast, "--actors", "--dir", d],
+            "--actors",
+        ),
+    ];
+    for (args, says) in cases {
+        let (code, out, err) = quorate(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
