@@ -335,8 +335,12 @@ by step: the nodes start and settle (each must then be in the model's initial
 state), each step is done to the nodes it names (a datagram delivered, a timer
 fired, a fault, a request), the runtime must then have in flight what the
 model has, and its logs so far, written to DIR and read back, are validated.
-Exit 0 when the implementation reaches the trace's violation at the same step
-(or, for a trace without one, takes every step validly); 1 when it departs.
+The trace is first replayed on the model (as `quorate trace replay` does);
+then the runtime's logs must violate a property exactly where the model does.
+Exit 0 when the implementation reaches the model's violation at the same
+step (or, for a trace without one, takes every step and validates to the
+round's end); 1 when it departs, or when the trace is not a run of the model
+or not what its `expect` says.
 Traces of the fast composition are not single actor inputs and are refused.";
 
 const RUN_AFTER_HELP: &str = "\
@@ -478,7 +482,14 @@ pub struct RunArgs {
     /// quorum: carry out a trace of an actor preset (a counterexample from `quorate check
     /// quorum --config actors ... --trace-out FILE`, or a scenario) on the model's actors on
     /// the deterministic runtime, step by step, validating the runtime's logs after each.
-    #[arg(long, value_name = "TRACE", conflicts_with_all = ["actors", "paced", "faults", "inflight", "seconds"])]
+    #[arg(
+        long,
+        value_name = "TRACE",
+        conflicts_with_all = [
+            "actors", "paced", "faults", "inflight", "seconds", "config", "sets", "mutant",
+            "rounds", "steps", "live", "seed"
+        ]
+    )]
     pub replay: Option<PathBuf>,
     /// --live: how long each round runs, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 300, requires = "live")]

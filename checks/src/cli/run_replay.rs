@@ -1,9 +1,11 @@
 //! `quorate run quorum --replay TRACE`: a trace of the actor model (a counterexample the checker
 //! found, or a scenario) carried out on the implementation: the model's own actors on the
 //! deterministic runtime ([`quorate_impl::quorum::actors::drive`]), each step done to the nodes
-//! it names. After every step the runtime must have in flight what the model has, and its logs
-//! so far (written to DIR and read back) are validated against the model, so the report says at
-//! which step the implementation reaches the trace's violation.
+//! it names. The trace is first replayed on the model (as `quorate trace replay` does: enabled
+//! steps, recorded states, the first violation, the trace's `expect`). Then after every step the
+//! runtime's nodes and messages in flight must be the model's, and its logs so far (written to
+//! DIR and read back) are validated: they must violate a property exactly where the model does,
+//! so the report names the step at which the implementation reaches the violation.
 
 use std::path::Path;
 
@@ -15,7 +17,8 @@ use quorate_model::quorum::config::Composition;
 
 use crate::protocols::quorum::QUORUM;
 use crate::registry::UsageError;
-use crate::trace::{Expect, TraceFile};
+use crate::trace::{Outcome, TraceFile, meets, outcome_words};
+use stateright::Model;
 
 use super::args::RunArgs;
 use super::{Console, emit};
@@ -83,6 +86,12 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
         )));
     }
     let dir = &args.dir;
+    if dir.is_file() {
+        return Err(UsageError(format!(
+            "{} is a file; give a new directory (the runtime's logs are written there)",
+            dir.display()
+        )));
+    }
     if dir.exists() && std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_some()) {
         return Err(UsageError(format!(
             "{} is not empty; give a new directory (the runtime's logs are written there)",
@@ -106,6 +115,9 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
         })?;
         steps.push((a, s.text.clone()));
     }
+    // The model's own replay of the trace (enabled steps, recorded states, the first
+    // violation) says what the implementation must do.
+    let replayed = crate::trace::replay_with(&crate::registry::protocols(), &file)?;
     let mut out = format!(
         "replaying {} on the implementation: the model's actors on the deterministic runtime \
          (config {config}{}), logs in {}\n",
@@ -116,9 +128,41 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
             .unwrap_or_default(),
         dir.display()
     );
+    let on_model = match &replayed.outcome {
+        Outcome::Valid { .. } => None,
+        Outcome::Violates { step, property, .. } => Some((*step, property.clone())),
+        other => {
+            let met = file.expect.as_ref().is_some_and(|e| meets(other, e));
+            out.push_str(&format!(
+                "the trace is not a run of the model: {} (`quorate trace replay {}` shows it); \
+                 {} (exit 1)\n",
+                outcome_words(other),
+                trace.display(),
+                if met {
+                    "as the trace expects, but a run of the implementation follows only runs of the model"
+                } else {
+                    "nothing to carry out"
+                }
+            ));
+            emit(&console.out, &out);
+            return Ok(1);
+        }
+    };
+    if let Some(e) = &file.expect
+        && !meets(&replayed.outcome, e)
+    {
+        out.push_str(&format!(
+            "the model does not give what the trace expects: expected {e}, got {} (`quorate \
+             trace replay {}` shows why) (exit 1)\n",
+            outcome_words(&replayed.outcome),
+            trace.display()
+        ));
+        emit(&console.out, &out);
+        return Ok(1);
+    }
     let fail = |console: &Console, mut out: String, step: usize, why: String| {
         out.push_str(&format!(
-            "FAIL at step {step}: the implementation departs from the trace: {why} (exit 1)\n"
+            "FAIL at step {step}: the implementation departs from the model: {why} (exit 1)\n"
         ));
         emit(&console.out, &out);
         Ok(1)
@@ -134,25 +178,25 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
          initial state\n",
         actors::nodes(&cfg)
     ));
-    let mut reached: Option<(usize, String, String)> = None;
-    for (k, (a, text)) in steps.iter().enumerate() {
+    // Up to the model's violation, or every step.
+    let last = on_model.as_ref().map_or(steps.len(), |(k, _)| *k);
+    for (k, (a, text)) in steps.iter().enumerate().take(last) {
         let step = k + 1;
-        let next = match model.replay_step(&state, a.clone()) {
-            Ok((n, _)) => n,
-            Err(why) => {
-                out.push_str(&format!(
-                    "step {step} is not a step of the model: {why}; the trace is not a run of \
-                     config {config} (check it with `quorate trace replay {}`) (exit 1)\n",
-                    trace.display()
-                ));
-                emit(&console.out, &out);
-                return Ok(1);
-            }
+        let Some(next) = model.next_state(&state, a.clone()) else {
+            return fail(
+                console,
+                out,
+                step,
+                "the model replayed this step and now refuses it".into(),
+            );
         };
         if let Err(why) = driver.apply(a) {
             return fail(console, out, step, why);
         }
         state = next;
+        if let Err(why) = driver.same_nodes(&state) {
+            return fail(console, out, step, why);
+        }
         let (ours, theirs) = (driver.in_flight(), Driver::model_in_flight(&state));
         if ours != theirs {
             return fail(
@@ -162,58 +206,62 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
                 format!("the runtime has {ours:?} in flight; the model has {theirs:?}"),
             );
         }
-        let words = text.clone().unwrap_or_else(|| format!("{a:?}"));
+        let words = replayed
+            .steps
+            .get(k)
+            .and_then(|s| s.text.clone())
+            .or_else(|| text.clone())
+            .unwrap_or_else(|| format!("{a:?}"));
+        let theirs = model.violation(&state).map(|(name, _)| name.to_string());
         let v = verdict(&cfg, dir, &driver.round.logs())?;
-        let note = match &v {
-            Verdict::Valid => String::new(),
-            Verdict::Violates(name, _) => format!("; the runtime's logs violate {name}"),
+        let ours = match &v {
+            Verdict::Valid => None,
+            Verdict::Violates(name, _) => Some(name.clone()),
             Verdict::Departs(why) => return fail(console, out, step, why.clone()),
         };
+        if ours != theirs {
+            return fail(
+                console,
+                out,
+                step,
+                format!(
+                    "its logs {}; the model {}",
+                    ours.map_or("validate".into(), |p| format!("violate {p}")),
+                    theirs.map_or("violates nothing here".into(), |p| format!("violates {p}"))
+                ),
+            );
+        }
         out.push_str(&format!(
-            "  step {step}: {words} (in flight: {} message(s), as in the model){note}\n",
-            ours.values().sum::<usize>()
+            "  step {step}: {words} (nodes and messages in flight as in the model){}\n",
+            ours.map(|p| format!("; the runtime's logs violate {p}"))
+                .unwrap_or_default()
         ));
         if let Verdict::Violates(name, why) = v {
-            reached = Some((step, name, why));
-            break;
+            out.push_str(&format!(
+                "result: the implementation reaches the model's violation of {name} at step \
+                 {step}, as the trace does: {why} (exit 0)\n"
+            ));
+            emit(&console.out, &out);
+            return Ok(0);
         }
     }
-    let expected = match &file.expect {
-        Some(Expect::Violates { property, .. }) => Some(property.clone()),
-        _ => None,
-    };
-    match (&reached, expected) {
-        (Some((step, name, why)), Some(p)) if *name == p => {
-            out.push_str(&format!(
-                "result: the implementation reaches the trace's violation of {name} at step \
-                 {step}: {why} (exit 0)\n"
-            ));
-            emit(&console.out, &out);
-            Ok(0)
-        }
-        (None, None) => {
-            out.push_str(&format!(
-                "result: the implementation took all {} steps as the model does, and its logs \
-                 validate (exit 0)\n",
-                steps.len()
-            ));
-            emit(&console.out, &out);
-            Ok(0)
-        }
-        (Some((step, name, why)), want) => fail(
-            console,
-            out,
-            *step,
-            format!(
-                "its logs violate {name} ({why}); the trace expects {}",
-                want.map_or("no violation".into(), |p| format!("a violation of {p}"))
-            ),
-        ),
-        (None, Some(p)) => fail(
+    // The round ends: every disk, unsynced bytes dropped, must give back the last save.
+    driver.round.sim.finish();
+    if let Verdict::Departs(why) | Verdict::Violates(_, why) =
+        verdict(&cfg, dir, &driver.round.logs())?
+    {
+        return fail(
             console,
             out,
             steps.len(),
-            format!("the trace violates {p}, and the runtime's logs do not"),
-        ),
+            format!("at the round's end: {why}"),
+        );
     }
+    out.push_str(&format!(
+        "result: the implementation took all {} steps as the model does, its logs validate to \
+         the round's end, and nothing is violated, as on the model (exit 0)\n",
+        steps.len()
+    ));
+    emit(&console.out, &out);
+    Ok(0)
 }

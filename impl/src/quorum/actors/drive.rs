@@ -5,8 +5,8 @@
 //!
 //! The actor model's volume starts settled: every actor started and every message of the start
 //! delivered. [`Driver::new`] starts the nodes and delivers what they send, oldest first, until
-//! nothing is in flight, and checks that every node is then in the model's initial state. After
-//! each step, what is in flight on the runtime must be what the model has in flight.
+//! nothing is in flight, and checks that every node is then in the model's initial state; the
+//! caller compares the nodes and what is in flight with the model's after each step.
 
 use std::collections::BTreeMap;
 
@@ -63,8 +63,8 @@ impl Driver {
         Ok(d)
     }
 
-    /// Every node's state equals the model's in `s`.
-    fn same_nodes(&self, s: &ActorState) -> Result<(), String> {
+    /// Every node's state equals the model's in `s` (a crashed node runs nothing).
+    pub fn same_nodes(&self, s: &ActorState) -> Result<(), String> {
         for (i, h) in self.round.sim.hosts.iter().enumerate() {
             let want = (!s.sys.crashed[i]).then(|| &*s.sys.actor_states[i]);
             if h.state() != want {
@@ -116,6 +116,8 @@ impl Driver {
     /// Carry out one step of the trace.
     pub fn apply(&mut self, a: &ActorAction) -> Result<(), String> {
         let sim = &mut self.round.sim;
+        // Each step is a draw of its own: an act logs only what this step read.
+        sim.begin_draw();
         let io = |e: std::io::Error| e.to_string();
         let w = usize::from(self.ids.writer());
         match a {
@@ -124,8 +126,11 @@ impl Driver {
                 self.round.sim.deliver(k, false).map_err(io)
             }
             ActorAction::Duplicate { src, dst, msg } => {
+                // The network makes a second copy; neither is delivered yet.
                 let k = self.find(*src, *dst, msg)?;
-                self.round.sim.deliver(k, true).map_err(io)
+                let copy = self.round.sim.network[k].clone();
+                self.round.sim.network.push(copy);
+                Ok(())
             }
             ActorAction::Drop { src, dst, msg } => {
                 let k = self.find(*src, *dst, msg)?;
