@@ -4,7 +4,7 @@
 //! the fast composition, or a bad file, is one line and exit 2.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[path = "support/bin.rs"]
 mod bin;
@@ -12,6 +12,12 @@ use bin::quorate;
 
 fn scratch(name: &str) -> PathBuf {
     bin::scratch("replay", name)
+}
+
+/// `quorate run quorum --replay TRACE --dir LOGS`.
+fn replay(trace: &Path, logs: &Path) -> (i32, String, String) {
+    let (t, l) = (trace.to_str().unwrap(), logs.to_str().unwrap());
+    quorate(&["run", "quorum", "--replay", t, "--dir", l])
 }
 
 /// A counterexample of `read-below-scl` on the `actors` preset, written by the checker.
@@ -37,14 +43,7 @@ fn a_counterexample_happens_on_the_implementation() {
     let dir = scratch("cx");
     let trace = counterexample(&dir);
     let logs = dir.join("logs");
-    let (code, out, err) = quorate(&[
-        "run",
-        "quorum",
-        "--replay",
-        trace.to_str().unwrap(),
-        "--dir",
-        logs.to_str().unwrap(),
-    ]);
+    let (code, out, err) = replay(&trace, &logs);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("mutant read-below-scl"), "{out}");
     assert!(out.contains("  step 4: "), "a line per step: {out}");
@@ -62,14 +61,7 @@ fn a_counterexample_happens_on_the_implementation() {
     o.remove("mutant");
     let fixed = dir.join("fixed.json");
     fs::write(&fixed, v.to_string()).unwrap();
-    let (code, out, _) = quorate(&[
-        "run",
-        "quorum",
-        "--replay",
-        fixed.to_str().unwrap(),
-        "--dir",
-        dir.join("logs2").to_str().unwrap(),
-    ]);
+    let (code, out, _) = replay(&fixed, &dir.join("logs2"));
     assert_eq!(code, 1, "the trace still expects the violation: {out}");
     assert!(
         out.contains("does not give what the trace expects"),
@@ -77,14 +69,7 @@ fn a_counterexample_happens_on_the_implementation() {
     );
     v.as_object_mut().unwrap().remove("expect");
     fs::write(&fixed, v.to_string()).unwrap();
-    let (code, out, _) = quorate(&[
-        "run",
-        "quorum",
-        "--replay",
-        fixed.to_str().unwrap(),
-        "--dir",
-        dir.join("logs3").to_str().unwrap(),
-    ]);
+    let (code, out, _) = replay(&fixed, &dir.join("logs3"));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("took all 5 steps as the model does"), "{out}");
     let _ = fs::remove_dir_all(&dir);
@@ -106,14 +91,7 @@ fn a_duplicated_datagram_stays_in_flight_until_delivered() {
     );
     let t = dir.join("dup.json");
     fs::write(&t, trace).unwrap();
-    let (code, out, err) = quorate(&[
-        "run",
-        "quorum",
-        "--replay",
-        t.to_str().unwrap(),
-        "--dir",
-        dir.join("logs").to_str().unwrap(),
-    ]);
+    let (code, out, err) = replay(&t, &dir.join("logs"));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("took all 3 steps as the model does"), "{out}");
     let _ = fs::remove_dir_all(&dir);
