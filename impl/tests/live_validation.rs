@@ -1,11 +1,12 @@
 //! Trace validation of live rounds: the storage quorum's actors on threads, loopback sockets
-//! and log files must replay on the actor model, and a disk whose sync does nothing must make
-//! validation fail there too.
+//! and log files must replay on the actor model, and a runtime bug planted in the disk (a sync
+//! that does nothing, a recovery that reads one record short) must make validation fail there
+//! too.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use quorate_impl::durable::{Disk, FileDisk, Volatile};
+use quorate_impl::durable::{Disk, FileDisk, Volatile, frame, unframe};
 use quorate_impl::quorum::actors::live::LiveRound;
 use quorate_impl::quorum::actors::validate_logs;
 use quorate_impl::runtime::event::Event;
@@ -105,6 +106,57 @@ fn a_live_node_that_acks_before_its_sync_fails_validation() {
     let why = validate_logs(&cfg(), &out.logs)
         .map(|v| v.events)
         .expect_err("an unsynced save goes unseen")
+        .to_string();
+    assert!(why.contains("its disk gave back"), "{why}");
+}
+
+/// A log file whose reader drops the last record (a recovery that reads one record short).
+struct ShortReplay(FileDisk);
+
+impl Disk for ShortReplay {
+    fn read_all(&self) -> std::io::Result<Vec<u8>> {
+        let mut records = unframe::<serde_json::Value>(&self.0.read_all()?).records;
+        records.pop();
+        Ok(records
+            .iter()
+            .flat_map(|r| frame(&serde_json::to_vec(r).unwrap()))
+            .collect())
+    }
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.append(bytes)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.0.sync()
+    }
+    fn erase(&mut self) -> std::io::Result<()> {
+        self.0.erase()
+    }
+    fn truncate(&mut self, len: usize) -> std::io::Result<()> {
+        self.0.truncate(len)
+    }
+}
+
+impl Volatile for ShortReplay {
+    fn crash(&mut self, keep: usize) {
+        self.0.crash(keep);
+    }
+}
+
+#[test]
+fn a_live_recovery_that_reads_a_record_short_fails_validation() {
+    let dir = scratch("short");
+    let nodes = quorate_impl::quorum::actors::nodes(&cfg());
+    let disks = (0..nodes)
+        .map(|i| ShortReplay(FileDisk::open(&dir.join(format!("node-{i}.disk"))).unwrap()))
+        .collect();
+    let out = LiveRound::new(&cfg(), disks, 2)
+        .unwrap()
+        .run(Duration::from_millis(200), Duration::from_millis(10))
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let why = validate_logs(&cfg(), &out.logs)
+        .map(|v| v.events)
+        .expect_err("a short replay goes unseen")
         .to_string();
     assert!(why.contains("its disk gave back"), "{why}");
 }
