@@ -3,13 +3,17 @@
 //! component (a disk that does not sync, a replay that drops a record, a decoder that loses a
 //! fence) must make validation fail.
 
-use quorate_impl::durable::{Disk, MemDisk, Volatile, frame, unframe};
+use quorate_impl::durable::{frame, unframe};
 use quorate_impl::quorum::actors::Round;
 use quorate_impl::runtime::event::Event;
 use quorate_impl::runtime::sim::SimDisk;
 use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::actors::msg::{Msg, Storage};
 use quorate_model::quorum::actors::node::NodeState;
+
+#[path = "support/planted.rs"]
+mod planted;
+use planted::{NoSync, Plant, Planted, ShortReplay};
 
 fn cfg() -> QuorumConfig {
     let mut c = QuorumConfig::preset("ci").unwrap();
@@ -70,75 +74,11 @@ fn seeded_rounds_validate_and_make_progress() {
     assert!(changes >= 3, "membership changes: {changes}");
 }
 
-/// A runtime bug planted in a memory disk: what its reader gives back, and whether its sync
-/// syncs.
-trait Plant: Default {
-    /// Whether `sync` makes the bytes durable.
-    const SYNCS: bool = true;
-    /// What a read gives back of the bytes the disk holds.
-    fn read(bytes: Vec<u8>) -> Vec<u8> {
-        bytes
-    }
-}
-
-/// A memory disk with bug `P` planted.
-#[derive(Default)]
-struct Planted<P: Plant>(MemDisk, P);
-
-impl<P: Plant> Disk for Planted<P> {
-    fn read_all(&self) -> std::io::Result<Vec<u8>> {
-        self.0.read_all().map(P::read)
-    }
-    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.append(bytes)
-    }
-    fn sync(&mut self) -> std::io::Result<()> {
-        if P::SYNCS { self.0.sync() } else { Ok(()) }
-    }
-    fn erase(&mut self) -> std::io::Result<()> {
-        self.0.erase()
-    }
-    fn truncate(&mut self, len: usize) -> std::io::Result<()> {
-        self.0.truncate(len)
-    }
-}
-
-impl<P: Plant> Volatile for Planted<P> {
-    fn crash(&mut self, keep: usize) {
-        // Nothing was ever synced on a disk that does not sync: a crash keeps none of it.
-        self.0.crash(if P::SYNCS { keep } else { 0 });
-    }
-}
-
-/// A sync that does nothing: what a node acknowledges after a save may be lost at a crash (a
-/// node that acks before its data is durable).
-#[derive(Default)]
-struct NoSync;
-
-impl Plant for NoSync {
-    const SYNCS: bool = false;
-}
-
 #[test]
 fn a_node_that_acks_before_its_sync_fails_validation() {
     let (seed, why) =
         first_divergence::<Planted<NoSync>>(30).expect("an unsynced save goes unseen");
     assert!(why.contains("its disk gave back"), "seed {seed}: {why}");
-}
-
-/// A replay that drops the last record (a recovery that reads one record short).
-#[derive(Default)]
-struct ShortReplay;
-
-impl Plant for ShortReplay {
-    fn read(all: Vec<u8>) -> Vec<u8> {
-        let mut records = unframe::<serde_json::Value>(&all).records;
-        records.pop();
-        records
-            .iter()
-            .flat_map(|r| frame(&serde_json::to_vec(r).unwrap()))
-            .collect()
-    }
 }
 
 #[test]
@@ -150,7 +90,6 @@ fn a_replay_that_drops_a_record_fails_validation() {
 
 /// A reader that decodes a segment's volume epoch one lower than written, with valid checksums
 /// (a decoder bug: the fence of the newer incarnation is gone after a restart).
-#[derive(Default)]
 struct LosesFence;
 
 impl Plant for LosesFence {
