@@ -1,29 +1,28 @@
 //! Counterexample replay on the reference implementation. For every mutant of the storage
 //! quorum, `checks/regressions/quorum/<mutant>.json` holds the model checker's shortest
 //! counterexample of the mutant's named property (regenerate them with
-//! `bash checks/regressions/generate.sh`). Each is replayed:
+//! `bash checks/regressions/generate.sh`). Each is replayed through the conformance harness,
+//! every step taken by the model and carried out on the nodes of the deterministic runtime,
+//! which must stay where the model's actors are:
 //!
-//! * on the implementation built with that mutant (the nodes call the model's functions,
-//!   which honour the planted bug), in lockstep with the model: every step must be carried
-//!   out, the states must agree, and the last state must violate the named property, so the
-//!   bug is real in the implementation too;
-//! * on the correct implementation (the preset, no mutant): the trace must be rejected at some
-//!   step (the correct protocol cannot take it), or every `always` invariant must hold on
-//!   every state it reaches.
+//! * with the mutant (it lives in the model's actors, which the nodes run), every step must be
+//!   taken and the nodes must violate the named property at the last step and not before, so
+//!   the bug is real in the implementation too;
+//! * on the correct protocol (the preset, no mutant), the trace must be rejected at some step
+//!   (the correct protocol cannot take it), or every `always` property must hold on the nodes
+//!   after every step.
+
+#[path = "support/quorum_nodes.rs"]
+mod quorum_nodes;
 
 use quorate::trace::TraceFile;
-use quorate_impl::quorum::Cluster;
-use quorate_model::quorum::model::evaluate;
-use quorate_model::quorum::step::init;
 use quorate_model::quorum::{Action, Mutant, QuorumConfig};
-
-#[path = "support/lockstep_quorum.rs"]
-mod lockstep_quorum;
-use lockstep_quorum::{Stepped, first_violation, lockstep};
+use quorum_nodes::QuorumNodes;
+use quorum_nodes::conformance::{Outcome, invariants, replay};
 
 /// The trace's config (preset and overrides, then the mutant) and its actions.
 fn load(mutant: Mutant) -> (TraceFile, QuorumConfig, Vec<Action>) {
-    let (file, actions) = lockstep_quorum::invariants::load_trace("quorum", mutant.name());
+    let (file, actions) = invariants::load_trace("quorum", mutant.name());
     let mut cfg = QuorumConfig::preset(file.config.as_deref().unwrap_or("ci")).unwrap();
     for (k, v) in file.sets().unwrap() {
         cfg.set(&k, &v).unwrap();
@@ -38,24 +37,21 @@ fn every_mutant_counterexample_reproduces_on_the_implementation_with_the_mutant(
     for mutant in Mutant::ALL {
         let (_, cfg, actions) = load(mutant);
         let property = mutant.caught_by();
-        let mut model = init(&cfg);
-        let mut cluster = Cluster::new(&cfg);
-        let mut last = cluster.lift(&model);
-        for (k, a) in actions.iter().enumerate() {
-            match lockstep(&cfg, &mut model, &mut cluster, a) {
-                Ok(Stepped::Done(lifted)) => last = *lifted,
-                Ok(Stepped::Refused { .. }) => panic!(
-                    "{mutant}: step {} ({a:?}) of the counterexample is not carried out",
-                    k + 1
-                ),
-                Err(why) => panic!("{mutant}: step {}: {why}", k + 1),
-            }
-        }
-        let verdict = evaluate(property, &cfg, &last).expect("the property exists");
-        assert!(
-            verdict.is_err(),
-            "{mutant}: the implementation with the mutant ends the counterexample without \
-             violating {property}"
+        let outcome = replay(
+            &QuorumNodes { cfg },
+            invariants::seed(),
+            &actions,
+            Some(property),
+        )
+        .unwrap_or_else(|e| panic!("{mutant}: {e}"));
+        assert_eq!(
+            outcome,
+            Outcome::Violated {
+                step: actions.len(),
+                property,
+            },
+            "{mutant}: the implementation with the mutant does not end the counterexample \
+             violating its property"
         );
     }
 }
@@ -65,27 +61,12 @@ fn no_mutant_counterexample_breaks_the_correct_implementation() {
     for mutant in Mutant::ALL {
         let (file, _, actions) = load(mutant);
         let cfg = QuorumConfig::preset(file.config.as_deref().unwrap_or("ci")).unwrap();
-        let mut model = init(&cfg);
-        let mut cluster = Cluster::new(&cfg);
-        let mut outcome = "every state holds every invariant".to_string();
-        for (k, a) in actions.iter().enumerate() {
-            match lockstep(&cfg, &mut model, &mut cluster, a) {
-                Ok(Stepped::Done(lifted)) => {
-                    if let Some((name, why)) = first_violation(&cfg, &lifted) {
-                        panic!(
-                            "{mutant}'s counterexample breaks the correct implementation at \
-                             step {}: {name}: {why}",
-                            k + 1
-                        );
-                    }
-                }
-                Ok(Stepped::Refused { .. }) => {
-                    outcome = format!("rejected at step {} ({a:?})", k + 1);
-                    break;
-                }
-                Err(why) => panic!("{mutant}: step {}: {why}", k + 1),
-            }
-        }
-        println!("{mutant}: on the correct implementation, {outcome}");
+        let outcome = replay(&QuorumNodes { cfg }, invariants::seed(), &actions, None)
+            .unwrap_or_else(|e| panic!("{mutant}: {e}"));
+        assert!(
+            matches!(outcome, Outcome::Rejected { .. } | Outcome::Held),
+            "{mutant}'s counterexample breaks the correct implementation: {outcome:?}"
+        );
+        println!("{mutant}: on the correct implementation, {outcome:?}");
     }
 }

@@ -19,6 +19,7 @@ use crate::runtime::sim::{Sim, SimDisk};
 use crate::runtime::validate::{self, Replay, Step, Validated};
 
 pub mod drive;
+pub mod fast;
 pub mod faults;
 pub mod live;
 

@@ -21,6 +21,8 @@
 
 mod router;
 
+pub use router::{Handled, writer_runs};
+
 use serde::{Deserialize, Serialize};
 
 use super::actors::msg::{Msg, Request, Storage, Timer};
@@ -154,6 +156,19 @@ impl Action {
 
 /// The one initial state: every actor started, and the messages they sent delivered.
 pub fn init(cfg: &QuorumConfig) -> QuorumState {
+    init_on(&mut Router::new(cfg), cfg)
+}
+
+/// [`init`], with the inputs its actors handled, in order (the control plane and the client are
+/// born running and handle no start of their own).
+pub fn init_taped(cfg: &QuorumConfig) -> (QuorumState, Vec<Handled>) {
+    let mut r = Router::new(cfg);
+    r.tape = Some(Vec::new());
+    let s = init_on(&mut r, cfg);
+    (s, r.tape.take().unwrap_or_default())
+}
+
+fn init_on(r: &mut Router<'_>, cfg: &QuorumConfig) -> QuorumState {
     let mut s = QuorumState {
         segs: (0..cfg.slots()).map(|i| segment::born(cfg, i)).collect(),
         writer: writer::unborn(),
@@ -167,7 +182,6 @@ pub fn init(cfg: &QuorumConfig) -> QuorumState {
         budget: Budget::granted(cfg),
         ghost: Ghost::default(),
     };
-    let mut r = Router::new(cfg);
     for i in 0..cfg.slots() {
         r.start_segment(&mut s, i, None);
     }
@@ -293,15 +307,30 @@ pub fn actions(cfg: &QuorumConfig, s: &QuorumState, out: &mut Vec<Action>) {
 /// Apply `action` to `s`. `None` if it is not enabled or changes nothing.
 pub fn step(cfg: &QuorumConfig, s: &QuorumState, action: &Action) -> Option<QuorumState> {
     let mut n = s.clone();
-    if !apply(cfg, &mut n, action) || n.same_core(s) {
+    if !apply(&mut Router::new(cfg), &mut n, action) || n.same_core(s) {
         return None;
     }
     Some(n)
 }
 
-/// Carry `action` out on `s`; `false` if it is not enabled (then `s` may be half changed).
-fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
+/// [`step`], with the inputs the step handed its actors and what the environment did to them,
+/// in order: what a runtime carries out to take the same step on its nodes.
+pub fn step_taped(
+    cfg: &QuorumConfig,
+    s: &QuorumState,
+    action: &Action,
+) -> Option<(QuorumState, Vec<Handled>)> {
+    let mut n = s.clone();
     let mut r = Router::new(cfg);
+    r.tape = Some(Vec::new());
+    if !apply(&mut r, &mut n, action) || n.same_core(s) {
+        return None;
+    }
+    Some((n, r.tape.take().unwrap_or_default()))
+}
+
+/// Carry `action` out on `s`; `false` if it is not enabled (then `s` may be half changed).
+fn apply(r: &mut Router<'_>, s: &mut QuorumState, action: &Action) -> bool {
     let ids = r.ids();
     match *action {
         Action::WriteMtr => {
@@ -433,7 +462,7 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             if s.budget.crashes == 0 || i >= s.segs.len() || !s.segs[i].up || s.segs[i].spare {
                 return false;
             }
-            crash(&mut r, s, &[i]);
+            crash(r, s, &[i]);
             s.budget.crashes -= 1;
         }
         Action::Restart { seg } => {
@@ -462,6 +491,7 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             x.cpls = 0;
             x.gossipers = 0;
             s.budget.disk_losses -= 1;
+            r.note(Handled::DiskLoss { actor: seg });
             r.post(ids.seg(i), ids.writer(), Msg::Lost);
             r.post(ids.seg(i), ids.control(), Msg::Lost);
             r.run(s);
@@ -476,7 +506,7 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             if hit.is_empty() {
                 return false;
             }
-            crash(&mut r, s, &hit);
+            crash(r, s, &hit);
             s.budget.az_outages -= 1;
         }
         Action::WriterCrash => {
@@ -487,6 +517,9 @@ fn apply(cfg: &QuorumConfig, s: &mut QuorumState, action: &Action) -> bool {
             // Volatile state is gone; the next incarnation recovers. Open read views die with
             // the instance, and its connection to the control plane breaks.
             s.writer = writer::crashed(&s.writer);
+            r.note(Handled::Crash {
+                actor: u8::try_from(usize::from(ids.writer())).unwrap_or(u8::MAX),
+            });
             r.post(ids.writer(), ids.control(), Msg::Disconnected);
             r.run(s);
         }
@@ -500,6 +533,7 @@ fn crash(r: &mut Router<'_>, s: &mut QuorumState, slots: &[usize]) {
     for &i in slots {
         s.segs[i] = segment::durable(&s.segs[i]);
         s.segs[i].up = false;
+        r.note(Handled::Crash { actor: i as u8 });
         r.post(ids.seg(i), ids.writer(), Msg::Disconnected);
         r.post(ids.seg(i), ids.control(), Msg::Disconnected);
     }

@@ -1,6 +1,8 @@
 //! The fast composition's mailbox: it hands each message to its receiver's handler, at once and
 //! in the order sent, calls the observer after every handled input, and keeps the writer's
-//! records in the network abstraction when a step says so.
+//! records in the network abstraction when a step says so. On request it also keeps a tape of
+//! every input it hands an actor ([`Handled`]), which is what a runtime carries out to take the
+//! same step on its nodes.
 
 use crate::actor::{Effects, Id};
 use crate::quorum::actors::msg::{Ids, Msg, Storage, Timer};
@@ -11,8 +13,57 @@ use crate::quorum::state::{
     Net, Pending, QuorumState, SENT_CPL, SegSet, WriteMsg, WriterMode, WriterState,
 };
 
-/// One message: sender, receiver (actor indices) and content.
-type Letter = (u8, u8, Msg);
+/// One message: sender, receiver (actor indices), content, and whether a handler of this step
+/// sent it (rather than the environment or the network abstraction handing it over).
+type Letter = (u8, u8, Msg, bool);
+
+/// One input a fast step hands an actor, or one thing the environment does to an actor: the
+/// step as a runtime carries it out, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// Actor `actor` starts (or restarts) from `storage`.
+    Start {
+        /// The actor.
+        actor: u8,
+        /// What it starts from (nothing at birth, or for a new writer incarnation).
+        storage: Option<Storage>,
+        /// What its start sent.
+        sent: Vec<(u8, Msg)>,
+    },
+    /// Actor `dst` handles `msg` from `src`.
+    Msg {
+        /// Sender.
+        src: u8,
+        /// Receiver.
+        dst: u8,
+        /// Content.
+        msg: Msg,
+        /// A handler of this step sent it; otherwise the environment (a request, a fault's
+        /// report) or the network abstraction (a record in flight) hands it over.
+        by_handler: bool,
+        /// What the handler sent.
+        sent: Vec<(u8, Msg)>,
+    },
+    /// Actor `actor`'s `timer` fires.
+    Timer {
+        /// The actor.
+        actor: u8,
+        /// The timer.
+        timer: Timer,
+        /// What the handler sent.
+        sent: Vec<(u8, Msg)>,
+    },
+    /// Actor `actor` crashes (a segment keeps its durable state, the writer nothing).
+    Crash {
+        /// The actor.
+        actor: u8,
+    },
+    /// Segment actor `actor` loses its disk for good.
+    DiskLoss {
+        /// The actor.
+        actor: u8,
+    },
+}
 
 std::thread_local! {
     /// A mailbox for each search thread, kept between steps so that no step allocates one.
@@ -68,10 +119,12 @@ pub(super) struct Router<'c> {
     /// A recovery read reaches only these segments before the writer has its read quorum
     /// (later answers would be ignored, so they are dropped).
     pub read_from: Option<SegSet>,
+    /// The step's inputs, when asked for.
+    pub tape: Option<Vec<Handled>>,
 }
 
 /// Whether the writer actor runs: a crashed incarnation runs again once restarted.
-pub(super) fn writer_runs(w: &WriterState) -> bool {
+pub fn writer_runs(w: &WriterState) -> bool {
     w.mode != WriterMode::Crashed || w.pending != Pending::None
 }
 
@@ -89,6 +142,7 @@ impl<'c> Router<'c> {
             out: Outbox::new(),
             writes_to_net: false,
             read_from: None,
+            tape: None,
         }
     }
 
@@ -97,16 +151,31 @@ impl<'c> Router<'c> {
         self.ids
     }
 
-    /// Queue `msg` from `src` to `dst`.
+    /// Queue `msg` from `src` to `dst` (the environment or the network abstraction hands it
+    /// over).
     pub(super) fn post(&mut self, src: Id, dst: Id, msg: Msg) {
-        self.mailbox.push((idx(src), idx(dst), msg));
+        self.mailbox.push((idx(src), idx(dst), msg, false));
+    }
+
+    /// Note on the tape what the environment does to an actor.
+    pub(super) fn note(&mut self, h: Handled) {
+        if let Some(t) = &mut self.tape {
+            t.push(h);
+        }
+    }
+
+    /// Note on the tape an input the current handler has just taken, with what it sent.
+    fn record(&mut self, h: impl FnOnce(Vec<(u8, Msg)>) -> Handled) {
+        if let Some(t) = &mut self.tape {
+            t.push(h(self.out.iter().copied().collect()));
+        }
     }
 
     /// Deliver every queued message, and every message those cause, until none is left.
     pub(super) fn run(&mut self, s: &mut QuorumState) {
-        while let Some(&(src, dst, msg)) = self.mailbox.get(self.head) {
+        while let Some(&(src, dst, msg, by_handler)) = self.mailbox.get(self.head) {
             self.head += 1;
-            self.deliver(s, src, dst, msg);
+            self.deliver(s, src, dst, msg, by_handler);
         }
         self.mailbox.clear();
         self.head = 0;
@@ -126,13 +195,13 @@ impl<'c> Router<'c> {
             if from_writer && self.writes_to_net && matches!(msg, Msg::Write { .. }) {
                 to_net(s, dst, msg);
             } else {
-                self.mailbox.push((actor, dst, msg));
+                self.mailbox.push((actor, dst, msg, true));
             }
         }
         self.out.clear();
     }
 
-    fn deliver(&mut self, s: &mut QuorumState, src: u8, dst: u8, msg: Msg) {
+    fn deliver(&mut self, s: &mut QuorumState, src: u8, dst: u8, msg: Msg, by_handler: bool) {
         let (cfg, ids) = (self.cfg, self.ids);
         let (src_id, dst_id) = (Id::from(usize::from(src)), Id::from(usize::from(dst)));
         let input = Input::Msg {
@@ -152,6 +221,13 @@ impl<'c> Router<'c> {
             let before = Before::segment(i, &s.segs[i]);
             let was_spare = s.segs[i].spare;
             segment::on_msg(cfg, ids, &mut s.segs[i], src_id, msg, &mut self.out);
+            self.record(|sent| Handled::Msg {
+                src,
+                dst,
+                msg,
+                by_handler,
+                sent,
+            });
             // A spare that joined serves; a retired segment stops.
             let x = &mut s.segs[i];
             if was_spare && !x.spare {
@@ -167,13 +243,34 @@ impl<'c> Router<'c> {
             }
             let before = Before::writer(&s.writer);
             writer::on_msg(cfg, ids, &mut s.writer, src_id, msg, &mut self.out);
+            self.record(|sent| Handled::Msg {
+                src,
+                dst,
+                msg,
+                by_handler,
+                sent,
+            });
             self.handled(s, dst, before, input);
         } else if dst_id == ids.control() {
             let before = Before::control(&s.control);
             control::on_msg(cfg, ids, &mut s.control, src_id, msg, &mut self.out);
+            self.record(|sent| Handled::Msg {
+                src,
+                dst,
+                msg,
+                by_handler,
+                sent,
+            });
             self.handled(s, dst, before, input);
         } else if dst_id == ids.client() {
             client::on_msg(ids, src_id, msg, &mut self.out);
+            self.record(|sent| Handled::Msg {
+                src,
+                dst,
+                msg,
+                by_handler,
+                sent,
+            });
             self.handled(s, dst, Before::Client, input);
         }
     }
@@ -190,6 +287,11 @@ impl<'c> Router<'c> {
             }
             let before = Before::segment(i, &s.segs[i]);
             segment::on_timeout(cfg, i, &s.segs[i], &timer, &mut self.out);
+            self.record(|sent| Handled::Timer {
+                actor: a,
+                timer,
+                sent,
+            });
             self.handled(s, a, before, input);
         } else if actor == ids.writer() {
             if !writer_runs(&s.writer) {
@@ -197,10 +299,20 @@ impl<'c> Router<'c> {
             }
             let before = Before::writer(&s.writer);
             writer::on_timeout(cfg, ids, &mut s.writer, &timer, &mut self.out);
+            self.record(|sent| Handled::Timer {
+                actor: a,
+                timer,
+                sent,
+            });
             self.handled(s, a, before, input);
         } else if actor == ids.control() {
             let before = Before::control(&s.control);
             control::on_timeout(cfg, ids, &mut s.control, &timer, &mut self.out);
+            self.record(|sent| Handled::Timer {
+                actor: a,
+                timer,
+                sent,
+            });
             self.handled(s, a, before, input);
         }
         self.run(s);
@@ -215,6 +327,12 @@ impl<'c> Router<'c> {
     ) {
         let before = Before::segment(i, &s.segs[i]);
         let mut st = segment::on_start(self.cfg, self.ids, i, storage.as_ref(), &mut self.out);
+        let actor = idx(self.ids.seg(i));
+        self.record(|sent| Handled::Start {
+            actor,
+            storage,
+            sent,
+        });
         st.up = !st.spare && !st.lost;
         s.segs[i] = st;
         self.handled(s, idx(self.ids.seg(i)), before, Input::Start);
@@ -225,6 +343,12 @@ impl<'c> Router<'c> {
     pub(super) fn start_writer(&mut self, s: &mut QuorumState) {
         let before = Before::writer(&s.writer);
         s.writer = writer::on_start(self.ids, &mut self.out);
+        let actor = idx(self.ids.writer());
+        self.record(|sent| Handled::Start {
+            actor,
+            storage: None,
+            sent,
+        });
         self.handled(s, idx(self.ids.writer()), before, Input::Start);
         self.run(s);
     }
