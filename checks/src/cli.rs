@@ -20,6 +20,7 @@ mod run_backtrack;
 mod run_failover;
 mod run_global;
 mod run_replay;
+mod run_replay_fast;
 mod style;
 mod suite;
 mod trace;

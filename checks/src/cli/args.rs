@@ -328,20 +328,26 @@ A fault is drawn after each 10 ms pause, every node held still while it is
 chosen and done, for --round-ms. Nothing is scheduled, so a
 round is not repeatable from its seed: its logs are what is validated.
 
-quorum --replay TRACE: a trace of an actor preset (a counterexample that
-`quorate check quorum --config actors --trace-out TRACE` wrote, with its
-mutant) carried out on the model's actors on the deterministic runtime, step
-by step: the nodes start and settle (each must then be in the model's initial
-state), each step is done to the nodes it names (a datagram delivered, a timer
-fired, a fault, a request), the runtime must then have in flight what the
-model has, and its logs so far, written to DIR and read back, are validated.
-The trace is first replayed on the model (as `quorate trace replay` does);
-then the runtime's logs must violate a property exactly where the model does.
+quorum --replay TRACE: a counterexample (or scenario) carried out on the
+implementation's nodes on the deterministic runtime, step by step, with the
+trace's mutant (mutants live in the model's actors, which the nodes run).
+The trace is first replayed on the model (as `quorate trace replay` does).
+A trace of an actor preset (`quorate check quorum --config actors --mutant
+read-below-scl --trace-out TRACE`): the nodes start and settle (each must then
+be in the model's initial state), each step is done to the nodes it names (a
+datagram delivered, a timer fired, a fault, a request), the runtime must then
+have in flight what the model has, and its logs so far, written to DIR and
+read back, are validated and must violate a property exactly where the model
+does. A trace of any other preset (`quorate check quorum --config ci --mutant
+w3r3 --trace-out TRACE`): each step is an input and the run-to-completion of
+what it causes; every node must handle exactly the inputs the model's actor
+handles, send exactly what it sends and end the step in its state, and the
+nodes must violate the trace's property at the model's step (their logs are
+written to DIR, not validated: such a step is not one order of datagrams).
 Exit 0 when the implementation reaches the model's violation at the same
-step (or, for a trace without one, takes every step and validates to the
-round's end); 1 when it departs, or when the trace is not a run of the model
-or not what its `expect` says.
-Traces of the fast composition are not single actor inputs and are refused.";
+step (or, for a trace without one, takes every step, and for an actor trace
+validates to the round's end); 1 when it departs, or when the trace is not a
+run of the model or not what its `expect` says.";
 
 const RUN_AFTER_HELP: &str = "\
 Faults of quorum (--faults, comma-separated): crash (kill a segment node),

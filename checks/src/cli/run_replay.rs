@@ -5,7 +5,9 @@
 //! steps, recorded states, the first violation, the trace's `expect`). Then after every step the
 //! runtime's nodes and messages in flight must be the model's, and its logs so far (written to
 //! DIR and read back) are validated: they must violate a property exactly where the model does,
-//! so the report names the step at which the implementation reaches the violation.
+//! so the report names the step at which the implementation reaches the violation. A trace of
+//! the fast composition is carried out step by step on the same nodes instead
+//! ([`super::run_replay_fast`]).
 
 use std::path::Path;
 
@@ -58,6 +60,20 @@ fn verdict(
     })
 }
 
+/// The report of a departure at `step`: exit 1.
+pub(super) fn fail(
+    console: &Console,
+    mut out: String,
+    step: usize,
+    why: String,
+) -> Result<i32, UsageError> {
+    out.push_str(&format!(
+        "FAIL at step {step}: the implementation departs from the model: {why} (exit 1)\n"
+    ));
+    emit(&console.out, &out);
+    Ok(1)
+}
+
 /// `quorate run quorum --replay TRACE --dir DIR`.
 pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, UsageError> {
     if args.protocol != "quorum" {
@@ -77,14 +93,6 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
     let config = file.config.clone().unwrap_or_else(|| "default".into());
     let sets = file.sets().map_err(UsageError)?;
     let cfg = QUORUM.build(&config, &sets, file.mutant.as_deref())?;
-    if cfg.composition != Composition::Actors {
-        return Err(UsageError(format!(
-            "{} is a trace of the fast composition (config {config}), whose steps are not single \
-             actor inputs; replay a trace of an actor preset, e.g. `quorate check quorum --config \
-             actors --mutant read-below-scl --trace-out t.json`",
-            trace.display()
-        )));
-    }
     let dir = &args.dir;
     if dir.is_file() {
         return Err(UsageError(format!(
@@ -104,28 +112,22 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
             dir.display()
         ))
     })?;
-    let mut steps = Vec::with_capacity(file.steps.len());
-    for (k, s) in file.steps.iter().enumerate() {
-        let a: ActorAction = serde_json::from_value(s.action.clone()).map_err(|e| {
-            UsageError(format!(
-                "step {} of {}: {e}; a step's action is one the actor model serialises",
-                k + 1,
-                trace.display()
-            ))
-        })?;
-        steps.push((a, s.text.clone()));
-    }
     // The model's own replay of the trace (enabled steps, recorded states, the first
     // violation) says what the implementation must do.
     let replayed = crate::trace::replay_with(&crate::registry::protocols(), &file)?;
     let mut out = format!(
         "replaying {} on the implementation: the model's actors on the deterministic runtime \
-         (config {config}{}), logs in {}\n",
+         (config {config}{}{}), logs in {}\n",
         trace.display(),
         file.mutant
             .as_deref()
             .map(|m| format!(", mutant {m}"))
             .unwrap_or_default(),
+        if cfg.composition == Composition::Actors {
+            ""
+        } else {
+            ", fast composition"
+        },
         dir.display()
     );
     let on_model = match &replayed.outcome {
@@ -160,13 +162,20 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
         emit(&console.out, &out);
         return Ok(1);
     }
-    let fail = |console: &Console, mut out: String, step: usize, why: String| {
-        out.push_str(&format!(
-            "FAIL at step {step}: the implementation departs from the model: {why} (exit 1)\n"
-        ));
-        emit(&console.out, &out);
-        Ok(1)
-    };
+    if cfg.composition != Composition::Actors {
+        return super::run_replay_fast::run(&cfg, &file, trace, on_model, dir, out, console);
+    }
+    let mut steps = Vec::with_capacity(file.steps.len());
+    for (k, s) in file.steps.iter().enumerate() {
+        let a: ActorAction = serde_json::from_value(s.action.clone()).map_err(|e| {
+            UsageError(format!(
+                "step {} of {}: {e}; a step's action is one the actor model serialises",
+                k + 1,
+                trace.display()
+            ))
+        })?;
+        steps.push((a, s.text.clone()));
+    }
     let model = QuorumActorModel::new(cfg.clone());
     let mut state = model.settled();
     let mut driver = match Driver::new(&cfg, SEED) {

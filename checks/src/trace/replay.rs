@@ -109,11 +109,13 @@ where
     }
 }
 
-/// The first always-property that fails in `state`, as `(name, spec_id, kind, explanation)`.
+/// The first always-property (or `only`, when the trace names the property it was found for)
+/// that fails in `state`, as `(name, spec_id, kind, explanation)`.
 fn violated<M>(
     model: &M,
     state: &M::State,
     quiescent: bool,
+    only: Option<&str>,
 ) -> Option<(String, String, String, String)>
 where
     M: Checkable,
@@ -121,6 +123,9 @@ where
     M::Action: Clone + Debug + Send + Sync + Serialize,
 {
     model.props().into_iter().find_map(|p| {
+        if only.is_some_and(|o| o != p.name) {
+            return None;
+        }
         let judged = match p.kind {
             Kind::Always => true,
             Kind::Eventually => quiescent,
@@ -232,8 +237,15 @@ where
         outcome,
     };
     let last = file.steps.len();
+    // A trace found for a violated property (`check --trace-of P`) is judged on that property:
+    // another one may fail earlier on its way (a mutant's geometry, say, from the start).
+    let only = file
+        .property
+        .as_ref()
+        .filter(|p| p.status == "violated")
+        .map(|p| p.name.as_str());
     if let Some((property, spec_id, kind, explanation)) =
-        violated(model, &state, last == 0 && quiescent(model, &state))
+        violated(model, &state, last == 0 && quiescent(model, &state), only)
     {
         return end(
             steps,
@@ -292,7 +304,7 @@ where
         state = next;
         let judge_eventually = n == last && quiescent(model, &state);
         if let Some((property, spec_id, kind, explanation)) =
-            violated(model, &state, judge_eventually)
+            violated(model, &state, judge_eventually, only)
         {
             return end(
                 steps,
