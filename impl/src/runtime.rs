@@ -25,3 +25,4 @@ pub mod live;
 pub mod logs;
 pub mod sim;
 pub mod validate;
+pub mod volume;

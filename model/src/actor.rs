@@ -30,6 +30,8 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
+pub mod volume;
+
 pub use stateright::actor::Id;
 use stateright::actor::{Actor, Out};
 
