@@ -1,8 +1,10 @@
 //! `quorate run quorum --actors` and `quorate trace validate`: the model's actors on the
 //! deterministic runtime and on the live one (threads, loopback sockets, log files), every
 //! round's logs read back and validated against the actor model;
-//! a mutant planted in the actors is caught on the implementation by its property; a log
-//! damaged on disk (still decodable) fails validation; bad input is one line and exit 2.
+//! a volume of several protection groups validates PG by PG, and the logs of one-PG runs of
+//! the earlier format validate still; a mutant planted in the actors is caught on the
+//! implementation by its property; a log damaged on disk (still decodable) fails validation;
+//! bad input is one line and exit 2.
 
 use std::fs;
 use std::path::PathBuf;
@@ -68,6 +70,74 @@ fn rounds_validate_from_their_files_and_validate_again_later() {
         out.contains("node 3"),
         "the first diverging event is segment 3's: {out}"
     );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_volume_of_protection_groups_validates_pg_by_pg() {
+    let dir = scratch("volume");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&[
+        "run", "quorum", "--actors", "--dir", d, "--rounds", "3", "--pgs", "3",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("a volume of 3 protection group(s)"), "{out}");
+    let head = fs::read_to_string(dir.join("round-2/run.json")).unwrap();
+    assert!(head.contains("\"pgs\": 3"), "{head}");
+    assert!(head.contains("quorate-run-log/3"), "{head}");
+    // An event of a PG the volume does not have is refused, not left unread.
+    let round = dir.join("round-2");
+    let head = head.replace("\"pgs\": 3", "\"pgs\": 2");
+    fs::write(round.join("run.json"), head).unwrap();
+    let (code, out, _) = quorate(&["trace", "validate", round.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("an event of PG 2; the volume has 2"), "{out}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A round of one PG written as the earlier format wrote it (untagged events, run.json of
+/// format 2, no `pgs`) validates as before.
+#[test]
+fn logs_of_the_earlier_format_validate() {
+    let dir = scratch("format2");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = quorate(&["run", "quorum", "--actors", "--dir", d, "--rounds", "1"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let round = dir.join("round-1");
+    let head: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(round.join("run.json")).unwrap()).unwrap();
+    let nodes = head["nodes"].as_u64().unwrap();
+    let mut old = head.clone();
+    old["format"] = "quorate-run-log/2".into();
+    old.as_object_mut().unwrap().remove("pgs");
+    fs::write(round.join("run.json"), old.to_string()).unwrap();
+    // Untag: {"pg":0,"of":X} becomes X; a save {"by":0,"parts":[X]} becomes X.
+    fn untag(v: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::Object(m) if m.contains_key("pg") && m.contains_key("of") => {
+                untag(m["of"].clone())
+            }
+            Value::Object(m) if m.contains_key("by") && m.contains_key("parts") => {
+                untag(m["parts"][0].clone())
+            }
+            Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, untag(v))).collect()),
+            Value::Array(a) => Value::Array(a.into_iter().map(untag).collect()),
+            other => other,
+        }
+    }
+    for i in 0..nodes {
+        let path = round.join(format!("node-{i}.jsonl"));
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| untag(serde_json::from_str(l).unwrap()).to_string())
+            .collect();
+        fs::write(&path, lines.join("\n") + "\n").unwrap();
+    }
+    let (code, out, err) = quorate(&["trace", "validate", round.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("valid: 1 round(s)"), "{out}");
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -175,6 +245,15 @@ fn bad_requests_exit_2_with_one_line() {
             "--live",
         ),
         (vec!["run", "quorum", "--live", "--dir", d], "--actors"),
+        (
+            vec!["run", "quorum", "--actors", "--dir", d, "--pgs", "0"],
+            "--pgs",
+        ),
+        (
+            vec!["run", "quorum", "--actors", "--dir", d, "--pgs", "65"],
+            "--pgs",
+        ),
+        (vec!["run", "quorum", "--pgs", "2", "--dir", d], "--actors"),
         (
             vec![
                 "run",

@@ -1,15 +1,16 @@
 //! Trace validation of live rounds: the storage quorum's actors on threads, loopback sockets
-//! and log files must replay on the actor model, and a runtime bug planted in the disk (a sync
-//! that does nothing, a recovery that reads one record short) must make validation fail there
-//! too.
+//! and log files, a volume of one and of three protection groups, must replay on the actor
+//! model PG by PG, and a runtime bug planted in the disk (a sync that does nothing, a recovery
+//! that reads one record short) must make validation fail there too.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use quorate_impl::durable::FileDisk;
 use quorate_impl::quorum::actors::live::LiveRound;
-use quorate_impl::quorum::actors::validate_logs;
+use quorate_impl::quorum::actors::validate_volume_logs;
 use quorate_impl::runtime::event::Event;
+use quorate_model::actor::volume::InPg;
 use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::actors::msg::Msg;
 
@@ -35,35 +36,43 @@ fn scratch(name: &str) -> PathBuf {
 fn live_rounds_validate_and_acknowledge_commits() {
     let dir = scratch("ok");
     let (mut acked, mut events, mut faults) = (0, 0, 0);
+    let mut pg_acked = [0; 3];
     for seed in 0..4 {
+        let pgs = if seed % 2 == 0 { 1 } else { 3 };
         let round_dir = dir.join(format!("round-{seed}"));
         std::fs::create_dir_all(&round_dir).unwrap();
-        let r = LiveRound::in_dir(&cfg(), &round_dir, seed).unwrap();
+        let r = LiveRound::in_dir(&cfg(), pgs, &round_dir, seed).unwrap();
         let out = r
             .run(Duration::from_millis(300), Duration::from_millis(10))
             .unwrap();
         assert_eq!(out.failed, None, "seed {seed}");
-        let v = validate_logs(&cfg(), &out.logs)
+        let v = validate_volume_logs(&cfg(), &out.logs, pgs)
             .unwrap_or_else(|d| panic!("seed {seed} ({:?}): {d}", out.tally.faults));
         events += v.events;
         faults += out.tally.faults.len();
-        acked += out
-            .logs
-            .iter()
-            .flatten()
-            .filter(|e| {
-                matches!(
-                    e,
-                    Event::Sent {
-                        msg: Msg::Committed { .. },
-                        ..
-                    }
-                )
-            })
-            .count();
+        for e in out.logs.iter().flatten() {
+            if let Event::Sent {
+                msg:
+                    InPg {
+                        pg,
+                        of: Msg::Committed { .. },
+                    },
+                ..
+            } = e
+            {
+                acked += 1;
+                if pgs == 3 {
+                    pg_acked[usize::from(*pg)] += 1;
+                }
+            }
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(acked >= 4, "commits acknowledged: {acked}");
+    assert!(
+        pg_acked.iter().all(|&n| n > 0),
+        "every PG of a volume acknowledges commits: {pg_acked:?}"
+    );
     assert!(faults >= 4, "faults: {faults}");
     assert!(events > 1000, "events: {events}");
 }
@@ -75,12 +84,12 @@ fn planted_round<P: Plant + Send + 'static>(name: &str) -> String {
     let disks = (0..nodes)
         .map(|i| Planted::<P, _>::new(FileDisk::open(&dir.join(format!("node-{i}.disk"))).unwrap()))
         .collect();
-    let out = LiveRound::new(&cfg(), disks, 1)
+    let out = LiveRound::new(&cfg(), 2, disks, 1)
         .unwrap()
         .run(Duration::from_millis(200), Duration::from_millis(10))
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    validate_logs(&cfg(), &out.logs)
+    validate_volume_logs(&cfg(), &out.logs, 2)
         .map(|v| v.events)
         .expect_err("the planted bug goes unseen")
         .to_string()

@@ -7,6 +7,7 @@ use quorate_impl::durable::{frame, unframe};
 use quorate_impl::quorum::actors::Round;
 use quorate_impl::runtime::event::Event;
 use quorate_impl::runtime::sim::SimDisk;
+use quorate_model::actor::volume::{InPg, Saved};
 use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::actors::msg::{Msg, Storage};
 use quorate_model::quorum::actors::node::NodeState;
@@ -45,20 +46,23 @@ fn seeded_rounds_validate_and_make_progress() {
                 matches!(
                     e,
                     Event::Sent {
-                        msg: Msg::Committed { .. },
+                        msg: InPg {
+                            of: Msg::Committed { .. },
+                            ..
+                        },
                         ..
                     }
                 )
             })
             .count();
         let control = &r.sim.hosts[writer + 1];
-        if let Some(NodeState::Control(c)) = control.state()
+        if let Some(NodeState::Control(c)) = control.state().map(|v| &v.pgs[0])
             && c.mem.epoch > 1
         {
             changes += 1;
         }
         if tally.faults.iter().any(|f| f == "restart the writer")
-            && matches!(r.sim.hosts[writer].state(), Some(NodeState::Writer(w)) if w.mode == quorate_model::quorum::state::WriterMode::Open)
+            && matches!(r.sim.hosts[writer].state().map(|v| &v.pgs[0]), Some(NodeState::Writer(w)) if w.mode == quorate_model::quorum::state::WriterMode::Open)
         {
             reopened += 1;
         }
@@ -94,12 +98,14 @@ struct LosesFence;
 
 impl Plant for LosesFence {
     fn read(all: Vec<u8>) -> Vec<u8> {
-        unframe::<Storage>(&all)
+        unframe::<Saved<Storage>>(&all)
             .records
             .into_iter()
-            .flat_map(|Storage::Segment(mut s)| {
-                s.core.vol_epoch = s.core.vol_epoch.saturating_sub(1).max(1);
-                frame(&serde_json::to_vec(&Storage::Segment(s)).unwrap())
+            .flat_map(|mut v| {
+                for Storage::Segment(s) in v.parts.iter_mut().flatten() {
+                    s.core.vol_epoch = s.core.vol_epoch.saturating_sub(1).max(1);
+                }
+                frame(&serde_json::to_vec(&v).unwrap())
             })
             .collect()
     }
@@ -128,7 +134,7 @@ fn what_the_environment_read_orders_the_replay() {
         let mut r: Round = Round::new(&c, seed);
         let tally = r.run(3000).unwrap();
         let logs = r.logs();
-        if let Err(d) = quorate_impl::quorum::actors::validate_logs(&c, &logs) {
+        if let Err(d) = quorate_impl::quorum::actors::validate_volume_logs(&c, &logs, 1) {
             panic!("seed {seed} ({:?}): {d}", tally.faults);
         }
         let blind: Vec<Vec<_>> = logs
@@ -140,7 +146,7 @@ fn what_the_environment_read_orders_the_replay() {
                     .collect()
             })
             .collect();
-        if quorate_impl::quorum::actors::validate_logs(&c, &blind).is_err() {
+        if quorate_impl::quorum::actors::validate_volume_logs(&c, &blind, 1).is_err() {
             needed.push(seed);
         }
     }

@@ -83,7 +83,7 @@ fn every_protection_group_of_a_volume_validates_on_its_own() {
         let (sim, vdl) = round::<quorate_impl::durable::MemDisk>(3, seed, 3000);
         let logs = sim.logs();
         for pg in 0..3 {
-            let mine = project(&logs, pg).unwrap();
+            let mine = project(&logs, pg).unwrap().logs;
             let v = validate_logs(&cfg(), &mine);
             assert!(v.is_ok(), "seed {seed}, PG {pg}: {}", v.unwrap_err());
         }
@@ -100,7 +100,7 @@ fn a_volume_node_that_acks_before_its_sync_fails_validation() {
         let (sim, _) = round::<Planted<NoSync>>(3, seed, 3000);
         let logs = sim.logs();
         (0..3).find_map(|pg| {
-            validate_logs(&cfg(), &project(&logs, pg).unwrap())
+            validate_logs(&cfg(), &project(&logs, pg).unwrap().logs)
                 .err()
                 .map(|d| (seed, pg, d.to_string()))
         })

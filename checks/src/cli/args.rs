@@ -205,7 +205,9 @@ sent) and replayed on the protocol's actor model: every input must be one
 the model allows, every released send one the model's handler emits, no
 send released before the save it depends on synced, every restart must
 read back the last synced save, and every always property must hold on
-every state. The first diverging event is printed.";
+every state. The logs of a volume of several protection groups (--pgs) are
+validated PG by PG, each PG's part of them on the one-PG model. The first
+diverging event is printed.";
 
 const TRACE_VALIDATE_AFTER_HELP: &str = "\
 Examples:
@@ -318,6 +320,11 @@ every input must be one the model allows, every send one the model's
 handler emits, no send released before its save synced, every restart
 reading the last synced save, every always property holding on every state.
 `quorate trace validate DIR/round-K` does the same for a saved round.
+With --pgs N each round is a volume of N protection groups: node I hosts
+actor I of every PG (segment slot I of each, the writer of each, ...), every
+message, timer and save tagged with its PG, so a crash or a lost disk hits
+every PG on the node at once; each fault is drawn on one PG's view, and each
+PG's part of the logs is validated on the one-PG actor model.
 
 quorum --actors --live: the same actors, fault table and validation on the
 live configuration of the runtime: one thread per node, UDP datagrams on
@@ -384,6 +391,7 @@ Examples:
   quorate run quorum --actors --dir /tmp/qa --rounds 50
   quorate run quorum --actors --dir /tmp/qa2 --config ci --set crashes=2 --mutant read-below-scl
   quorate run quorum --actors --live --dir /tmp/ql --rounds 10 --round-ms 500
+  quorate run quorum --actors --live --dir /tmp/qv --rounds 10 --pgs 8
   quorate check quorum --config actors --mutant read-below-scl --trace-out t.json
   quorate run quorum --replay t.json --dir /tmp/qr
 
@@ -500,6 +508,10 @@ pub struct RunArgs {
     /// --live: how long each round runs, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 300, requires = "live")]
     pub round_ms: u64,
+    /// --actors: how many protection groups the volume has (1 to 64); every node hosts its
+    /// role's instance of each, and each PG's part of the logs is validated on its own.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "actors")]
+    pub pgs: u16,
 }
 
 /// `quorate trace ...`.

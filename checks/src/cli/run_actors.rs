@@ -10,10 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use quorate_impl::quorum::actors::live::LiveRound;
-use quorate_impl::quorum::actors::{self, QuorumEvent, Round, Tally};
+use quorate_impl::quorum::actors::{self, QuorumEvent, Round, Tally, VolumeEvent};
 use quorate_impl::runtime::event::Event;
 use quorate_impl::runtime::logs;
 use quorate_impl::runtime::validate::{Divergence, Validated};
+use quorate_impl::runtime::volume::as_volume;
+use quorate_model::actor::volume::InPg;
 use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::actors::msg::Msg;
 use serde::{Deserialize, Serialize};
@@ -24,11 +26,21 @@ use crate::registry::UsageError;
 use super::args::RunArgs;
 use super::{Console, emit};
 
-/// The format tag of `run.json`. Version 2 logs what the environment read before each act
-/// (`Saw`) and may be live; version 1 logs are read too.
-pub const FORMAT: &str = "quorate-run-log/2";
-/// The earlier format, still read.
+/// The format tag of `run.json`. Version 3 runs a volume of `pgs` protection groups (every
+/// message, timer and save of a node's log tagged with its PG); version 2 logs what the
+/// environment read before each act (`Saw`) and may be live; logs of versions 1 and 2 (one PG,
+/// untagged) are read too.
+pub const FORMAT: &str = "quorate-run-log/3";
+/// The earlier formats, still read.
+const FORMAT_2: &str = "quorate-run-log/2";
 const FORMAT_1: &str = "quorate-run-log/1";
+
+/// The most protection groups a volume of `--actors` rounds has.
+pub const PGS_MAX: u16 = 64;
+
+fn one() -> u16 {
+    1
+}
 
 /// What a round ran: the header of its logs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,11 +70,14 @@ pub struct RunLog {
     /// A live round's length.
     #[serde(default)]
     pub round_ms: u64,
+    /// How many protection groups the volume has (1 before format 3).
+    #[serde(default = "one")]
+    pub pgs: u16,
 }
 
 impl RunLog {
     fn config(&self) -> Result<QuorumConfig, UsageError> {
-        if self.format != FORMAT && self.format != FORMAT_1 {
+        if ![FORMAT, FORMAT_2, FORMAT_1].contains(&self.format.as_str()) {
             return Err(UsageError(format!(
                 "run.json has format '{}'; this quorate reads '{FORMAT}'",
                 self.format
@@ -72,6 +87,13 @@ impl RunLog {
             return Err(UsageError(format!(
                 "run.json is of protocol '{}'; only quorum runs its actors on the runtime so far",
                 self.protocol
+            )));
+        }
+        if !(1..=PGS_MAX).contains(&self.pgs) || self.format != FORMAT && self.pgs != 1 {
+            return Err(UsageError(format!(
+                "run.json says {} protection groups; a run has 1 to {PGS_MAX} (and 1 before \
+                 format {FORMAT})",
+                self.pgs
             )));
         }
         QUORUM.build(&self.config, &self.sets, self.mutant.as_deref())
@@ -86,6 +108,9 @@ fn repeat_command(log: &RunLog) -> String {
              --round-ms {}",
             log.config, log.seed, log.round_ms
         );
+        if log.pgs != 1 {
+            cmd.push_str(&format!(" --pgs {}", log.pgs));
+        }
         for (k, v) in &log.sets {
             cmd.push_str(&format!(" --set {k}={v}"));
         }
@@ -98,6 +123,9 @@ fn repeat_command(log: &RunLog) -> String {
         "quorate run quorum --actors --dir NEW_DIR --config {} --seed {} --rounds 1 --steps {}",
         log.config, log.seed, log.steps
     );
+    if log.pgs != 1 {
+        cmd.push_str(&format!(" --pgs {}", log.pgs));
+    }
     for (k, v) in &log.sets {
         cmd.push_str(&format!(" --set {k}={v}"));
     }
@@ -117,7 +145,7 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, logs: &[Vec<QuorumEvent>], v: &Validated, faults: usize) {
+    fn add(&mut self, logs: &[Vec<VolumeEvent>], v: &Validated, faults: usize) {
         self.validated.events += v.events;
         self.validated.steps += v.steps;
         self.validated.states += v.states;
@@ -125,7 +153,11 @@ impl Totals {
         for e in logs.iter().flatten() {
             match e {
                 Event::Sent {
-                    msg: Msg::Committed { .. },
+                    msg:
+                        InPg {
+                            of: Msg::Committed { .. },
+                            ..
+                        },
                     ..
                 } => self.acked += 1,
                 Event::Start { storage: Some(_) } => self.restarts += 1,
@@ -149,6 +181,11 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
             "--rounds and --steps must be 1 or more".to_string(),
         ));
     }
+    if !(1..=PGS_MAX).contains(&args.pgs) {
+        return Err(UsageError(format!(
+            "--pgs must be 1 to {PGS_MAX} (protection groups in the volume)"
+        )));
+    }
     let config = args.config.clone().unwrap_or_else(|| "deep".into());
     let cfg = QUORUM.build(&config, &args.sets, args.mutant.as_deref())?;
     let dir = &args.dir;
@@ -170,6 +207,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         events: Vec::new(),
         live: args.live,
         round_ms: if args.live { args.round_ms } else { 0 },
+        pgs: args.pgs,
     };
     let Some(last) = args.seed.checked_add(args.rounds - 1) else {
         return Err(UsageError(format!(
@@ -213,9 +251,9 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         let mut log = head(seed);
         let round_dir = dir.join(format!("round-{seed}"));
         let (events, ran) = if args.live {
-            run_live(&cfg, &round_dir, seed, args.round_ms)?
+            run_live(&cfg, args.pgs, &round_dir, seed, args.round_ms)?
         } else {
-            let mut round: Round = Round::new(&cfg, seed);
+            let mut round: Round = Round::volume(&cfg, args.pgs, seed);
             let ran = round.run(args.steps).map_err(|e| e.to_string());
             (round.logs(), ran)
         };
@@ -298,7 +336,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     }
     let secs = validating.as_secs_f64().max(1e-9);
     let mut text = format!(
-        "rounds                {rounds} of {} (seeds {}..={last}), logs in {}\n\
+        "rounds                {rounds} of {} (seeds {}..={last}), a volume of {} protection \
+         group(s), logs in {}\n\
          events validated      {} ({} inputs replayed on the actor model, {:.0} inputs/sec)\n\
          states judged         {} (every always property on each)\n\
          commits acknowledged  {} (rounds with one: {progressed} of {rounds})\n\
@@ -306,6 +345,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
          time                  {:.1} s\n",
         args.rounds,
         args.seed,
+        args.pgs,
         dir.display(),
         totals.validated.events,
         totals.validated.steps,
@@ -328,10 +368,16 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     Ok(0)
 }
 
-type Ran = (Vec<Vec<QuorumEvent>>, Result<Tally, String>);
+type Ran = (Vec<Vec<VolumeEvent>>, Result<Tally, String>);
 
 /// One live round in `dir`: the nodes' disks are files there, beside their logs.
-fn run_live(cfg: &QuorumConfig, dir: &Path, seed: u64, round_ms: u64) -> Result<Ran, UsageError> {
+fn run_live(
+    cfg: &QuorumConfig,
+    pgs: u16,
+    dir: &Path,
+    seed: u64,
+    round_ms: u64,
+) -> Result<Ran, UsageError> {
     let unusable = |e: std::io::Error| {
         UsageError(format!(
             "cannot run a live round in {}: {e}; give a directory you can write, on a machine \
@@ -340,7 +386,7 @@ fn run_live(cfg: &QuorumConfig, dir: &Path, seed: u64, round_ms: u64) -> Result<
         ))
     };
     std::fs::create_dir_all(dir).map_err(unusable)?;
-    let round = LiveRound::in_dir(cfg, dir, seed).map_err(unusable)?;
+    let round = LiveRound::in_dir(cfg, pgs, dir, seed).map_err(unusable)?;
     let out = round
         .run(
             Duration::from_millis(round_ms),
@@ -357,7 +403,7 @@ fn run_live(cfg: &QuorumConfig, dir: &Path, seed: u64, round_ms: u64) -> Result<
 /// How often a live round draws a fault or a client request.
 const LIVE_FAULT_EVERY_MS: u64 = 10;
 
-fn write_round(dir: &Path, log: &RunLog, events: &[Vec<QuorumEvent>]) -> Result<(), UsageError> {
+fn write_round(dir: &Path, log: &RunLog, events: &[Vec<VolumeEvent>]) -> Result<(), UsageError> {
     let unusable = |e: std::io::Error| {
         UsageError(format!(
             "cannot write the round's logs in {}: {e}; give a directory you can write",
@@ -370,7 +416,7 @@ fn write_round(dir: &Path, log: &RunLog, events: &[Vec<QuorumEvent>]) -> Result<
     logs::write(dir, events).map_err(unusable)
 }
 
-type Outcome = (Vec<Vec<QuorumEvent>>, Result<Validated, Divergence>);
+type Outcome = (Vec<Vec<VolumeEvent>>, Result<Validated, Divergence>);
 
 /// Read a round's directory and validate it.
 fn validate_dir(dir: &Path) -> Result<Outcome, UsageError> {
@@ -393,7 +439,12 @@ fn validate_dir(dir: &Path) -> Result<Outcome, UsageError> {
             actors::nodes(&cfg)
         )));
     }
-    let events = logs::read::<QuorumEvent>(dir, log.nodes).map_err(UsageError)?;
+    // Logs before format 3 are of one PG, untagged.
+    let events: Vec<Vec<VolumeEvent>> = if log.format == FORMAT {
+        logs::read::<VolumeEvent>(dir, log.nodes).map_err(UsageError)?
+    } else {
+        as_volume(logs::read::<QuorumEvent>(dir, log.nodes).map_err(UsageError)?)
+    };
     if log.format == FORMAT_1
         && events
             .iter()
@@ -401,7 +452,7 @@ fn validate_dir(dir: &Path) -> Result<Outcome, UsageError> {
             .any(|e| matches!(e, Event::Saw { .. }))
     {
         return Err(UsageError(format!(
-            "{} is of format {FORMAT_1}, yet its logs note reads, which only {FORMAT} defines (a \
+            "{} is of format {FORMAT_1}, yet its logs note reads, which only {FORMAT_2} and later define (a \
              read then counted events at the read, not at the act); run the round again",
             path.display()
         )));
@@ -423,7 +474,7 @@ fn validate_dir(dir: &Path) -> Result<Outcome, UsageError> {
         };
         return Ok((events, Err(cut)));
     }
-    let outcome = actors::validate_logs(&cfg, &events);
+    let outcome = actors::validate_volume_logs(&cfg, &events, log.pgs);
     Ok((events, outcome))
 }
 

@@ -222,7 +222,7 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
             .or_else(|| text.clone())
             .unwrap_or_else(|| format!("{a:?}"));
         let theirs = model.violation(&state).map(|(name, _)| name.to_string());
-        let v = verdict(&cfg, dir, &driver.round.logs())?;
+        let v = verdict(&cfg, dir, &driver.logs())?;
         let ours = match &v {
             Verdict::Valid => None,
             Verdict::Violates(name, _) => Some(name.clone()),
@@ -255,10 +255,8 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
         }
     }
     // The round ends: every disk, unsynced bytes dropped, must give back the last save.
-    driver.round.sim.finish();
-    if let Verdict::Departs(why) | Verdict::Violates(_, why) =
-        verdict(&cfg, dir, &driver.round.logs())?
-    {
+    driver.sim.finish();
+    if let Verdict::Departs(why) | Verdict::Violates(_, why) = verdict(&cfg, dir, &driver.logs())? {
         return fail(
             console,
             out,

@@ -2,6 +2,12 @@
 //! schedule of deliveries, timers, faults and client requests, and the replay of a run's logs
 //! on the model's actor semantics ([`QuorumActorModel`]).
 //!
+//! A round runs a volume of one or more protection groups ([`Volume`]): node `i` hosts the
+//! instance of actor `i` of every PG (segment slot `i` of each, the writer of each, ...), so a
+//! crash or a lost disk hits every PG at once, as on a storage node of Aurora's. Each fault is
+//! drawn by the one-PG fault table on one PG's view of the nodes ([`PgView`]), and a round's
+//! logs are validated PG by PG on the one-PG actor model.
+//!
 //! Nothing here decides anything about the protocol: the actors are the model's; this module
 //! says which environment inputs exist (the fault table and the workload) and how a logged
 //! event maps to a step of the actor model.
@@ -13,10 +19,13 @@ use quorate_model::quorum::actors::msg::{Ids, Msg, Storage, Timer};
 use quorate_model::quorum::actors::node::Node;
 use quorate_model::quorum::config::Composition;
 
+use quorate_model::actor::volume::Volume;
+
 use crate::durable::MemDisk;
 use crate::runtime::event::Event;
 use crate::runtime::sim::{Sim, SimDisk};
 use crate::runtime::validate::{self, Replay, Step, Validated};
+use crate::runtime::volume::{self, PgView};
 
 pub mod drive;
 pub mod fast;
@@ -25,24 +34,54 @@ pub mod live;
 
 pub use faults::{Faults, Tally};
 
+/// The nodes of a volume of `pgs` protection groups under `cfg`, in id order.
+pub fn volume(cfg: &QuorumConfig, pgs: u16) -> Vec<Volume<Node>> {
+    Node::all(cfg)
+        .into_iter()
+        .map(|role| Volume { role, pgs })
+        .collect()
+}
+
+/// What a node of a volume logs.
+pub type VolumeEvent = volume::VolumeEvent<Msg, Timer, Storage>;
+
+/// The PG the next fault is drawn on (no draw for a volume of one, so that its schedule is the
+/// one-PG round's).
+fn draw_pg(rng: &mut crate::rng::Rng, pgs: u16) -> u16 {
+    if pgs > 1 {
+        rng.below(u64::from(pgs)) as u16
+    } else {
+        0
+    }
+}
+
 /// A storage quorum on the deterministic runtime, on disks of type `D`.
 pub struct Round<D: SimDisk = MemDisk> {
     /// The protocol's parameters (the faults' budgets among them).
     pub cfg: QuorumConfig,
+    /// How many protection groups the volume has.
+    pub pgs: u16,
     /// The actors on their hosts, the network, the schedule.
-    pub sim: Sim<Node, D>,
+    pub sim: Sim<Volume<Node>, D>,
     faults: Faults,
 }
 
 impl<D: SimDisk> Round<D> {
-    /// Every actor of `cfg` started, scheduled by `seed`.
+    /// Every actor of `cfg` started, one protection group, scheduled by `seed`.
     pub fn new(cfg: &QuorumConfig, seed: u64) -> Self {
-        let mut sim = Sim::new(Node::all(cfg), seed);
+        Self::volume(cfg, 1, seed)
+    }
+
+    /// Every actor of a volume of `pgs` protection groups under `cfg` started, scheduled by
+    /// `seed`. The fault budgets are the volume's: a fault on a node hits every PG on it.
+    pub fn volume(cfg: &QuorumConfig, pgs: u16, seed: u64) -> Self {
+        let mut sim = Sim::new(volume(cfg, pgs), seed);
         for i in 0..sim.hosts.len() {
             sim.start(i).expect("a fresh simulated disk starts");
         }
         Round {
             cfg: cfg.clone(),
+            pgs,
             sim,
             faults: Faults::new(cfg),
         }
@@ -51,8 +90,16 @@ impl<D: SimDisk> Round<D> {
     /// One scheduled step; `false` once nothing is left to do.
     pub fn step(&mut self, tally: &mut Tally) -> std::io::Result<bool> {
         tally.steps += 1;
-        if self.sim.rng.chance(1, 60) && self.faults.take(&mut self.sim, tally)? {
-            return Ok(true);
+        if self.sim.rng.chance(1, 60) {
+            let (pgs, pg) = (self.pgs, draw_pg(&mut self.sim.rng, self.pgs));
+            let mut view = PgView {
+                nodes: &mut self.sim,
+                pg,
+                pgs,
+            };
+            if self.faults.take(&mut view, tally)? {
+                return Ok(true);
+            }
         }
         let rng = &mut self.sim.rng;
         if !self.sim.network.is_empty() && rng.chance(2, 3) {
@@ -79,15 +126,15 @@ impl<D: SimDisk> Round<D> {
         // A kind of timer first, then one of that kind: a writer's one `NextMtr` would
         // otherwise fire once in as many times as it has `Resend` timers.
         let mut kinds = Vec::new();
-        for d in timers.iter().map(std::mem::discriminant) {
+        for d in timers.iter().map(|t| std::mem::discriminant(&t.of)) {
             if !kinds.contains(&d) {
                 kinds.push(d);
             }
         }
         let kind = kinds[self.sim.rng.below(kinds.len() as u64) as usize];
-        let of_kind: Vec<&Timer> = timers
+        let of_kind: Vec<_> = timers
             .iter()
-            .filter(|t| std::mem::discriminant(*t) == kind)
+            .filter(|t| std::mem::discriminant(&t.of) == kind)
             .collect();
         let t = *of_kind[self.sim.rng.below(of_kind.len() as u64) as usize];
         self.sim.fire(i, &t)?;
@@ -113,13 +160,13 @@ impl<D: SimDisk> Round<D> {
         Ok(tally)
     }
 
-    /// Replay this round's logs on the model.
+    /// Replay this round's logs on the model, PG by PG.
     pub fn validate(&self) -> Result<Validated, validate::Divergence> {
-        validate_logs(&self.cfg, &self.sim.logs())
+        validate_volume_logs(&self.cfg, &self.sim.logs(), self.pgs)
     }
 
     /// Every node's log, node `i`'s at index `i`.
-    pub fn logs(&self) -> Vec<Vec<QuorumEvent>> {
+    pub fn logs(&self) -> Vec<Vec<VolumeEvent>> {
         self.sim.logs()
     }
 }
@@ -139,6 +186,16 @@ pub fn validate_logs(
     logs: &[Vec<QuorumEvent>],
 ) -> Result<Validated, validate::Divergence> {
     validate::validate(&Replayer::new(cfg), logs)
+}
+
+/// Replay the logs of a run of a volume of `pgs` protection groups under `cfg` on the actor
+/// model, PG by PG.
+pub fn validate_volume_logs(
+    cfg: &QuorumConfig,
+    logs: &[Vec<VolumeEvent>],
+    pgs: u16,
+) -> Result<Validated, validate::Divergence> {
+    volume::validate_volume(&Replayer::new(cfg), logs, pgs)
 }
 
 /// The model a quorum run is replayed on: the actor model of its config without the checker's

@@ -242,7 +242,10 @@ impl QuorumActorModel {
 
     /// The actor model of `cfg` without the bounds on retransmissions and refreshes: the
     /// semantics a run of the implementation is validated against (its timers fire when they
-    /// fire).
+    /// fire). Its faults may also hit any segment's node, not only a placed member's: a node
+    /// of a volume hosts a segment of every protection group, a spare in one and a member in
+    /// another, and its crash or lost disk takes them all (a spare's crash loses nothing it
+    /// had; a lost spare's disk reports `Lost` as a member's does).
     pub fn unbounded(cfg: QuorumConfig) -> Self {
         QuorumActorModel {
             bounded: false,
@@ -675,7 +678,8 @@ impl Model for QuorumActorModel {
             ActorAction::Crash { seg } => {
                 let i = usize::from(seg);
                 let x = s.view.segs.get(i)?;
-                if s.budget.crashes == 0 || !x.up {
+                let runs = !s.sys.crashed[i] && s.lost & (1 << i) == 0;
+                if s.budget.crashes == 0 || !(x.up || !self.bounded && runs) {
                     return None;
                 }
                 let mut n = self.crash(s, &[i]);
@@ -685,7 +689,13 @@ impl Model for QuorumActorModel {
             ActorAction::Restart { seg } => {
                 let i = usize::from(seg);
                 let x = s.view.segs.get(i)?;
-                if i >= slots || !s.sys.crashed[i] || x.lost {
+                // A retired copy (lost, its disk still there) comes back retired.
+                let gone = if self.bounded {
+                    x.lost
+                } else {
+                    s.lost & (1 << i) != 0
+                };
+                if i >= slots || !s.sys.crashed[i] || gone {
                     return None;
                 }
                 self.handle(s, i, ActorModelAction::Recover(id(seg)))
@@ -694,7 +704,8 @@ impl Model for QuorumActorModel {
                 let i = usize::from(seg);
                 let x = s.view.segs.get(i)?;
                 let member = s.view.control.mem.cfg.members() & (1 << i) != 0;
-                if s.budget.disk_losses == 0 || x.lost || x.spare || !member {
+                let placed = member && !x.spare && !x.lost;
+                if s.budget.disk_losses == 0 || s.lost & (1 << i) != 0 || self.bounded && !placed {
                     return None;
                 }
                 let mut n = self.crash(s, &[i]);

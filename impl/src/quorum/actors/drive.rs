@@ -14,18 +14,21 @@ use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::actor_model::{ActorAction, ActorState, QuorumActorModel, in_flight};
 use quorate_model::quorum::actors::msg::{Ids, Msg};
 
-use super::{Faults, Round};
+use quorate_model::quorum::actors::node::Node;
+
+use super::{Faults, QuorumEvent};
 use crate::codec;
 use crate::runtime::cluster::Cluster;
+use crate::runtime::sim::Sim;
 
 /// How many deliveries settling the volume may take at most (the start of a model-sized volume
 /// takes a few dozen).
 const SETTLE_MAX: usize = 10_000;
 
-/// A round driven by a trace instead of a schedule.
+/// The nodes of one protection group driven by a trace instead of a schedule.
 pub struct Driver {
     /// The nodes on the deterministic runtime.
-    pub round: Round,
+    pub sim: Sim<Node>,
     faults: Faults,
     ids: Ids,
 }
@@ -37,17 +40,19 @@ impl Driver {
     /// The actors of `cfg` started and settled, each node checked against `init`, the model's
     /// initial state.
     pub fn new(cfg: &QuorumConfig, seed: u64) -> Result<Self, String> {
-        let mut round: Round = Round::new(cfg, seed);
+        let mut sim = Sim::new(Node::all(cfg), seed);
+        for i in 0..sim.hosts.len() {
+            sim.start(i)
+                .map_err(|e| format!("node {i} could not start: {e}"))?;
+        }
         for _ in 0..SETTLE_MAX {
-            if round.sim.network.is_empty() {
+            if sim.network.is_empty() {
                 break;
             }
-            round
-                .sim
-                .deliver(0, false)
+            sim.deliver(0, false)
                 .map_err(|e| format!("settling the volume: {e}"))?;
         }
-        if !round.sim.network.is_empty() {
+        if !sim.network.is_empty() {
             return Err(format!(
                 "the volume did not settle within {SETTLE_MAX} deliveries"
             ));
@@ -56,7 +61,7 @@ impl Driver {
         let d = Driver {
             faults: Faults::new(cfg),
             ids: Ids { slots: cfg.slots() },
-            round,
+            sim,
         };
         d.same_nodes(&init)
             .map_err(|e| format!("after the start: {e}"))?;
@@ -65,7 +70,7 @@ impl Driver {
 
     /// Every node's state equals the model's in `s` (a crashed node runs nothing).
     pub fn same_nodes(&self, s: &ActorState) -> Result<(), String> {
-        for (i, h) in self.round.sim.hosts.iter().enumerate() {
+        for (i, h) in self.sim.hosts.iter().enumerate() {
             let want = (!s.sys.crashed[i]).then(|| &*s.sys.actor_states[i]);
             if h.state() != want {
                 return Err(format!(
@@ -81,7 +86,7 @@ impl Driver {
     /// What the runtime has in flight.
     pub fn in_flight(&self) -> InFlight {
         let mut out = InFlight::new();
-        for d in &self.round.sim.network {
+        for d in &self.sim.network {
             if let Ok(m) = codec::parse::<Msg>(&d.bytes) {
                 *out.entry((d.src, d.dst, m)).or_default() += 1;
             }
@@ -99,8 +104,7 @@ impl Driver {
 
     /// The datagram carrying `msg` from `src` to `dst`, if one is in flight.
     fn find(&self, src: u8, dst: u8, msg: &Msg) -> Result<usize, String> {
-        self.round
-            .sim
+        self.sim
             .network
             .iter()
             .position(|d| {
@@ -113,9 +117,14 @@ impl Driver {
             })
     }
 
+    /// Every node's log, node `i`'s at index `i`.
+    pub fn logs(&self) -> Vec<Vec<QuorumEvent>> {
+        self.sim.logs()
+    }
+
     /// Carry out one step of the trace.
     pub fn apply(&mut self, a: &ActorAction) -> Result<(), String> {
-        let sim = &mut self.round.sim;
+        let sim = &mut self.sim;
         // Each step is a draw of its own: an act logs only what this step read.
         sim.begin_draw();
         let io = |e: std::io::Error| e.to_string();
@@ -123,18 +132,18 @@ impl Driver {
         match a {
             ActorAction::Deliver { src, dst, msg } => {
                 let k = self.find(*src, *dst, msg)?;
-                self.round.sim.deliver(k, false).map_err(io)
+                self.sim.deliver(k, false).map_err(io)
             }
             ActorAction::Duplicate { src, dst, msg } => {
                 // The network makes a second copy; neither is delivered yet.
                 let k = self.find(*src, *dst, msg)?;
-                let copy = self.round.sim.network[k].clone();
-                self.round.sim.network.push(copy);
+                let copy = self.sim.network[k].clone();
+                self.sim.network.push(copy);
                 Ok(())
             }
             ActorAction::Drop { src, dst, msg } => {
                 let k = self.find(*src, *dst, msg)?;
-                self.round.sim.lose(k);
+                self.sim.lose(k);
                 Ok(())
             }
             ActorAction::Timeout { actor, timer } => {

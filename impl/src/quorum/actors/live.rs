@@ -8,14 +8,16 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use quorate_model::actor::volume::{InPg, Volume};
 use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::actors::msg::{Ids, Timer};
 use quorate_model::quorum::actors::node::Node;
 
-use super::{Faults, QuorumEvent, Tally};
+use super::{Faults, Tally, VolumeEvent, draw_pg, volume};
 use crate::durable::{FileDisk, Volatile};
 use crate::runtime::cluster::Cluster;
 use crate::runtime::live::Live;
+use crate::runtime::volume::PgView;
 
 /// How often each timer fires on the wall clock (each firing jittered by ±50%). The writer
 /// allocates faster than it resends, so a record is usually acknowledged before it is sent
@@ -36,7 +38,7 @@ pub struct LiveOutcome {
     /// The faults drawn and taken.
     pub tally: Tally,
     /// Every node's log, node `i`'s at index `i`.
-    pub logs: Vec<Vec<QuorumEvent>>,
+    pub logs: Vec<Vec<VolumeEvent>>,
     /// Datagrams the codec rejected.
     pub rejected: u64,
     /// Why the round stopped early: a node that met an I/O error or could not start again
@@ -44,19 +46,22 @@ pub struct LiveOutcome {
     pub failed: Option<String>,
 }
 
-/// A storage quorum on threads, loopback sockets and disks of type `D`.
+/// A storage quorum of `pgs` protection groups on threads, loopback sockets and disks of type
+/// `D`.
 pub struct LiveRound<D: Volatile = FileDisk> {
-    live: Live<Node, D>,
+    live: Live<Volume<Node>, D>,
     faults: Faults,
+    pgs: u16,
 }
 
 impl LiveRound<FileDisk> {
-    /// The actors of `cfg`, node `i` on the log file `dir/node-I.disk` (created, empty).
-    pub fn in_dir(cfg: &QuorumConfig, dir: &Path, seed: u64) -> io::Result<Self> {
+    /// The actors of a volume of `pgs` protection groups under `cfg`, node `i` on the log file
+    /// `dir/node-I.disk` (created, empty).
+    pub fn in_dir(cfg: &QuorumConfig, pgs: u16, dir: &Path, seed: u64) -> io::Result<Self> {
         let disks = (0..Node::all(cfg).len())
             .map(|i| FileDisk::open(&dir.join(format!("node-{i}.disk"))))
             .collect::<io::Result<Vec<_>>>()?;
-        Self::new(cfg, disks, seed)
+        Self::new(cfg, pgs, disks, seed)
     }
 }
 
@@ -64,8 +69,9 @@ impl<D: Volatile + Send + 'static> LiveRound<D> {
     /// The actors of `cfg` on `disks`, every one started: the control plane and the client
     /// first, then the segments (each says hello to the control plane), the writer last (so
     /// that what each asks at its start finds its peer listening). `seed` draws the faults.
-    pub fn new(cfg: &QuorumConfig, disks: Vec<D>, seed: u64) -> io::Result<Self> {
-        let mut live = Live::new(Node::all(cfg), disks, period, seed)?;
+    pub fn new(cfg: &QuorumConfig, pgs: u16, disks: Vec<D>, seed: u64) -> io::Result<Self> {
+        let every = |t: &InPg<Timer>| period(&t.of);
+        let mut live = Live::new(volume(cfg, pgs), disks, every, seed)?;
         let ids = Ids { slots: cfg.slots() };
         let order = [ids.control(), ids.client()]
             .into_iter()
@@ -79,6 +85,7 @@ impl<D: Volatile + Send + 'static> LiveRound<D> {
         Ok(LiveRound {
             live,
             faults: Faults::new(cfg),
+            pgs,
         })
     }
 
@@ -91,7 +98,13 @@ impl<D: Volatile + Send + 'static> LiveRound<D> {
         while Instant::now() < end {
             std::thread::sleep(every);
             tally.steps += 1;
-            if let Err(e) = self.faults.take(&mut self.live, &mut tally) {
+            let (pgs, pg) = (self.pgs, draw_pg(self.live.rng(), self.pgs));
+            let mut view = PgView {
+                nodes: &mut self.live,
+                pg,
+                pgs,
+            };
+            if let Err(e) = self.faults.take(&mut view, &mut tally) {
                 failed = Some(e.to_string());
                 break;
             }
