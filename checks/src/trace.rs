@@ -26,11 +26,27 @@ pub fn replay_with(protocols: &[&dyn Protocol], file: &TraceFile) -> Result<Repl
                 names.join(", ")
             ))
         })?;
+    property_known(*p, file)?;
     let config = file
         .config
         .clone()
         .unwrap_or_else(|| crate::cli::default_config(*p));
     p.replay(&config, file)
+}
+
+/// A trace that names the property it is of must name one of its protocol's (replay goes on to
+/// that property's failure).
+pub fn property_known(p: &dyn Protocol, file: &TraceFile) -> Result<(), UsageError> {
+    match &file.property {
+        Some(named) if !p.properties().iter().any(|x| x.name == named.name) => {
+            Err(UsageError(format!(
+                "the trace is of property '{}', which {} does not have; see `quorate list {}` \
+                 for its properties",
+                named.name, file.protocol, file.protocol
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether a replay's outcome is what a scenario expects.

@@ -307,3 +307,43 @@ fn every_scenario_replays_as_it_expects_in_the_models_words() {
         "valid {valid}, impossible {impossible}"
     );
 }
+
+/// A trace of a named property goes on to that property's failure, reports another that failed
+/// first on the way, and hides nothing: if the named one never fails, the other is the outcome;
+/// a named property the protocol does not have is a usage error.
+#[test]
+fn a_trace_of_a_named_property_reports_what_failed_on_the_way() {
+    let regressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/quorum");
+    let w3r3 = regressions.join("w3r3.json");
+    let (code, out, _) = quorate(&["trace", "replay", path_str(&w3r3)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("violates a1_acked_readable"), "{out}");
+    assert!(
+        out.contains("on the way: a9_quorums_intersect fails first, at step 0"),
+        "{out}"
+    );
+    assert!(out.contains("(met)"), "{out}");
+
+    // Named a property that never fails here: the one that does is the outcome.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&w3r3).unwrap()).unwrap();
+    v["property"]["name"] = "a8_gc_below_read_points".into();
+    v.as_object_mut().unwrap().remove("expect");
+    let other = temp("named-other.json");
+    std::fs::write(&other, v.to_string()).unwrap();
+    let (code, out, _) = quorate(&["trace", "replay", path_str(&other)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("violates a9_quorums_intersect (A9, always) in the initial state"),
+        "{out}"
+    );
+
+    // A name the protocol does not have.
+    v["property"]["name"] = "a2_vdl_snd".into();
+    std::fs::write(&other, v.to_string()).unwrap();
+    let (code, _, err) = quorate(&["trace", "replay", path_str(&other)]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("'a2_vdl_snd'"), "{err}");
+    let _ = std::fs::remove_file(&other);
+}

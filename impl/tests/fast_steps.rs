@@ -1,7 +1,8 @@
 //! The fast composition's steps carried out on the nodes of the deterministic runtime
 //! (`quorum::actors::fast`): with a correct runtime the nodes stay where the model's actors
 //! are; with a runtime bug planted in the disk (a sync that does nothing, a recovery that reads
-//! one record short) a restart brings a node back somewhere else, and the driver says where.
+//! one record short) the disk of a crashed node no longer holds what its actor made durable,
+//! and the driver says so at the crash, before any restart reads it.
 
 use quorate_impl::quorum::actors::fast::FastDriver;
 use quorate_impl::runtime::sim::SimDisk;
@@ -43,15 +44,18 @@ fn a_correct_runtime_follows_the_model_through_a_restart() {
 }
 
 #[test]
-fn a_node_that_acks_before_its_sync_departs_at_its_restart() {
+fn a_node_that_acks_before_its_sync_departs_at_its_crash() {
     let (step, why) = departure::<Planted<NoSync>>().expect("the planted bug is caught");
-    assert_eq!(step, 15, "{why}");
-    assert!(why.starts_with("node 0, on its start"), "{why}");
+    assert_eq!(step, 14, "{why}");
+    assert!(
+        why.starts_with("segment node 0 has nothing on its disk"),
+        "{why}"
+    );
 }
 
 #[test]
-fn a_recovery_that_reads_one_record_short_departs_at_its_restart() {
+fn a_recovery_that_reads_one_record_short_departs_at_its_crash() {
     let (step, why) = departure::<Planted<ShortReplay>>().expect("the planted bug is caught");
-    assert_eq!(step, 15, "{why}");
-    assert!(why.starts_with("node 0, on its start"), "{why}");
+    assert_eq!(step, 14, "{why}");
+    assert!(why.starts_with("segment node 0 has on its disk"), "{why}");
 }

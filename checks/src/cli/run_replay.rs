@@ -106,12 +106,6 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        UsageError(format!(
-            "cannot create {}: {e}; give a directory you can write",
-            dir.display()
-        ))
-    })?;
     // The model's own replay of the trace (enabled steps, recorded states, the first
     // violation) says what the implementation must do.
     let replayed = crate::trace::replay_with(&crate::registry::protocols(), &file)?;
@@ -162,6 +156,12 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
         emit(&console.out, &out);
         return Ok(1);
     }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        UsageError(format!(
+            "cannot create {}: {e}; give a directory you can write",
+            dir.display()
+        ))
+    })?;
     if cfg.composition != Composition::Actors {
         return super::run_replay_fast::run(&cfg, &file, trace, on_model, dir, out, console);
     }
@@ -187,6 +187,32 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
          initial state\n",
         actors::nodes(&cfg)
     ));
+    // A violation in the initial state: the settled nodes' logs must show it.
+    if let Some((0, want)) = &on_model {
+        return match verdict(&cfg, dir, &driver.logs())? {
+            Verdict::Violates(name, why) if name == *want => {
+                out.push_str(&format!(
+                    "result: the implementation reaches the model's violation of {name} from \
+                     the start, as the trace does: {why} (exit 0)\n"
+                ));
+                emit(&console.out, &out);
+                Ok(0)
+            }
+            Verdict::Violates(name, _) => fail(
+                console,
+                out,
+                0,
+                format!("its logs violate {name}; the model {want}"),
+            ),
+            Verdict::Departs(why) => fail(console, out, 0, why),
+            Verdict::Valid => fail(
+                console,
+                out,
+                0,
+                format!("its logs validate; the model violates {want}"),
+            ),
+        };
+    }
     // Up to the model's violation, or every step.
     let last = on_model.as_ref().map_or(steps.len(), |(k, _)| *k);
     for (k, (a, text)) in steps.iter().enumerate().take(last) {

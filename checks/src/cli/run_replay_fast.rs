@@ -3,8 +3,10 @@
 //! deterministic runtime ([`quorate_impl::quorum::actors::fast`]): every node handles exactly
 //! the inputs the model's actor handles and sends exactly what it sends, and after the step
 //! every node is where the model's actor is (one that is down has synced its durable part).
-//! Every `always` property is judged on the nodes' states after every step; the nodes must
-//! violate the trace's property at the model's step and not before.
+//! The property the model's replay ends on is judged on the nodes (their states, a down node's
+//! disk) from the start and after every step: the nodes must violate it at the model's step and
+//! not before; for a trace the model replays without a violation, every `always` property must
+//! hold on the nodes throughout.
 //!
 //! A fast step is an input and its run-to-completion under instant delivery, not a sequence of
 //! datagrams in one order of the actor model, so the nodes' logs are written to DIR for reading
@@ -28,17 +30,23 @@ use super::{Console, emit};
 /// node syncs before it replies, so it changes nothing a trace can see.
 const SEED: u64 = 1;
 
-/// The first `always` property (or `only`) the nodes, lifted into the model's terms, violate.
+/// What the nodes, lifted into the model's terms, violate after `step` steps: the property the
+/// model's replay ends on (`judged`: an `always` one at every step, another kind only at its
+/// step), or with none, the first `always` property.
 fn violated(
     cfg: &QuorumConfig,
     d: &FastDriver,
     s: &quorate_model::quorum::QuorumState,
-    only: Option<&str>,
+    judged: Option<&(usize, String)>,
+    step: usize,
 ) -> Option<(String, String)> {
     let lifted = d.lift(s);
     all_properties()
         .into_iter()
-        .filter(|p| p.2 == Kind::Always && only.is_none_or(|o| o == p.0))
+        .filter(|p| match judged {
+            Some((at, name)) => p.0 == name && (p.2 == Kind::Always || step == *at),
+            None => p.2 == Kind::Always,
+        })
         .find_map(|p| match evaluate(p.0, cfg, &lifted) {
             Some(Err(why)) => Some((p.0.to_string(), why)),
             _ => None,
@@ -67,11 +75,6 @@ pub(super) fn run(
         })?;
         steps.push((a, s.text.clone()));
     }
-    let only = file
-        .property
-        .as_ref()
-        .filter(|p| p.status == "violated")
-        .map(|p| p.name.clone());
     let (mut driver, mut state) = match FastDriver::new(cfg, SEED) {
         Ok(x) => x,
         Err(why) => return fail(console, out, 0, why),
@@ -88,6 +91,49 @@ pub(super) fn run(
             ))
         })
     };
+    // The nodes against the model after `step` steps: `Ok(Some(..))` when they reach the model's
+    // violation there, an error report when they depart from it.
+    let judge = |driver: &FastDriver,
+                 state: &quorate_model::quorum::QuorumState,
+                 step: usize|
+     -> Result<Option<(String, String)>, String> {
+        let ours = violated(cfg, driver, state, on_model.as_ref(), step);
+        let theirs = on_model
+            .as_ref()
+            .filter(|(at, _)| *at == step)
+            .map(|(_, p)| p.clone());
+        if ours.as_ref().map(|(p, _)| p) != theirs.as_ref() {
+            return Err(format!(
+                "the nodes {}; the model {}",
+                ours.map_or("violate nothing".into(), |(p, _)| format!("violate {p}")),
+                theirs.map_or("violates nothing here".into(), |p| format!("violates {p}"))
+            ));
+        }
+        Ok(ours)
+    };
+    let reached = |driver: &FastDriver, out: &mut String, name: String, why: String, step| {
+        write_logs(driver)?;
+        out.push_str(&format!(
+            "result: the implementation's nodes reach the model's violation of {name} {}, as \
+             the trace does: {why}; their logs are in {} (exit 0)\n",
+            if step == 0 {
+                "from the start".to_string()
+            } else {
+                format!("at step {step}")
+            },
+            dir.display()
+        ));
+        emit(&console.out, out);
+        Ok(0)
+    };
+    match judge(&driver, &state, 0) {
+        Err(why) => {
+            write_logs(&driver)?;
+            return fail(console, out, 0, why);
+        }
+        Ok(Some((name, why))) => return reached(&driver, &mut out, name, why, 0),
+        Ok(None) => {}
+    }
     let last = on_model.as_ref().map_or(steps.len(), |(k, _)| *k);
     for (k, (a, text)) in steps.iter().enumerate().take(last) {
         let step = k + 1;
@@ -108,37 +154,19 @@ pub(super) fn run(
             }
         };
         state = next;
-        let ours = violated(cfg, &driver, &state, only.as_deref());
-        let theirs = on_model
-            .as_ref()
-            .filter(|(at, _)| *at == step)
-            .map(|(_, p)| p.clone());
-        if ours.as_ref().map(|(p, _)| p) != theirs.as_ref() {
-            write_logs(&driver)?;
-            return fail(
-                console,
-                out,
-                step,
-                format!(
-                    "the nodes {}; the model {}",
-                    ours.map_or("violate nothing".into(), |(p, _)| format!("violate {p}")),
-                    theirs.map_or("violates nothing here".into(), |p| format!("violates {p}"))
-                ),
-            );
-        }
+        let ours = match judge(&driver, &state, step) {
+            Ok(o) => o,
+            Err(why) => {
+                write_logs(&driver)?;
+                return fail(console, out, step, why);
+            }
+        };
         let words = text.clone().unwrap_or_else(|| format!("{a:?}"));
         out.push_str(&format!(
             "  step {step}: {words} (every node as in the model)\n"
         ));
         if let Some((name, why)) = ours {
-            write_logs(&driver)?;
-            out.push_str(&format!(
-                "result: the implementation's nodes reach the model's violation of {name} at \
-                 step {step}, as the trace does: {why}; their logs are in {} (exit 0)\n",
-                dir.display()
-            ));
-            emit(&console.out, &out);
-            return Ok(0);
+            return reached(&driver, &mut out, name, why, step);
         }
     }
     write_logs(&driver)?;

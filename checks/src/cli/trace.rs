@@ -46,6 +46,12 @@ pub fn run(
                 a.file.display()
             );
             text.push_str(&outcome_lines(&replayed, console.style()));
+            if let (Some((k, other)), Some(named)) = (&replayed.earlier, &file.property) {
+                text.push_str(&format!(
+                    "  on the way: {other} fails first, at step {k} (the trace is of {})\n",
+                    named.name
+                ));
+            }
             if let Some(expect) = &file.expect {
                 let met = crate::trace::meets(&replayed.outcome, expect);
                 text.push_str(&format!(
@@ -80,6 +86,7 @@ pub fn replay_file(file: &TraceFile, protocols: &[&dyn Protocol]) -> Result<Repl
         &sets,
         file.mutant.as_deref(),
     )?;
+    crate::trace::property_known(req.protocol, file)?;
     req.protocol.replay(&req.config, file)
 }
 

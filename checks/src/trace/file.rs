@@ -39,7 +39,7 @@ pub struct TraceFile {
     /// The outcome replay must give (scenarios; the suite compares it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
-    /// The property the checker reported for this trace; replay judges a violated one alone.
+    /// The property the checker reported for this trace; replay goes on to a violated one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub property: Option<PropertyNote>,
     /// The initial state, as the model serialises it; replay checks it when present.

@@ -77,6 +77,9 @@ pub struct Replayed {
     pub steps: Vec<TraceStep>,
     /// How it ended.
     pub outcome: Outcome,
+    /// For a trace of a named property: another property that failed on the way, first, at
+    /// that step (the replay went on to the named one).
+    pub earlier: Option<(usize, String)>,
 }
 
 fn json<T: Serialize>(value: &T) -> Value {
@@ -109,37 +112,37 @@ where
     }
 }
 
-/// The first always-property (or `only`, when the trace names the property it was found for)
-/// that fails in `state`, as `(name, spec_id, kind, explanation)`.
-fn violated<M>(
+/// Every always-property (and every eventually-property, if `quiescent`) that fails in
+/// `state`, in the model's order, as `(name, spec_id, kind, explanation)`.
+fn violations<M>(
     model: &M,
     state: &M::State,
     quiescent: bool,
-    only: Option<&str>,
-) -> Option<(String, String, String, String)>
+) -> Vec<(String, String, String, String)>
 where
     M: Checkable,
     M::State: Clone + Debug + Hash + Eq + Send + Sync + Serialize,
     M::Action: Clone + Debug + Send + Sync + Serialize,
 {
-    model.props().into_iter().find_map(|p| {
-        if only.is_some_and(|o| o != p.name) {
-            return None;
-        }
-        let judged = match p.kind {
-            Kind::Always => true,
-            Kind::Eventually => quiescent,
-            Kind::Sometimes => false,
-        };
-        (judged && !(p.condition)(model, state)).then(|| {
-            (
-                p.name.to_string(),
-                p.spec_id.to_string(),
-                p.kind.as_str().to_string(),
-                (p.explain)(model, state),
-            )
+    model
+        .props()
+        .into_iter()
+        .filter_map(|p| {
+            let judged = match p.kind {
+                Kind::Always => true,
+                Kind::Eventually => quiescent,
+                Kind::Sometimes => false,
+            };
+            (judged && !(p.condition)(model, state)).then(|| {
+                (
+                    p.name.to_string(),
+                    p.spec_id.to_string(),
+                    p.kind.as_str().to_string(),
+                    (p.explain)(model, state),
+                )
+            })
         })
-    })
+        .collect()
 }
 
 /// Whether no protocol (non-fault) action changes `state`.
@@ -216,6 +219,7 @@ where
                     init: model_init,
                     init_itf: Value::Null,
                     steps: Vec::new(),
+                    earlier: None,
                     outcome: Outcome::StateMismatch {
                         step: 0,
                         path,
@@ -230,33 +234,55 @@ where
     let init = json(&state);
     let init_itf = super::itf::to_itf(&state).unwrap_or(Value::Null);
     let mut steps = Vec::new();
-    let end = |steps, outcome| Replayed {
+    let mut earlier: Option<(usize, Outcome)> = None;
+    let end = |steps, outcome, earlier: &Option<(usize, Outcome)>| Replayed {
         init: init.clone(),
         init_itf: init_itf.clone(),
         steps,
         outcome,
+        earlier: earlier.as_ref().and_then(|(k, o)| match o {
+            Outcome::Violates { property, .. } => Some((*k, property.clone())),
+            _ => None,
+        }),
     };
     let last = file.steps.len();
-    // A trace found for a violated property (`check --trace-of P`) is judged on that property:
-    // another one may fail earlier on its way (a mutant's geometry, say, from the start).
+    // A trace of a named violated property (what `check --trace-out` writes) is replayed until
+    // that property fails: another may fail earlier on its way (a mutant's geometry, say, from
+    // the start), and is reported beside it. If the named one never fails, the first other
+    // failure is the outcome, so nothing is hidden.
     let only = file
         .property
         .as_ref()
         .filter(|p| p.status == "violated")
         .map(|p| p.name.as_str());
-    if let Some((property, spec_id, kind, explanation)) =
-        violated(model, &state, last == 0 && quiescent(model, &state), only)
-    {
-        return end(
-            steps,
+    // The verdict on a state: `Some` ends the replay.
+    let mut judge = |state: &M::State, n: usize, eventually: bool| -> Option<Outcome> {
+        let fails = violations(model, state, eventually);
+        let outcome = |(property, spec_id, kind, explanation): (String, String, String, String)| {
             Outcome::Violates {
-                step: 0,
+                step: n,
                 property,
                 spec_id,
                 kind,
                 explanation,
-            },
-        );
+            }
+        };
+        match only {
+            None => fails.into_iter().next().map(outcome),
+            Some(named) => {
+                let (mine, others): (Vec<_>, Vec<_>) =
+                    fails.into_iter().partition(|f| f.0 == named);
+                if earlier.is_none()
+                    && let Some(o) = others.into_iter().next()
+                {
+                    earlier = Some((n, outcome(o)));
+                }
+                mine.into_iter().next().map(outcome)
+            }
+        }
+    };
+    if let Some(o) = judge(&state, 0, last == 0 && quiescent(model, &state)) {
+        return end(steps, o, &None).with_earlier(earlier);
     }
     let mut actions = Vec::new();
     for (i, want) in file.steps.iter().enumerate() {
@@ -283,6 +309,7 @@ where
                     action: want.action.clone(),
                     enabled,
                 },
+                &earlier,
             );
         };
         let step = describe_step(model, &state, &action, &next);
@@ -298,28 +325,35 @@ where
                     file: f,
                     model: m,
                 },
+                &earlier,
             );
         }
         steps.push(step);
         state = next;
         let judge_eventually = n == last && quiescent(model, &state);
-        if let Some((property, spec_id, kind, explanation)) =
-            violated(model, &state, judge_eventually, only)
-        {
-            return end(
-                steps,
-                Outcome::Violates {
-                    step: n,
-                    property,
-                    spec_id,
-                    kind,
-                    explanation,
-                },
-            );
+        if let Some(o) = judge(&state, n, judge_eventually) {
+            return end(steps, o, &None).with_earlier(earlier);
         }
     }
     let quiescent = quiescent(model, &state);
-    end(steps, Outcome::Valid { quiescent })
+    match earlier {
+        // The named property never failed; the first other failure is the outcome.
+        Some((k, o)) => {
+            steps.truncate(k);
+            end(steps, o, &None)
+        }
+        None => end(steps, Outcome::Valid { quiescent }, &None),
+    }
+}
+
+impl Replayed {
+    fn with_earlier(mut self, earlier: Option<(usize, Outcome)>) -> Self {
+        self.earlier = earlier.and_then(|(k, o)| match o {
+            Outcome::Violates { property, .. } => Some((k, property)),
+            _ => None,
+        });
+        self
+    }
 }
 
 /// Record a checker's trace (`init`, then `(action, state)` steps) as trace-file steps.

@@ -90,6 +90,18 @@ where
         self.synced.as_ref()
     }
 
+    /// What a start would read from its disk now (the last good record; a torn tail is what a
+    /// start cuts off), without starting: the durable state of a node that is down. Damage
+    /// other than a torn tail is an error, as at a start.
+    pub fn on_disk(&self) -> Result<Option<R::Storage>, String> {
+        let log = self.disk.as_ref().expect("a host always has its disk");
+        let got = log.recover().map_err(|e| e.to_string())?;
+        match got.damage {
+            Some(d) if !d.torn_tail => Err(format!("damaged log: {d}")),
+            _ => Ok(got.records.last().cloned()),
+        }
+    }
+
     /// Whether its disk is gone for good.
     pub fn lost(&self) -> bool {
         self.gone

@@ -13,8 +13,9 @@
 //!   in flight since an earlier step) is handed to the node directly;
 //! * every node must send exactly what the model's handler sent, and be down exactly where the
 //!   model's actor does not run;
-//! * after the step every node that runs must be in its actor's state, and every node that is
-//!   down must have synced the durable part of it (a restart then reads it from its disk).
+//! * after the step every node that runs must be in its actor's state, and the disk of every
+//!   node that is down, read as a restart would read it, must hold the durable part of it (so a
+//!   sync that does nothing is seen at the crash, not only at the next restart).
 //!
 //! What the step sent but did not deliver is cleared from the runtime's network: the fast
 //! composition keeps the redo records in its network abstraction and drops messages to nodes
@@ -95,9 +96,9 @@ impl<D: SimDisk> FastDriver<D> {
         // [`FastDriver::same`] holds to the nodes; a lost copy has nothing left to lift.
         for (i, x) in out.segs.iter_mut().enumerate().filter(|(_, x)| !x.lost) {
             let h = &self.sim.hosts[i];
-            let mine = match (h.state(), h.saved()) {
+            let mine = match (h.state(), h.on_disk()) {
                 (Some(NodeState::Segment(y)), _) => *y,
-                (None, Some(Storage::Segment(y))) => segment::durable(y),
+                (None, Ok(Some(Storage::Segment(y)))) => segment::durable(&y),
                 _ => continue,
             };
             let up = x.up;
@@ -144,15 +145,18 @@ impl<D: SimDisk> FastDriver<D> {
                     } else {
                         HANDED_OVER
                     };
-                    let out = if !self.sim.hosts[d].runs() && *msg == Msg::Retire {
-                        self.retire_down(d)?
+                    // What is handed over goes through the codec too, as a datagram would.
+                    let msg = codec::parse::<Msg>(&codec::encode(msg))
+                        .map_err(|e| Self::io(d, &what, e))?;
+                    let out = if !self.sim.hosts[d].runs() && msg == Msg::Retire {
+                        self.retire_down(s, seq, d)?
                     } else {
                         self.runs(d, &what)?;
                         let host = &mut self.sim.hosts[d];
                         let r = if s == d {
-                            host.input(*msg)
+                            host.input(msg)
                         } else {
-                            host.deliver(s, seq, *msg)
+                            host.deliver(s, seq, msg)
                         };
                         r.map_err(|e| Self::io(d, &what, e))?
                     };
@@ -170,9 +174,12 @@ impl<D: SimDisk> FastDriver<D> {
                     self.post(out);
                 }
                 Handled::Crash { actor } => self.sim.crash(usize::from(*actor)),
-                Handled::DiskLoss { actor } => self.sim.hosts[usize::from(*actor)].lose(|d| {
-                    let _ = d.erase();
-                }),
+                Handled::DiskLoss { actor } => {
+                    let i = usize::from(*actor);
+                    let mut erased = Ok(());
+                    self.sim.hosts[i].lose(|d| erased = d.erase());
+                    erased.map_err(|e| Self::io(i, "erasing its lost disk", e))?;
+                }
             }
         }
         // What the step did not deliver is the model's network abstraction's, or lost.
@@ -181,14 +188,20 @@ impl<D: SimDisk> FastDriver<D> {
     }
 
     /// A retirement reaches a joiner's copy even while its node is down (the copy is discarded
-    /// either way): the node is woken from its disk to take it and stopped again, and what its
-    /// waking sent is not part of the step.
-    fn retire_down(&mut self, d: usize) -> Result<Vec<Outgoing<Msg>>, String> {
+    /// either way): the node is woken from its disk to take it (from `src`, its send `seq`) and
+    /// stopped again. What its waking sent is not part of the step: its log shows those sends
+    /// released and the network losing them.
+    fn retire_down(
+        &mut self,
+        src: usize,
+        seq: u64,
+        d: usize,
+    ) -> Result<Vec<Outgoing<Msg>>, String> {
         let host = &mut self.sim.hosts[d];
         host.start()
             .map_err(|e| Self::io(d, "waking to retire", e))?;
         let out = host
-            .input(Msg::Retire)
+            .deliver(src, seq, Msg::Retire)
             .map_err(|e| Self::io(d, "retiring", e))?;
         self.sim.crash(d);
         Ok(out)
@@ -252,19 +265,27 @@ impl<D: SimDisk> FastDriver<D> {
     pub fn same(&self, s: &QuorumState) -> Result<(), String> {
         for (i, x) in s.segs.iter().enumerate() {
             let h = &self.sim.hosts[i];
+            // A running node's state is compared; only a node that is down is read from disk.
+            let disk = if h.runs() {
+                None
+            } else {
+                h.on_disk()
+                    .map_err(|e| format!("segment node {i}'s disk: {e}"))?
+            };
+            let on_disk = match &disk {
+                Some(Storage::Segment(y)) => Some(y),
+                _ => None,
+            };
             if x.lost {
-                // Its disk is gone, or it took a retirement and holds nothing any more (its
-                // node, if it still runs, takes no part).
+                // Its disk is gone (nothing on it), or it took a retirement and holds nothing
+                // any more (its node, if it still runs, takes no part).
                 let retired = |y: Option<&SegState>| y.is_some_and(|y| y.lost);
                 let state = match h.state() {
                     Some(NodeState::Segment(y)) => Some(y),
                     _ => None,
                 };
-                let saved = match h.saved() {
-                    Some(Storage::Segment(y)) => Some(y),
-                    _ => None,
-                };
-                let gone = h.lost() || retired(state) || (state.is_none() && retired(saved));
+                let erased = h.lost() && disk.is_none();
+                let gone = erased || retired(state) || (state.is_none() && retired(on_disk));
                 if !gone {
                     return Err(format!(
                         "segment node {i} has its copy; the model's segment lost it"
@@ -280,11 +301,14 @@ impl<D: SimDisk> FastDriver<D> {
                     if runs { "runs" } else { "is down" }
                 ));
             }
-            let (mine, how) = match (h.state(), h.saved()) {
+            let (mine, how) = match (h.state(), on_disk) {
                 (Some(NodeState::Segment(y)), _) => (*y, "is in"),
-                (None, Some(Storage::Segment(y))) => (*y, "synced"),
-                // A node that never synced anything starts again from its birth.
-                (None, None) => (segment::born(&self.cfg, i), "synced nothing, so is at"),
+                (None, Some(y)) => (*y, "has on its disk"),
+                // A node whose disk holds nothing starts again from its birth.
+                (None, None) => (
+                    segment::born(&self.cfg, i),
+                    "has nothing on its disk, so is at",
+                ),
                 (Some(other), _) => return Err(format!("segment node {i} is in {other:?}")),
             };
             if unflagged(&mine, !runs) != unflagged(x, !runs) {
