@@ -208,7 +208,7 @@ impl<'c> Router<'c> {
             src: src_id,
             msg: &msg,
         };
-        if let Some(i) = ids.slot_of(dst_id) {
+        let before = if let Some(i) = ids.slot_of(dst_id) {
             let x = &s.segs[i];
             // A retirement reaches a segment's copy even while its node is down: the copy is
             // discarded either way.
@@ -221,13 +221,6 @@ impl<'c> Router<'c> {
             let before = Before::segment(i, &s.segs[i]);
             let was_spare = s.segs[i].spare;
             segment::on_msg(cfg, ids, &mut s.segs[i], src_id, msg, &mut self.out);
-            self.record(|sent| Handled::Msg {
-                src,
-                dst,
-                msg,
-                by_handler,
-                sent,
-            });
             // A spare that joined serves; a retired segment stops.
             let x = &mut s.segs[i];
             if was_spare && !x.spare {
@@ -236,43 +229,32 @@ impl<'c> Router<'c> {
             if x.lost {
                 x.up = false;
             }
-            self.handled(s, dst, before, input);
+            before
         } else if dst_id == ids.writer() {
             if !writer_runs(&s.writer) {
                 return;
             }
             let before = Before::writer(&s.writer);
             writer::on_msg(cfg, ids, &mut s.writer, src_id, msg, &mut self.out);
-            self.record(|sent| Handled::Msg {
-                src,
-                dst,
-                msg,
-                by_handler,
-                sent,
-            });
-            self.handled(s, dst, before, input);
+            before
         } else if dst_id == ids.control() {
             let before = Before::control(&s.control);
             control::on_msg(cfg, ids, &mut s.control, src_id, msg, &mut self.out);
-            self.record(|sent| Handled::Msg {
-                src,
-                dst,
-                msg,
-                by_handler,
-                sent,
-            });
-            self.handled(s, dst, before, input);
+            before
         } else if dst_id == ids.client() {
             client::on_msg(ids, src_id, msg, &mut self.out);
-            self.record(|sent| Handled::Msg {
-                src,
-                dst,
-                msg,
-                by_handler,
-                sent,
-            });
-            self.handled(s, dst, Before::Client, input);
-        }
+            Before::Client
+        } else {
+            return;
+        };
+        self.record(|sent| Handled::Msg {
+            src,
+            dst,
+            msg,
+            by_handler,
+            sent,
+        });
+        self.handled(s, dst, before, input);
     }
 
     /// Fire `timer` on `actor` and deliver what follows.
@@ -280,41 +262,34 @@ impl<'c> Router<'c> {
         let (cfg, ids) = (self.cfg, self.ids);
         let input = Input::Timer(&timer);
         let a = idx(actor);
-        if let Some(i) = ids.slot_of(actor) {
+        let before = if let Some(i) = ids.slot_of(actor) {
             let x = &s.segs[i];
             if !x.up || x.lost || x.spare {
                 return;
             }
             let before = Before::segment(i, &s.segs[i]);
             segment::on_timeout(cfg, i, &s.segs[i], &timer, &mut self.out);
-            self.record(|sent| Handled::Timer {
-                actor: a,
-                timer,
-                sent,
-            });
-            self.handled(s, a, before, input);
+            before
         } else if actor == ids.writer() {
             if !writer_runs(&s.writer) {
                 return;
             }
             let before = Before::writer(&s.writer);
             writer::on_timeout(cfg, ids, &mut s.writer, &timer, &mut self.out);
-            self.record(|sent| Handled::Timer {
-                actor: a,
-                timer,
-                sent,
-            });
-            self.handled(s, a, before, input);
+            before
         } else if actor == ids.control() {
             let before = Before::control(&s.control);
             control::on_timeout(cfg, ids, &mut s.control, &timer, &mut self.out);
-            self.record(|sent| Handled::Timer {
-                actor: a,
-                timer,
-                sent,
-            });
-            self.handled(s, a, before, input);
-        }
+            before
+        } else {
+            return;
+        };
+        self.record(|sent| Handled::Timer {
+            actor: a,
+            timer,
+            sent,
+        });
+        self.handled(s, a, before, input);
         self.run(s);
     }
 
