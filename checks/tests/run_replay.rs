@@ -170,6 +170,10 @@ fn traces_it_cannot_replay_exit_2_with_one_line() {
             vec!["run", "quorum", "--replay", fast, "--actors", "--dir", d],
             "--actors",
         ),
+        (
+            vec!["run", "quorum", "--replay", fast, "--pgs", "2", "--dir", d],
+            "--pgs",
+        ),
     ];
     for (args, says) in cases {
         let (code, out, err) = quorate(&args);

@@ -501,7 +501,7 @@ pub struct RunArgs {
         value_name = "TRACE",
         conflicts_with_all = [
             "actors", "paced", "faults", "inflight", "seconds", "config", "sets", "mutant",
-            "rounds", "steps", "live", "seed"
+            "rounds", "steps", "live", "seed", "pgs"
         ]
     )]
     pub replay: Option<PathBuf>,

@@ -185,7 +185,7 @@ pub fn validate_logs(
     cfg: &QuorumConfig,
     logs: &[Vec<QuorumEvent>],
 ) -> Result<Validated, validate::Divergence> {
-    validate::validate(&Replayer::new(cfg), logs)
+    validate::validate(&Replayer::new(cfg, false), logs)
 }
 
 /// Replay the logs of a run of a volume of `pgs` protection groups under `cfg` on the actor
@@ -195,7 +195,7 @@ pub fn validate_volume_logs(
     logs: &[Vec<VolumeEvent>],
     pgs: u16,
 ) -> Result<Validated, validate::Divergence> {
-    volume::validate_volume(&Replayer::new(cfg), logs, pgs)
+    volume::validate_volume(&Replayer::new(cfg, pgs > 1), logs, pgs)
 }
 
 /// The model a quorum run is replayed on: the actor model of its config without the checker's
@@ -206,8 +206,9 @@ pub struct Replayer {
 }
 
 impl Replayer {
-    /// The replay model for runs of `cfg`.
-    pub fn new(cfg: &QuorumConfig) -> Self {
+    /// The replay model for runs of `cfg`; of one PG of a volume of several if `volume`
+    /// ([`QuorumActorModel::for_volumes`]).
+    pub fn new(cfg: &QuorumConfig, volume: bool) -> Self {
         let mut c = cfg.clone();
         c.composition = Composition::Actors;
         c.messages = quorate_model::quorum::Messages::Explicit;
@@ -224,7 +225,11 @@ impl Replayer {
             .saturating_add(c.az_outages.saturating_mul(per_az));
         Replayer {
             ids: Ids { slots: c.slots() },
-            model: QuorumActorModel::unbounded(c),
+            model: if volume {
+                QuorumActorModel::for_volumes(c)
+            } else {
+                QuorumActorModel::unbounded(c)
+            },
         }
     }
 

@@ -37,91 +37,92 @@ pub struct Projected<M, T, S> {
     pub origin: Vec<Vec<usize>>,
 }
 
-/// The logs of protection group `pg` in `logs`, the logs of a volume's nodes; an error names a
-/// save said to be by `pg`'s instance that holds nothing of it (no volume writes one).
+/// Where a projection found a save that claims a PG and holds nothing of it (no volume writes
+/// one): the node, the event's place in its log, and why.
+pub type BadSave = (usize, usize, String);
+
+/// The logs of protection group `pg` in `logs`, the logs of a volume's nodes.
 pub fn project<M, T, S>(
     logs: &[Vec<VolumeEvent<M, T, S>>],
     pg: u16,
-) -> Result<Projected<M, T, S>, String>
+) -> Result<Projected<M, T, S>, BadSave>
 where
     M: Clone,
     T: Clone,
     S: Clone + PartialEq,
 {
+    let kept: Vec<Vec<bool>> = logs.iter().map(|log| kept(log, pg)).collect();
     // How many of a node's events are in the projection after each of its first k events:
     // what an environment's note of the events it read (`Saw`) becomes.
-    let kept: Vec<Vec<usize>> = logs
+    let counts: Vec<Vec<usize>> = kept
         .iter()
-        .map(|log| {
+        .map(|k| {
             let mut n = 0;
             let mut at = vec![0];
-            for e in log {
-                n += usize::from(keeps(e, pg));
+            for &keep in k {
+                n += usize::from(keep);
                 at.push(n);
             }
             at
         })
         .collect();
-    let origin = logs
+    let origin: Vec<Vec<usize>> = kept
         .iter()
-        .map(|log| (0..log.len()).filter(|&k| keeps(&log[k], pg)).collect())
+        .map(|k| (0..k.len()).filter(|&i| k[i]).collect())
         .collect();
-    let logs = logs
-        .iter()
-        .enumerate()
-        .map(|(i, log)| {
-            let mut out = Vec::new();
-            for e in log.iter().filter(|e| keeps(e, pg)) {
-                let ours = |m: &InPg<M>| m.of.clone();
-                out.push(match e {
-                    Event::Start { storage } => Event::Start {
-                        storage: storage.as_ref().and_then(|s| part(s, pg)),
-                    },
-                    Event::Recv { src, seq, msg } => Event::Recv {
-                        src: *src,
-                        seq: *seq,
-                        msg: ours(msg),
-                    },
-                    Event::Input { msg } => Event::Input { msg: ours(msg) },
-                    Event::Timer { timer } => Event::Timer {
-                        timer: timer.of.clone(),
-                    },
-                    Event::Saved { storage } => Event::Saved {
-                        storage: part(storage, pg).ok_or_else(|| {
-                            format!("node {i} logged a save of PG {pg} that holds nothing of it")
-                        })?,
-                    },
-                    Event::Sent { dst, seq, msg } => Event::Sent {
-                        dst: *dst,
-                        seq: *seq,
-                        msg: ours(msg),
-                    },
-                    Event::Saw { node, events } => Event::Saw {
-                        node: *node,
-                        events: kept
-                            .get(*node)
-                            .and_then(|k| k.get(*events).or(k.last()))
-                            .copied()
-                            .unwrap_or(0),
-                    },
-                    Event::Crash => Event::Crash,
-                    Event::Lost => Event::Lost,
-                    Event::End { storage } => Event::End {
-                        storage: storage.as_ref().and_then(|s| part(s, pg)),
-                    },
-                });
-            }
-            Ok(out)
-        })
-        .collect::<Result<_, String>>()?;
-    Ok(Projected { logs, origin })
+    let mut out = Vec::with_capacity(logs.len());
+    for (i, log) in logs.iter().enumerate() {
+        let mut mine = Vec::with_capacity(origin[i].len());
+        for &at in &origin[i] {
+            let ours = |m: &InPg<M>| m.of.clone();
+            mine.push(match &log[at] {
+                Event::Start { storage } => Event::Start {
+                    storage: storage.as_ref().and_then(|s| part(s, pg)),
+                },
+                Event::Recv { src, seq, msg } => Event::Recv {
+                    src: *src,
+                    seq: *seq,
+                    msg: ours(msg),
+                },
+                Event::Input { msg } => Event::Input { msg: ours(msg) },
+                Event::Timer { timer } => Event::Timer {
+                    timer: timer.of.clone(),
+                },
+                Event::Saved { storage } => Event::Saved {
+                    storage: part(storage, pg).ok_or_else(|| {
+                        (i, at, format!("a save by PG {pg} that holds nothing of it"))
+                    })?,
+                },
+                Event::Sent { dst, seq, msg } => Event::Sent {
+                    dst: *dst,
+                    seq: *seq,
+                    msg: ours(msg),
+                },
+                Event::Saw { node, events } => Event::Saw {
+                    node: *node,
+                    events: counts
+                        .get(*node)
+                        .and_then(|k| k.get(*events).or(k.last()))
+                        .copied()
+                        .unwrap_or(0),
+                },
+                Event::Crash => Event::Crash,
+                Event::Lost => Event::Lost,
+                Event::End { storage } => Event::End {
+                    storage: storage.as_ref().and_then(|s| part(s, pg)),
+                },
+            });
+        }
+        out.push(mine);
+    }
+    Ok(Projected { logs: out, origin })
 }
 
 /// The logs of a one-PG run as the logs of a volume of that one PG.
 pub fn as_volume<M, T, S>(logs: Logs<M, T, S>) -> Logs<InPg<M>, InPg<T>, Saved<S>> {
     let pg = 0;
     let whole = |s: S| Saved {
-        by: pg,
+        by: vec![pg],
         parts: vec![Some(s)],
     };
     logs.into_iter()
@@ -162,18 +163,27 @@ pub fn as_volume<M, T, S>(logs: Logs<M, T, S>) -> Logs<InPg<M>, InPg<T>, Saved<S
         .collect()
 }
 
-/// Whether event `e` of a node is part of PG `pg`'s log.
-fn keeps<M, T, S>(e: &VolumeEvent<M, T, S>, pg: u16) -> bool {
-    match e {
-        Event::Recv { msg, .. } | Event::Input { msg } | Event::Sent { msg, .. } => msg.pg == pg,
-        Event::Timer { timer } => timer.pg == pg,
-        Event::Saved { storage } => storage.by == pg,
-        Event::Start { .. }
-        | Event::Saw { .. }
-        | Event::Crash
-        | Event::Lost
-        | Event::End { .. } => true,
+/// Which events of a node's log are part of PG `pg`'s log: its instance's inputs, sends and
+/// saves, and what befell the node; a note of what the environment read (`Saw`) only if the act
+/// it precedes is part of it.
+fn kept<M, T, S>(log: &[VolumeEvent<M, T, S>], pg: u16) -> Vec<bool> {
+    let mut out = vec![false; log.len()];
+    let mut act_kept = true;
+    for (k, e) in log.iter().enumerate().rev() {
+        out[k] = match e {
+            Event::Recv { msg, .. } | Event::Input { msg } | Event::Sent { msg, .. } => {
+                msg.pg == pg
+            }
+            Event::Timer { timer } => timer.pg == pg,
+            Event::Saved { storage } => storage.by.contains(&pg),
+            Event::Saw { .. } => act_kept,
+            Event::Start { .. } | Event::Crash | Event::Lost | Event::End { .. } => true,
+        };
+        if !matches!(e, Event::Saw { .. }) {
+            act_kept = out[k];
+        }
     }
+    out
 }
 
 /// One protection group of a volume's nodes, as a fault table written for one PG sees them:
@@ -262,7 +272,17 @@ where
             let pg = match e {
                 Event::Recv { msg, .. } | Event::Input { msg } | Event::Sent { msg, .. } => msg.pg,
                 Event::Timer { timer } => timer.pg,
-                Event::Saved { storage } => storage.by,
+                Event::Saved { storage } => match storage.by.iter().max() {
+                    Some(&pg) => pg,
+                    None => {
+                        return Err(Divergence {
+                            node,
+                            event,
+                            what: format!("{e:?}"),
+                            why: "a save by no PG".into(),
+                        });
+                    }
+                },
                 _ => continue,
             };
             if pg >= pgs {
@@ -277,10 +297,10 @@ where
     }
     let mut total = Validated::default();
     for pg in 0..pgs {
-        let p = project(logs, pg).map_err(|why| Divergence {
-            node: 0,
-            event: 0,
-            what: format!("PG {pg}"),
+        let p = project(logs, pg).map_err(|(node, event, why)| Divergence {
+            node,
+            event,
+            what: format!("{:?}", logs[node][event]),
             why,
         })?;
         let v = validate(model, &p.logs).map_err(|d| Divergence {
@@ -291,9 +311,67 @@ where
             why: format!("PG {pg}: {}", d.why),
             ..d
         })?;
-        total.events += v.events;
         total.steps += v.steps;
         total.states += v.states;
     }
+    // Every event once (a crash or a start is in every PG's part).
+    total.events = logs.iter().map(Vec::len).sum();
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type E = VolumeEvent<u8, u8, u8>;
+
+    #[test]
+    fn a_pg_keeps_its_own_events_the_node_s_and_the_saves_it_took_part_in() {
+        let saved = |by: Vec<u16>| Saved {
+            by,
+            parts: vec![Some(1), Some(2)],
+        };
+        let log: Vec<E> = vec![
+            Event::Start { storage: None },
+            Event::Saved {
+                storage: saved(vec![0, 1]),
+            },
+            Event::Saw { node: 0, events: 2 },
+            Event::Input {
+                msg: InPg { pg: 1, of: 9 },
+            },
+            Event::Saved {
+                storage: saved(vec![1]),
+            },
+            Event::Sent {
+                dst: 0,
+                seq: 1,
+                msg: InPg { pg: 1, of: 9 },
+            },
+            Event::Crash,
+        ];
+        let p0 = project(std::slice::from_ref(&log), 0).unwrap();
+        assert_eq!(
+            p0.logs[0],
+            vec![
+                Event::Start { storage: None },
+                Event::Saved { storage: 1 },
+                Event::Crash
+            ],
+            "PG 0 keeps the start's save it took part in, not the note of a read before PG 1's \
+             input"
+        );
+        assert_eq!(p0.origin[0], vec![0, 1, 6]);
+        let p1 = project(std::slice::from_ref(&log), 1).unwrap();
+        assert_eq!(p1.logs[0].len(), 7);
+        assert_eq!(p1.logs[0][2], Event::Saw { node: 0, events: 2 });
+        // A save said to be PG 1's that holds nothing of it.
+        let bad: Vec<E> = vec![Event::Saved {
+            storage: Saved {
+                by: vec![1],
+                parts: vec![Some(1)],
+            },
+        }];
+        assert_eq!(project(&[bad], 1).err().map(|e| (e.0, e.1)), Some((0, 0)));
+    }
 }

@@ -26,11 +26,11 @@ pub struct InPg<T> {
 }
 
 /// What a node of a volume keeps over a crash: each instance's last save, by PG, and which
-/// instance saved last (what a log of saves says was saved by whom).
+/// instances made this save (what a log of saves says was saved by whom).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Saved<S> {
-    /// The PG whose instance made this save.
-    pub by: u16,
+    /// The PGs whose instances saved in the handler that made this save, in order.
+    pub by: Vec<u16>,
     /// Each instance's last save, by PG.
     pub parts: Vec<Option<S>>,
 }
@@ -80,23 +80,36 @@ impl<M, S> Effects<M, S> for Instance<M, S> {
 }
 
 impl<R: Role> Volume<R> {
-    /// Pass an instance's effects on: the node's save first if the instance saved (so it is
-    /// durable before the instance's sends leave), then its sends.
+    /// Pass the effects of the instances a handler ran on: one save of the node first, if any
+    /// instance saved (so it is durable before their sends leave), naming every instance that
+    /// saved; then their sends, in order.
     fn pass_on(
-        instance: Instance<R::Msg, R::Storage>,
+        instances: Vec<Instance<R::Msg, R::Storage>>,
         saved: &mut [Option<R::Storage>],
         out: &mut impl Effects<InPg<R::Msg>, Saved<R::Storage>>,
     ) {
-        let pg = instance.pg;
-        if let Some(s) = instance.save {
-            saved[usize::from(pg)] = Some(s);
+        let mut by = Vec::new();
+        let mut sends = Vec::new();
+        for inst in instances {
+            if let Some(s) = inst.save {
+                saved[usize::from(inst.pg)] = Some(s);
+                by.push(inst.pg);
+            }
+            let pg = inst.pg;
+            sends.extend(
+                inst.sends
+                    .into_iter()
+                    .map(|(dst, of)| (dst, InPg { pg, of })),
+            );
+        }
+        if !by.is_empty() {
             out.save(Saved {
-                by: pg,
+                by,
                 parts: saved.to_vec(),
             });
         }
-        for (dst, of) in instance.sends {
-            out.send(dst, InPg { pg, of });
+        for (dst, m) in sends {
+            out.send(dst, m);
         }
     }
 }
@@ -128,12 +141,14 @@ impl<R: Role> Role for Volume<R> {
             }
         }
         let mut pgs = Vec::with_capacity(n);
+        let mut started = Vec::with_capacity(n);
         for pg in 0..self.pgs {
             let mut inst = Instance::new(pg);
             let from = saved[usize::from(pg)].clone();
             pgs.push(self.role.on_start(id, from.as_ref(), &mut inst));
-            Self::pass_on(inst, &mut saved, out);
+            started.push(inst);
         }
+        Self::pass_on(started, &mut saved, out);
         VolumeState { pgs, saved }
     }
 
@@ -150,7 +165,7 @@ impl<R: Role> Role for Volume<R> {
         };
         let mut inst = Instance::new(msg.pg);
         self.role.on_msg(id, mine, src, msg.of, &mut inst);
-        Self::pass_on(inst, &mut state.saved, out);
+        Self::pass_on(vec![inst], &mut state.saved, out);
     }
 
     fn on_timeout(
@@ -165,6 +180,96 @@ impl<R: Role> Role for Volume<R> {
         };
         let mut inst = Instance::new(timer.pg);
         self.role.on_timeout(id, mine, &timer.of, &mut inst);
-        Self::pass_on(inst, &mut state.saved, out);
+        Self::pass_on(vec![inst], &mut state.saved, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::Effect;
+
+    /// A role that saves its start count at every start and echoes every message.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct Counter;
+
+    impl Role for Counter {
+        type Msg = u8;
+        type Timer = u8;
+        type Storage = u8;
+        type State = u8;
+        fn timers(&self) -> Vec<u8> {
+            vec![7]
+        }
+        fn on_start(&self, _: Id, storage: Option<&u8>, out: &mut impl Effects<u8, u8>) -> u8 {
+            let n = storage.copied().unwrap_or(0) + 1;
+            out.send(Id::from(9), n);
+            out.save(n);
+            n
+        }
+        fn on_msg(&self, _: Id, st: &mut u8, src: Id, msg: u8, out: &mut impl Effects<u8, u8>) {
+            *st = msg;
+            out.save(msg);
+            out.send(src, msg);
+        }
+        fn on_timeout(&self, _: Id, _: &mut u8, _: &u8, _: &mut impl Effects<u8, u8>) {}
+    }
+
+    #[test]
+    fn every_instance_saves_in_one_save_before_any_send() {
+        let v = Volume {
+            role: Counter,
+            pgs: 3,
+        };
+        assert_eq!(v.timers().len(), 3);
+        let mut fx: Vec<Effect<InPg<u8>, Saved<u8>>> = Vec::new();
+        let mut st = v.on_start(Id::from(0), None, &mut fx);
+        assert_eq!(st.pgs, vec![1, 1, 1]);
+        // One save naming the three instances, then the three sends.
+        assert_eq!(
+            fx[0],
+            Effect::Save(Saved {
+                by: vec![0, 1, 2],
+                parts: vec![Some(1), Some(1), Some(1)],
+            })
+        );
+        assert_eq!(fx.len(), 4);
+        // A message of PG 1 reaches PG 1's instance alone; its save keeps the others' parts.
+        let mut fx = Vec::new();
+        v.on_msg(
+            Id::from(0),
+            &mut st,
+            Id::from(4),
+            InPg { pg: 1, of: 5 },
+            &mut fx,
+        );
+        assert_eq!(st.pgs, vec![1, 5, 1]);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::Save(Saved {
+                    by: vec![1],
+                    parts: vec![Some(1), Some(5), Some(1)],
+                }),
+                Effect::Send(Id::from(4), InPg { pg: 1, of: 5 }),
+            ]
+        );
+        // A restart gives each instance its own part back; a PG the volume lacks is ignored.
+        let saved = Saved {
+            by: vec![1],
+            parts: vec![Some(1), Some(5)],
+        };
+        let st = v.on_start(Id::from(0), Some(&saved), &mut Vec::new());
+        assert_eq!(st.pgs, vec![2, 6, 1]);
+        let mut fx = Vec::new();
+        let mut st2 = st.clone();
+        v.on_msg(
+            Id::from(0),
+            &mut st2,
+            Id::from(4),
+            InPg { pg: 3, of: 5 },
+            &mut fx,
+        );
+        assert_eq!((st2, fx), (st, Vec::new()));
     }
 }

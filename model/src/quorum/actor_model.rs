@@ -70,6 +70,9 @@ pub struct QuorumActorModel {
     /// Whether the bounds of [`QuorumActorModel::may_fire`] apply (they do when checking; a
     /// run of the implementation is validated without them).
     bounded: bool,
+    /// Whether a fault may hit any segment's node, not only a placed member's
+    /// ([`QuorumActorModel::for_volumes`]).
+    anywhere: bool,
 }
 
 /// One state of the actor model.
@@ -237,19 +240,29 @@ impl QuorumActorModel {
             actors,
             ids,
             bounded: true,
+            anywhere: false,
         }
     }
 
     /// The actor model of `cfg` without the bounds on retransmissions and refreshes: the
     /// semantics a run of the implementation is validated against (its timers fire when they
-    /// fire). Its faults may also hit any segment's node, not only a placed member's: a node
-    /// of a volume hosts a segment of every protection group, a spare in one and a member in
-    /// another, and its crash or lost disk takes them all (a spare's crash loses nothing it
-    /// had; a lost spare's disk reports `Lost` as a member's does).
+    /// fire).
     pub fn unbounded(cfg: QuorumConfig) -> Self {
         QuorumActorModel {
             bounded: false,
             ..Self::new(cfg)
+        }
+    }
+
+    /// [`QuorumActorModel::unbounded`], whose faults may also hit any segment's node, not only
+    /// a placed member's: what one protection group of a volume is validated against. A node
+    /// of a volume hosts a segment of every PG, a spare in one and a member in another, and its
+    /// crash or lost disk takes them all (a spare's crash loses nothing it had; a retired copy
+    /// restarts retired; a lost spare's disk reports `Lost` as a member's does).
+    pub fn for_volumes(cfg: QuorumConfig) -> Self {
+        QuorumActorModel {
+            anywhere: true,
+            ..Self::unbounded(cfg)
         }
     }
 
@@ -679,7 +692,7 @@ impl Model for QuorumActorModel {
                 let i = usize::from(seg);
                 let x = s.view.segs.get(i)?;
                 let runs = !s.sys.crashed[i] && s.lost & (1 << i) == 0;
-                if s.budget.crashes == 0 || !(x.up || !self.bounded && runs) {
+                if s.budget.crashes == 0 || !(x.up || self.anywhere && runs) {
                     return None;
                 }
                 let mut n = self.crash(s, &[i]);
