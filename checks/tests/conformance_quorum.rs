@@ -13,6 +13,11 @@
 //!    `LinearizabilityTester`, with an unacknowledged commit left in flight;
 //! 4. the walks exercise every kind of action of the config (no vacuous pass).
 //!
+//! The same harness walks the actor model of the actor presets (`actors`, `actors-recovery`):
+//! each step a delivery, a loss, a duplicate, a timer, a fault or a request, carried out on the
+//! nodes with every datagram through the runtime's network and codec, and after each the nodes
+//! and the messages in flight must be the model's.
+//!
 //! The run is seeded (`QUORATE_SEED`, default fixed), and a failure prints the seed and the
 //! command that reproduces it first. The seeds of shrunk failing walks are persisted per config
 //! in `checks/proptest-regressions/conformance_quorum_<config>.txt` (committed) and walked again
@@ -360,4 +365,64 @@ fn earlier_failures_stay_fixed() {
             "{name}: the script does something ({taken} steps)"
         );
     }
+}
+
+/// What the actor-model walks did.
+#[derive(Default)]
+struct ActorTally {
+    steps: usize,
+    kinds: BTreeSet<String>,
+}
+
+fn check_actors(preset: &str, cases: u32) {
+    use quorate_model::quorum::actor_model::QuorumActorModel;
+    let cfg = QuorumConfig::preset(preset).unwrap();
+    let nodes = quorum_nodes::QuorumActorNodes {
+        model: QuorumActorModel::new(cfg),
+    };
+    let tally = RefCell::new(ActorTally::default());
+    check_walks(
+        cases,
+        80,
+        match preset {
+            "actors" => "proptest-regressions/conformance_quorum_actors.txt",
+            _ => "proptest-regressions/conformance_quorum_actors_recovery.txt",
+        },
+        &format!("cargo test --release -p quorate --test conformance_quorum {preset}"),
+        |picks| {
+            let done = walk(&nodes, invariants::seed(), picks, |_, _, _| Ok(()))?;
+            let mut t = tally.borrow_mut();
+            t.steps += done.taken.len();
+            t.kinds.extend(done.taken.iter().map(kind_of));
+            Ok(())
+        },
+    );
+    let t = tally.into_inner();
+    println!(
+        "quorum {preset}: {cases} walks of the actor model, {} steps carried out by the nodes; \
+         action kinds: {:?}",
+        t.steps, t.kinds
+    );
+    // The actor presets have no read views, message loss or duplication (see their configs).
+    for k in ["Deliver", "Timeout"] {
+        assert!(t.kinds.contains(k), "no walk carried out a {k}");
+    }
+    let faults: &[&str] = if preset == "actors" {
+        &["Crash", "Restart"]
+    } else {
+        &["WriterCrash", "WriterRestart"]
+    };
+    for k in faults {
+        assert!(t.kinds.contains(*k), "no walk carried out a {k}");
+    }
+}
+
+#[test]
+fn actors() {
+    check_actors("actors", 1_000);
+}
+
+#[test]
+fn actors_recovery() {
+    check_actors("actors-recovery", 1_000);
 }
