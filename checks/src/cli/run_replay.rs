@@ -27,7 +27,30 @@ use super::{Console, emit};
 
 /// The seed of the runtime's crashes (how much of an unsynced write a crash keeps); a correct
 /// node syncs before it replies, so it changes nothing a trace can see.
-const SEED: u64 = 1;
+pub(super) const SEED: u64 = 1;
+
+/// The trace's steps as actions of type `A` (`what` names the model, for the error), each with
+/// the file's words for it.
+pub(super) fn steps<A: serde::de::DeserializeOwned>(
+    file: &TraceFile,
+    trace: &Path,
+    what: &str,
+) -> Result<Vec<(A, Option<String>)>, UsageError> {
+    file.steps
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let a = serde_json::from_value(s.action.clone()).map_err(|e| {
+                UsageError(format!(
+                    "step {} of {}: {e}; a step's action is one the {what} serialises",
+                    k + 1,
+                    trace.display()
+                ))
+            })?;
+            Ok((a, s.text.clone()))
+        })
+        .collect()
+}
 
 /// What the runtime's logs, validated after a step, said.
 enum Verdict {
@@ -165,17 +188,7 @@ pub fn run(args: &RunArgs, trace: &Path, console: &Console) -> Result<i32, Usage
     if cfg.composition != Composition::Actors {
         return super::run_replay_fast::run(&cfg, &file, trace, on_model, dir, out, console);
     }
-    let mut steps = Vec::with_capacity(file.steps.len());
-    for (k, s) in file.steps.iter().enumerate() {
-        let a: ActorAction = serde_json::from_value(s.action.clone()).map_err(|e| {
-            UsageError(format!(
-                "step {} of {}: {e}; a step's action is one the actor model serialises",
-                k + 1,
-                trace.display()
-            ))
-        })?;
-        steps.push((a, s.text.clone()));
-    }
+    let steps: Vec<(ActorAction, _)> = steps(&file, trace, "actor model")?;
     let model = QuorumActorModel::new(cfg.clone());
     let mut state = model.settled();
     let mut driver = match Driver::new(&cfg, SEED) {

@@ -23,12 +23,8 @@ use quorate_model::quorum::{Action, QuorumConfig};
 use crate::registry::UsageError;
 use crate::trace::TraceFile;
 
-use super::run_replay::fail;
+use super::run_replay::{SEED, fail};
 use super::{Console, emit};
-
-/// The seed of the runtime's crashes (how much of an unsynced write a crash keeps); a correct
-/// node syncs before it replies, so it changes nothing a trace can see.
-const SEED: u64 = 1;
 
 /// What the nodes, lifted into the model's terms, violate after `step` steps: the property the
 /// model's replay ends on (`judged`: an `always` one at every step, another kind only at its
@@ -64,17 +60,7 @@ pub(super) fn run(
     mut out: String,
     console: &Console,
 ) -> Result<i32, UsageError> {
-    let mut steps = Vec::with_capacity(file.steps.len());
-    for (k, s) in file.steps.iter().enumerate() {
-        let a: Action = serde_json::from_value(s.action.clone()).map_err(|e| {
-            UsageError(format!(
-                "step {} of {}: {e}; a step's action is one the quorum model serialises",
-                k + 1,
-                trace.display()
-            ))
-        })?;
-        steps.push((a, s.text.clone()));
-    }
+    let steps: Vec<(Action, _)> = super::run_replay::steps(file, trace, "quorum model")?;
     let (mut driver, mut state) = match FastDriver::new(cfg, SEED) {
         Ok(x) => x,
         Err(why) => return fail(console, out, 0, why),
