@@ -13,7 +13,8 @@
 //!    `LinearizabilityTester`, with an unacknowledged commit left in flight;
 //! 4. the walks exercise every kind of action of the config (no vacuous pass).
 //!
-//! The same harness walks the actor model of the actor presets (`actors`, `actors-recovery`):
+//! The same harness walks the actor model of the actor presets (`actors`, `actors-recovery`,
+//! `actors-disk`):
 //! each step a delivery, a loss, a duplicate, a timer, a fault or a request, carried out on the
 //! nodes with every datagram through the runtime's network and codec, and after each the nodes
 //! and the messages in flight must be the model's.
@@ -407,10 +408,10 @@ fn check_actors(preset: &str, cases: u32) {
     for k in ["Deliver", "Timeout"] {
         assert!(t.kinds.contains(k), "no walk carried out a {k}");
     }
-    let faults: &[&str] = if preset == "actors" {
-        &["Crash", "Restart"]
-    } else {
-        &["WriterCrash", "WriterRestart"]
+    let faults: &[&str] = match preset {
+        "actors" => &["Crash", "Restart"],
+        "actors-disk" => &["DiskLoss"],
+        _ => &["WriterCrash", "WriterRestart"],
     };
     for k in faults {
         assert!(t.kinds.contains(*k), "no walk carried out a {k}");
@@ -425,4 +426,9 @@ fn actors() {
 #[test]
 fn actors_recovery() {
     check_actors("actors-recovery", 1_000);
+}
+
+#[test]
+fn actors_disk() {
+    check_actors("actors-disk", 1_000);
 }

@@ -7,6 +7,7 @@ use quorate_impl::durable::{frame, unframe};
 use quorate_impl::quorum::actors::Round;
 use quorate_impl::runtime::event::Event;
 use quorate_impl::runtime::sim::SimDisk;
+use quorate_impl::runtime::validate::{Replay, Step, validate};
 use quorate_model::actor::volume::{InPg, Saved};
 use quorate_model::quorum::QuorumConfig;
 use quorate_model::quorum::actors::msg::{Msg, Storage};
@@ -118,40 +119,89 @@ fn a_restart_that_drops_a_fence_fails_validation() {
     assert!(why.contains("its disk gave back"), "seed {seed}: {why}");
 }
 
-/// The environment's reads order the replay: each act is replayed after the events its choice
-/// rested on (a disk is lost only from a member of the control plane's configuration, read from
-/// the control plane's state). Without those notes the replay may take an act at another
-/// moment than it happened, where the model judges the run differently: among these seeds one
-/// round (seed 299 as the actors stand) then fails, and with the notes every one replays. If
-/// the actors change and no seed here needs the notes any more, widen the range.
+/// The environment's reads order the replay: an act is replayed only after the events its
+/// choice rested on. A toy model of two nodes: node 1 arms on an input, and node 0's disk may be
+/// lost only once node 1 is armed, as a fault table that reads node 1's state would choose. The
+/// replay takes the lowest node that can go first, so without the note of what the environment
+/// read it would take the loss first, where the model refuses it.
 #[test]
 fn what_the_environment_read_orders_the_replay() {
-    let mut c = QuorumConfig::preset("disk").unwrap();
-    c.set("member_changes", "1").unwrap();
-    c.set("lsns", "3").unwrap();
-    let mut needed = Vec::new();
-    for seed in 280..320 {
-        let mut r: Round = Round::new(&c, seed);
-        let tally = r.run(3000).unwrap();
-        let logs = r.logs();
-        if let Err(d) = quorate_impl::quorum::actors::validate_volume_logs(&c, &logs, 1) {
-            panic!("seed {seed} ({:?}): {d}", tally.faults);
-        }
-        let blind: Vec<Vec<_>> = logs
-            .iter()
-            .map(|l| {
-                l.iter()
-                    .filter(|e| !matches!(e, Event::Saw { .. }))
-                    .cloned()
-                    .collect()
-            })
-            .collect();
-        if quorate_impl::quorum::actors::validate_volume_logs(&c, &blind, 1).is_err() {
-            needed.push(seed);
+    let with = vec![
+        vec![
+            Ev::Start { storage: None },
+            Ev::Saw { node: 1, events: 2 },
+            Ev::Lost,
+            Ev::End { storage: None },
+        ],
+        vec![
+            Ev::Start { storage: None },
+            Ev::Input { msg: 1 },
+            Ev::End { storage: None },
+        ],
+    ];
+    let v = validate(&Armed, &with).expect("the loss replays after what it read");
+    assert_eq!(v.steps, 2);
+    let blind: Vec<Vec<Ev>> = with
+        .iter()
+        .map(|l| {
+            l.iter()
+                .filter(|e| !matches!(e, Ev::Saw { .. }))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let d = validate(&Armed, &blind).expect_err("without the note the loss comes first");
+    assert_eq!((d.node, d.event), (0, 1), "{d}");
+    assert!(d.why.contains("not armed"), "{d}");
+}
+
+type Ev = Event<u8, (), u8>;
+
+/// The toy model: whether node 1 is armed, whether node 0's disk is lost.
+struct Armed;
+
+impl Replay for Armed {
+    type Msg = u8;
+    type Timer = ();
+    type Storage = u8;
+    type State = (bool, bool);
+    fn start(&self) -> (bool, bool) {
+        (false, false)
+    }
+    fn sent_at_start(&self, _: &(bool, bool), _: usize) -> Vec<(usize, u8)> {
+        Vec::new()
+    }
+    fn deliver(&self, _: &(bool, bool), _: usize, _: usize, _: &u8) -> Step<Self> {
+        Err("no messages".into())
+    }
+    fn timer(&self, _: &(bool, bool), _: usize, _: &()) -> Step<Self> {
+        Err("no timers".into())
+    }
+    fn input(&self, s: &(bool, bool), i: usize, _: &u8) -> Step<Self> {
+        match i {
+            1 => Ok(((true, s.1), Vec::new())),
+            _ => Err("only node 1 takes inputs".into()),
         }
     }
-    assert!(
-        !needed.is_empty(),
-        "no round needed the environment's reads"
-    );
+    fn crash(&self, _: &(bool, bool), _: usize) -> Step<Self> {
+        Err("no crashes".into())
+    }
+    fn restart(&self, _: &(bool, bool), _: usize) -> Step<Self> {
+        Err("no restarts".into())
+    }
+    fn lose(&self, s: &(bool, bool), i: usize) -> Step<Self> {
+        match (i, s.0) {
+            (0, true) => Ok(((s.0, true), Vec::new())),
+            _ => Err("node 1 is not armed".into()),
+        }
+    }
+    fn duplicate(&self, _: &(bool, bool), _: usize, _: usize, _: &u8) -> Step<Self> {
+        Err("no copies".into())
+    }
+    fn saved(&self, _: &(bool, bool), _: usize) -> Option<u8> {
+        None
+    }
+    fn violation(&self, _: &(bool, bool)) -> Option<(&'static str, String)> {
+        None
+    }
 }

@@ -722,6 +722,7 @@ impl Model for QuorumActorModel {
                     return None;
                 }
                 let mut n = self.crash(s, &[i]);
+                observer::disk_lost(&mut n.ghost, i, &s.view);
                 let NodeState::Segment(old) = &*n.sys.actor_states[i] else {
                     return None;
                 };

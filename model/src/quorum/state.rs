@@ -364,7 +364,9 @@ pub struct Reads {
 pub struct Ghost {
     /// Commit (CPL) LSNs acknowledged to the client, bit `l-1` for LSN `l`.
     pub acked: u16,
-    /// LSNs that have at some point been held by a write quorum of the writer's configuration.
+    /// LSNs whose holders, each at its own moment, have formed a write quorum of the
+    /// configuration in force: a segment that held a record and then lost its disk still
+    /// counts for it (see `lost_held`).
     pub wq_reached: u16,
     /// Event flags, see the `F_*` constants.
     pub flags: u16,
@@ -372,6 +374,26 @@ pub struct Ghost {
     pub cpls: u16,
     /// The highest LSN any writer incarnation allocated (0 if none).
     pub allocated: Lsn,
+    /// Per segment slot, bit `l-1`: the live LSNs its disk held when it was lost (0 for every
+    /// segment that has its disk). An acknowledgement is true when sent; a disk lost after it
+    /// is a failure the quorum is sized to survive, not a write that never reached a quorum.
+    #[serde(serialize_with = "lost_held_by_slot")]
+    pub lost_held: [u8; MAX_SEGMENTS],
+}
+
+/// `lost_held` as traces show it: the slots with something kept, each with its LSNs.
+fn lost_held_by_slot<S: serde::Serializer>(
+    held: &[u8; MAX_SEGMENTS],
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let kept = held.iter().enumerate().filter(|(_, h)| **h != 0);
+    let mut map = out.serialize_map(Some(kept.clone().count()))?;
+    for (slot, &h) in kept {
+        let lsns: Vec<Lsn> = (1..=8).filter(|l| h & (1 << (l - 1)) != 0).collect();
+        map.serialize_entry(&slot, &lsns)?;
+    }
+    map.end()
 }
 
 /// A commit was acknowledged while every segment of some AZ was down.

@@ -26,7 +26,7 @@ pub use router::{Handled, writer_runs};
 use serde::{Deserialize, Serialize};
 
 use super::actors::msg::{Msg, Request, Storage, Timer};
-use super::actors::{control, segment, writer};
+use super::actors::{control, observer, segment, writer};
 use super::config::{Messages, QuorumConfig};
 use super::state::{
     Budget, Ghost, Lsn, Net, QuorumState, SENT_CPL, SegSet, WriteMsg, WriterMode, count, slots_of,
@@ -483,6 +483,10 @@ fn apply(r: &mut Router<'_>, s: &mut QuorumState, action: &Action) -> bool {
             if s.budget.disk_losses == 0 || x.lost || x.spare || members & (1 << seg) == 0 {
                 return false;
             }
+            let mut ghost = s.ghost;
+            observer::disk_lost(&mut ghost, i, s);
+            s.ghost = ghost;
+            let x = &mut s.segs[i];
             // The disk is gone: its records with it.
             x.lost = true;
             x.up = false;

@@ -37,6 +37,12 @@ fn slot_key(s: &QuorumState, i: usize) -> u128 {
     b[5] = seg.vol_epoch;
     b[6] = seg.scl;
     b[7..15].copy_from_slice(&seg.recs);
+    if seg.lost {
+        // A lost disk holds nothing; what it held when lost (history the properties read)
+        // takes the records' place.
+        debug_assert_eq!(seg.recs, [0; 8], "a lost segment's records are erased");
+        b[7] = s.ghost.lost_held[i];
+    }
     b[15] = roles(s, i);
     u128::from_be_bytes(b)
 }
@@ -215,6 +221,7 @@ pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
     segs[..n].copy_from_slice(&s.segs);
     let mut acks = [AckInfo::default(); MAX_SEGMENTS];
     let mut reports = [0; MAX_SEGMENTS];
+    let mut lost_held = [0; MAX_SEGMENTS];
     let mut azs = [u8::MAX; MAX_SEGMENTS];
     for (new, &old) in order[..n].iter().enumerate() {
         let old = usize::from(old);
@@ -225,6 +232,7 @@ pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
         s.segs[new] = seg;
         acks[new] = s.writer.acks[old];
         reports[new] = s.control.reports[old];
+        lost_held[new] = s.ghost.lost_held[old];
         azs[new] = if seg.spare {
             s.control.azs[old]
         } else {
@@ -233,6 +241,7 @@ pub fn canonical(azs: u8, mut s: QuorumState) -> QuorumState {
     }
     s.writer.acks[..n].copy_from_slice(&acks[..n]);
     s.control.reports[..n].copy_from_slice(&reports[..n]);
+    s.ghost.lost_held[..n].copy_from_slice(&lost_held[..n]);
     s.control.azs[..n].copy_from_slice(&azs[..n]);
     let perm = &perm[..n];
     for seg in s.segs.iter_mut() {

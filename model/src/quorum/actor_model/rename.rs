@@ -15,7 +15,7 @@ use crate::quorum::actors::msg::{Msg, Storage, Timer};
 use crate::quorum::actors::node::NodeState;
 use crate::quorum::config::MAX_SEGMENTS;
 use crate::quorum::state::{
-    AckInfo, ControlState, Membership, Pending, SegSet, SegState, WriterState, permute_set,
+    AckInfo, ControlState, Ghost, Membership, Pending, SegSet, SegState, WriterState, permute_set,
 };
 use crate::quorum::symmetry::canonical_order;
 
@@ -48,10 +48,17 @@ impl Renaming {
             sys: self.sys(&s.sys),
             budget: s.budget,
             lost: self.set(s.lost),
-            ghost: s.ghost,
+            ghost: self.ghost(&s.ghost),
             view: s.view.clone(),
         };
         out.view = Arc::new(project(&out));
+        out
+    }
+    fn ghost(&self, g: &Ghost) -> Ghost {
+        let mut out = *g;
+        for old in 0..self.slots {
+            out.lost_held[self.perm[old]] = g.lost_held[old];
+        }
         out
     }
     fn az(&self, a: u8) -> u8 {

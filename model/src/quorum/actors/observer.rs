@@ -9,14 +9,19 @@
 //!   and whether one was acknowledged while a whole AZ was down.
 //! * `cpls` and `allocated`: the consistency points and the highest LSN any incarnation
 //!   allocated (from the records it sent).
-//! * `wq_reached`: the LSNs a write quorum of the configuration in force has held at some
-//!   point (checked whenever a segment's records or the configuration change).
+//! * `wq_reached`: the LSNs whose holders, each at its own moment, formed a write quorum of
+//!   the configuration in force (checked whenever a segment's records or the configuration
+//!   change). A segment acknowledges what it holds; if its disk is lost afterwards, what it
+//!   held is kept in `lost_held` and still counts. Two runs that differ only in whether a
+//!   disk was lost just before or just after another segment stored the same record leave
+//!   the same segments holding it and the writer with the same acks, so they get the same
+//!   verdict; a writer that counts an ack no segment could truthfully have sent still fails.
 //! * flags: A4 (a consistency point of the writer moved backwards within one handler), A5 (a
 //!   segment stored a record sent at a membership epoch other than its own), a recovery that
 //!   reopened the volume, a change finalized or reverted.
 
 use crate::actor::Id;
-use crate::quorum::config::{MAX_LSN, QuorumConfig};
+use crate::quorum::config::{MAX_LSN, MAX_SEGMENTS, QuorumConfig};
 use crate::quorum::state::{
     ControlState, Epoch, F_A4_BROKEN, F_A5_BROKEN, F_ACKED_AZ_DOWN, F_FINALIZED, F_RECOVERED,
     F_REVERTED, Ghost, Lsn, Membership, QuorumState, SegSet, SegState, WriterMode, WriterState,
@@ -132,6 +137,17 @@ pub fn observe<'m>(
             mem_epoch,
         } => {
             let a = &sys.segs[slot];
+            if a.lost
+                && matches!(
+                    input,
+                    Input::Msg {
+                        msg: Msg::Retire,
+                        ..
+                    }
+                )
+            {
+                lost(ghost, slot, live_held(sys, &recs), sys);
+            }
             if a.recs != recs {
                 if let Input::Msg {
                     msg: Msg::Write { mem, .. } | Msg::Gossip { mem, .. },
@@ -189,17 +205,77 @@ pub fn observe<'m>(
     }
 }
 
-/// Record every allocated LSN that a write quorum of the configuration in force now holds.
+/// Record that segment `slot` of `sys` loses its disk now, with the records it holds (call
+/// before they are erased). A disk loss is a fault, not an input a handler sees, so each
+/// composition calls this where it applies one; a segment retired by the control plane is
+/// recorded by [`observe`].
+pub fn disk_lost(ghost: &mut Ghost, slot: usize, sys: &QuorumState) {
+    lost(ghost, slot, live_held(sys, &sys.segs[slot].recs), sys);
+}
+
+/// Keep `held` for a segment whose disk is gone. Only LSNs that have not yet reached a write
+/// quorum are kept: for the others the history already says all A2 asks, and keeping them
+/// would tell states apart that no property can.
+fn lost(ghost: &mut Ghost, slot: usize, held: u8, sys: &QuorumState) {
+    ghost.lost_held[slot] |= held & !(ghost.wq_reached as u8);
+    forget(ghost, sys);
+}
+
+/// What a lost disk held can count again only while its segment is a member (it never
+/// rejoins), and only for LSNs outside every truncation range (A2 skips those): forget the
+/// rest, so that states no property tells apart stay one.
+fn forget(ghost: &mut Ghost, sys: &QuorumState) {
+    let members = sys.mem().cfg.members();
+    let dead = (1..=MAX_LSN as Lsn)
+        .filter(|&l| sys.in_trunc(l))
+        .fold(0u8, |a, l| a | (1 << (l - 1)));
+    for (i, h) in ghost.lost_held.iter_mut().enumerate() {
+        if members & (1 << i) == 0 {
+            *h = 0;
+        }
+        *h &= !dead;
+    }
+}
+
+/// The LSNs `recs` holds that no truncation range of `sys` annuls, bit `l-1`.
+fn live_held(sys: &QuorumState, recs: &[Epoch; MAX_LSN]) -> u8 {
+    (1..=MAX_LSN as Lsn)
+        .filter(|&l| {
+            let e = recs[usize::from(l) - 1];
+            e != 0 && !sys.annulled(l, e)
+        })
+        .fold(0, |a, l| a | (1 << (l - 1)))
+}
+
+/// Record every allocated LSN whose holders, now or when their disk was lost, form a write
+/// quorum of the configuration in force.
 pub fn write_quorums(cfg: &QuorumConfig, ghost: &mut Ghost, sys: &QuorumState) {
+    let any_lost = ghost.lost_held != [0; MAX_SEGMENTS];
     for l in 1..=ghost.allocated {
+        let bit = 1u8 << (l - 1);
+        let lost = if any_lost {
+            (0..sys.segs.len())
+                .filter(|&i| ghost.lost_held[i] & bit != 0)
+                .fold(0, |a: SegSet, i| a | (1 << i))
+        } else {
+            0
+        };
         if ghost.wq_reached & (1 << (l - 1)) == 0
             && sys
                 .mem()
                 .cfg
-                .is_write_quorum(sys.holders(l), cfg.write_quorum, SegSet::MAX)
+                .is_write_quorum(sys.holders(l) | lost, cfg.write_quorum, SegSet::MAX)
         {
             ghost.wq_reached |= 1 << (l - 1);
+            if any_lost {
+                for h in &mut ghost.lost_held {
+                    *h &= !bit;
+                }
+            }
         }
+    }
+    if any_lost {
+        forget(ghost, sys);
     }
 }
 

@@ -14,7 +14,7 @@ use super::{
     Budget, Cfg, Change, Ghost, Membership, Net, QuorumState, Reads, Segment, Trunc, WriteMsg,
     Writer, WriterMode,
 };
-use crate::quorum::config::MAX_LSN;
+use crate::quorum::config::{MAX_LSN, MAX_SEGMENTS};
 
 impl Hash for QuorumState {
     fn hash<H: Hasher>(&self, h: &mut H) {
@@ -57,6 +57,10 @@ impl Hash for QuorumState {
                 | u128::from(budget_word(budget)) << 40,
         );
         h.write_u64(ghost_word(ghost));
+        // Zero unless a disk was lost: most configurations never pay for it.
+        if ghost.lost_held != [0; MAX_SEGMENTS] {
+            h.write(&ghost.lost_held);
+        }
     }
 }
 
@@ -217,7 +221,7 @@ fn budget_word(b: &Budget) -> u64 {
     ])
 }
 
-/// 56 bits (the CPL bits are hashed beside the reads).
+/// 56 bits (the CPL bits are hashed beside the reads, what lost disks held after the rest).
 fn ghost_word(g: &Ghost) -> u64 {
     let Ghost {
         acked,
@@ -225,6 +229,7 @@ fn ghost_word(g: &Ghost) -> u64 {
         flags,
         cpls: _,
         allocated,
+        lost_held: _,
     } = *g;
     u64::from(acked)
         | u64::from(wq_reached) << 16
