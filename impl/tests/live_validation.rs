@@ -36,6 +36,7 @@ fn scratch(name: &str) -> PathBuf {
 fn live_rounds_validate_and_acknowledge_commits() {
     let dir = scratch("ok");
     let (mut acked, mut events, mut faults) = (0, 0, 0);
+    let (mut garbage, mut refused) = (0, 0);
     let mut pg_acked = [0; 3];
     for seed in 0..4 {
         let pgs = if seed % 2 == 0 { 1 } else { 3 };
@@ -50,6 +51,10 @@ fn live_rounds_validate_and_acknowledge_commits() {
             .unwrap_or_else(|d| panic!("seed {seed} ({:?}): {d}", out.tally.faults));
         events += v.events;
         faults += out.tally.faults.len();
+        // Garbage from outside (some of it damaged so that it still decodes) was refused
+        // before any node handled it: a handled one would be a receipt validation refuses.
+        garbage += out.tally.garbage;
+        refused += out.rejected;
         for e in out.logs.iter().flatten() {
             if let Event::Sent {
                 msg:
@@ -75,6 +80,10 @@ fn live_rounds_validate_and_acknowledge_commits() {
     );
     assert!(faults >= 4, "faults: {faults}");
     assert!(events > 1000, "events: {events}");
+    assert!(
+        garbage >= 8 && refused > 0,
+        "garbage {garbage}, refused {refused}"
+    );
 }
 
 /// One live round of 200 ms on log files with bug `P` planted: why validation refused it.

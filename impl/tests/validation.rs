@@ -3,6 +3,7 @@
 //! component (a disk that does not sync, a replay that drops a record, a decoder that loses a
 //! fence) must make validation fail.
 
+use quorate_impl::codec::{SEAL, damage_a_digit, parse, parse_sealed};
 use quorate_impl::durable::{frame, unframe};
 use quorate_impl::quorum::actors::Round;
 use quorate_impl::runtime::event::Event;
@@ -77,6 +78,52 @@ fn seeded_rounds_validate_and_make_progress() {
     assert!(acked >= 10, "commits acknowledged: {acked}");
     assert!(reopened >= 3, "recoveries that reopened: {reopened}");
     assert!(changes >= 3, "membership changes: {changes}");
+}
+
+/// Garbage on the network (random bytes, datagrams cut short, datagrams with a digit changed so
+/// that they still decode) is refused before any node handles it: the nodes' logs are as if it
+/// never came, and the rounds validate. A datagram with a digit changed would be a message no
+/// node sent (from a real sender) but for its seal.
+#[test]
+fn garbage_is_refused_unhandled_even_when_it_decodes() {
+    let (mut sent, mut damaged) = (0, 0);
+    for seed in 0..10 {
+        let mut r: Round = Round::new(&cfg(), seed);
+        let mut faults = Vec::new();
+        for _ in 0..10 {
+            let tally = r.steps(200).unwrap();
+            sent += tally.garbage;
+            faults.extend(tally.faults);
+            // Every message in flight now, damaged so that it still decodes, then delivered.
+            let flight: Vec<_> = r
+                .sim
+                .network
+                .iter()
+                .filter(|d| parse_sealed::<InPg<Msg>>(&d.bytes).is_ok())
+                .cloned()
+                .collect();
+            let n = flight.len() as u64;
+            damaged += flight.len();
+            let (logs, refused) = (r.sim.logs(), r.sim.rejected);
+            for mut d in flight {
+                damage_a_digit(&mut d.bytes[SEAL..]);
+                assert!(
+                    parse::<InPg<Msg>>(&d.bytes[SEAL..]).is_ok(),
+                    "{d:?} decodes"
+                );
+                assert!(parse_sealed::<InPg<Msg>>(&d.bytes).is_err());
+                r.sim.network.push(d);
+                r.sim.deliver(r.sim.network.len() - 1, false).unwrap();
+            }
+            assert_eq!(r.sim.rejected, refused + n, "seed {seed}");
+            assert_eq!(r.sim.logs(), logs, "seed {seed}: a node handled garbage");
+        }
+        r.sim.finish();
+        r.validate()
+            .unwrap_or_else(|d| panic!("seed {seed} ({faults:?}): {d}"));
+    }
+    assert!(sent >= 100, "garbage sent: {sent}");
+    assert!(damaged >= 10, "damaged datagrams delivered: {damaged}");
 }
 
 #[test]

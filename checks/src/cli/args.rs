@@ -309,7 +309,10 @@ schedule, every invariant checked after every event.
 quorum --actors: the model's own actors (every segment, the writer, the
 control plane, the client) on the one runtime in its deterministic
 configuration: a seeded network that delivers datagrams (each through the
-wire codec) in any order, loses and duplicates them; disks that lose
+wire codec, behind a CRC-32 seal) in any order, loses and duplicates them,
+and now and then carries garbage (random bytes, datagrams cut short or with a
+digit changed so that they still decode), which a node must refuse before it
+handles anything (the report counts them); disks that lose
 unsynced bytes at a crash; a seeded schedule of deliveries, timers, client
 requests and faults within the config's budgets (crashes, disk losses, AZ
 outages, writer crashes, membership changes). Each round logs, per node,

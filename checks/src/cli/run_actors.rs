@@ -142,6 +142,8 @@ struct Totals {
     acked: usize,
     restarts: usize,
     faults: usize,
+    garbage: u64,
+    rejected: u64,
 }
 
 impl Totals {
@@ -250,12 +252,12 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         }
         let mut log = head(seed);
         let round_dir = dir.join(format!("round-{seed}"));
-        let (events, ran) = if args.live {
+        let (events, ran, rejected) = if args.live {
             run_live(&cfg, args.pgs, &round_dir, seed, args.round_ms)?
         } else {
             let mut round: Round = Round::volume(&cfg, args.pgs, seed);
             let ran = round.run(args.steps).map_err(|e| e.to_string());
-            (round.logs(), ran)
+            (round.logs(), ran, round.sim.rejected)
         };
         log.events = events.iter().map(Vec::len).collect();
         write_round(&round_dir, &log, &events)?;
@@ -287,6 +289,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
             Ok(v) => {
                 let acked = totals.acked;
                 totals.add(&logs, &v, tally.faults.len());
+                totals.garbage += tally.garbage;
+                totals.rejected += rejected;
                 if totals.acked > acked {
                     progressed += 1;
                 }
@@ -342,6 +346,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
          states judged         {} (every always property on each)\n\
          commits acknowledged  {} (rounds with one: {progressed} of {rounds})\n\
          faults                {} (restarts from disk: {})\n\
+         garbage datagrams     {} sent, {} refused unhandled (the rest lost on the way)\n\
          time                  {:.1} s\n",
         args.rounds,
         args.seed,
@@ -354,6 +359,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         totals.acked,
         totals.faults,
         totals.restarts,
+        totals.garbage,
+        totals.rejected,
         started.elapsed().as_secs_f64(),
     );
     if interrupted {
@@ -368,7 +375,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     Ok(0)
 }
 
-type Ran = (Vec<Vec<VolumeEvent>>, Result<Tally, String>);
+/// A round's logs, how it went, and how many datagrams its nodes refused.
+type Ran = (Vec<Vec<VolumeEvent>>, Result<Tally, String>, u64);
 
 /// One live round in `dir`: the nodes' disks are files there, beside their logs.
 fn run_live(
@@ -397,7 +405,7 @@ fn run_live(
         Some(e) => Err(e),
         None => Ok(out.tally),
     };
-    Ok((out.logs, ran))
+    Ok((out.logs, ran, out.rejected))
 }
 
 /// How often a live round draws a fault or a client request.

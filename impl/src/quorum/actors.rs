@@ -101,6 +101,12 @@ impl<D: SimDisk> Round<D> {
                 return Ok(true);
             }
         }
+        if self.sim.rng.chance(1, 80) {
+            let i = self.sim.rng.below(self.sim.hosts.len() as u64) as usize;
+            self.sim.garbage(i);
+            tally.garbage += 1;
+            return Ok(true);
+        }
         let rng = &mut self.sim.rng;
         if !self.sim.network.is_empty() && rng.chance(2, 3) {
             let k = rng.below(self.sim.network.len() as u64) as usize;

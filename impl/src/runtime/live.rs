@@ -87,6 +87,9 @@ pub struct Live<R: Role, D: Volatile> {
     nodes: Vec<Node<R, D>>,
     rng: Rng,
     reads: Reads,
+    /// Where the nodes listen, and the socket garbage comes from.
+    addrs: Arc<Vec<SocketAddr>>,
+    outside: UdpSocket,
 }
 
 /// What a finished live run gives back.
@@ -164,7 +167,37 @@ where
             nodes,
             rng,
             reads: Reads::default(),
+            addrs,
+            outside: UdpSocket::bind("127.0.0.1:0")?,
         })
+    }
+
+    /// Send node `dst` a garbage datagram from outside the cluster: random bytes, a datagram
+    /// carrying `sample` cut short, one with a digit of it changed (still decodable, so only
+    /// its seal refuses it), or a well-sealed one from a sender that does not exist. The node
+    /// must refuse it before it handles anything, so it leaves no trace in the logs.
+    pub fn garbage(&mut self, dst: usize, sample: &R::Msg) {
+        let kind = self.rng.below(4);
+        // A real sender in the damaged one, so that only the seal stands between the node and
+        // a message no node sent.
+        let src = if kind == 2 { u32::MAX } else { dst as u32 };
+        let mut frame = Vec::with_capacity(HEADER + 64);
+        frame.extend_from_slice(&src.to_le_bytes());
+        frame.extend_from_slice(&u64::MAX.to_le_bytes());
+        frame.extend_from_slice(&codec::encode(sample));
+        let mut d = codec::seal(&frame);
+        match kind {
+            0 => d.truncate(self.rng.below(d.len() as u64) as usize),
+            1 => codec::damage_a_digit(&mut d[codec::SEAL + HEADER..]),
+            2 => {}
+            _ => {
+                d = (0..self.rng.below(64))
+                    .map(|_| self.rng.below(256) as u8)
+                    .collect();
+            }
+        }
+        // A datagram the kernel refuses is lost, as the network may lose any.
+        let _ = self.outside.send_to(&d, self.addrs[dst]);
     }
 
     /// Have node `i` carry out `c`, after logging what the environment read.
@@ -313,7 +346,7 @@ struct Serve<R: Role, D: Volatile> {
     rng: Rng,
 }
 
-/// Bytes of a datagram's header: sender and sequence number.
+/// Bytes of a datagram's header (inside its seal): sender and sequence number.
 const HEADER: usize = 12;
 /// The longest a node waits for a datagram before it looks at its commands again.
 const POLL: Duration = Duration::from_millis(1);
@@ -329,7 +362,7 @@ where
         let timers = self.host.role().timers();
         let now = Instant::now();
         let mut due: Vec<Instant> = timers.iter().map(|t| now + self.jitter(t)).collect();
-        let mut buf = vec![0u8; codec::DATAGRAM_BYTES_MAX + HEADER + 1];
+        let mut buf = vec![0u8; codec::DATAGRAM_BYTES_MAX + codec::SEAL + HEADER + 1];
         self.publish();
         loop {
             if self.commands_until_idle() {
@@ -462,6 +495,7 @@ where
     }
 
     fn receive(&mut self, bytes: &[u8]) {
+        let bytes = codec::unseal(bytes).unwrap_or_default();
         let decoded = (bytes.len() >= HEADER)
             .then(|| {
                 let src = u32::from_le_bytes(bytes[..4].try_into().ok()?) as usize;
@@ -496,7 +530,7 @@ where
             d.extend_from_slice(&o.seq.to_le_bytes());
             d.extend_from_slice(&codec::encode(&o.msg));
             // A datagram the kernel refuses is lost, as the network may lose any.
-            let _ = self.socket.send_to(&d, self.addrs[o.dst]);
+            let _ = self.socket.send_to(&codec::seal(&d), self.addrs[o.dst]);
         }
     }
 

@@ -42,6 +42,8 @@ pub struct Sim<R: Role, D: SimDisk = MemDisk> {
     pub rng: Rng,
     /// Datagrams the codec rejected.
     pub rejected: u64,
+    /// Garbage datagrams the network carried ([`Sim::garbage`]).
+    pub garbage: u64,
     /// What the environment read in its current draw.
     reads: Reads,
 }
@@ -65,6 +67,7 @@ where
             network: Vec::new(),
             rng: Rng::new(seed),
             rejected: 0,
+            garbage: 0,
             reads: Reads::default(),
         }
     }
@@ -75,7 +78,7 @@ where
                 src: o.src,
                 dst: o.dst,
                 seq: o.seq,
-                bytes: codec::encode(&o.msg),
+                bytes: codec::encode_sealed(&o.msg),
             });
         }
     }
@@ -95,13 +98,45 @@ where
         } else {
             self.network.remove(k)
         };
-        let Ok(msg) = codec::parse::<R::Msg>(&d.bytes) else {
+        let Ok(msg) = codec::parse_sealed::<R::Msg>(&d.bytes) else {
             self.rejected += 1;
             return Ok(());
         };
         let out = self.hosts[d.dst].deliver(d.src, d.seq, msg)?;
         self.post(out);
         Ok(())
+    }
+
+    /// The network carries garbage to node `dst`: random bytes, a datagram in flight cut short,
+    /// or one with a digit changed (still decodable, so only its seal refuses it). The node
+    /// must refuse it before it handles anything, so it leaves no trace in the logs.
+    pub fn garbage(&mut self, dst: usize) {
+        let sample = (!self.network.is_empty()).then(|| {
+            let k = self.rng.below(self.network.len() as u64) as usize;
+            self.network[k].bytes.clone()
+        });
+        let bytes = match (self.rng.below(3), sample) {
+            (1, Some(mut b)) => {
+                b.truncate(self.rng.below(b.len() as u64) as usize);
+                b
+            }
+            (2, Some(mut b)) => {
+                // The sample may be garbage itself, shorter than a seal.
+                let at = codec::SEAL.min(b.len());
+                codec::damage_a_digit(&mut b[at..]);
+                b
+            }
+            _ => (0..self.rng.below(64))
+                .map(|_| self.rng.below(256) as u8)
+                .collect(),
+        };
+        self.network.push(Datagram {
+            src: dst,
+            dst,
+            seq: u64::MAX,
+            bytes,
+        });
+        self.garbage += 1;
     }
 
     /// Lose datagram `k`.

@@ -87,7 +87,7 @@ impl Driver {
     pub fn in_flight(&self) -> InFlight {
         let mut out = InFlight::new();
         for d in &self.sim.network {
-            if let Ok(m) = codec::parse::<Msg>(&d.bytes) {
+            if let Ok(m) = codec::parse_sealed::<Msg>(&d.bytes) {
                 *out.entry((d.src, d.dst, m)).or_default() += 1;
             }
         }
@@ -110,7 +110,7 @@ impl Driver {
             .position(|d| {
                 d.src == usize::from(src)
                     && d.dst == usize::from(dst)
-                    && codec::parse::<Msg>(&d.bytes).as_ref() == Ok(msg)
+                    && codec::parse_sealed::<Msg>(&d.bytes).as_ref() == Ok(msg)
             })
             .ok_or_else(|| {
                 format!("no datagram {msg:?} from node {src} to node {dst} is in flight")

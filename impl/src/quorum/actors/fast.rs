@@ -146,7 +146,7 @@ impl<D: SimDisk> FastDriver<D> {
                         HANDED_OVER
                     };
                     // What is handed over goes through the codec too, as a datagram would.
-                    let msg = codec::parse::<Msg>(&codec::encode(msg))
+                    let msg = codec::parse_sealed::<Msg>(&codec::encode_sealed(msg))
                         .map_err(|e| Self::io(d, &what, e))?;
                     let out = if !self.sim.hosts[d].runs() && msg == Msg::Retire {
                         self.retire_down(s, seq, d)?
@@ -224,7 +224,9 @@ impl<D: SimDisk> FastDriver<D> {
         let k = net
             .iter()
             .position(|d| {
-                d.src == src && d.dst == dst && codec::parse::<Msg>(&d.bytes).as_ref() == Ok(msg)
+                d.src == src
+                    && d.dst == dst
+                    && codec::parse_sealed::<Msg>(&d.bytes).as_ref() == Ok(msg)
             })
             .ok_or_else(|| {
                 format!("node {src} sent no {msg:?} to node {dst}, which the model's actor did")

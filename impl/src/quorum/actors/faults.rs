@@ -23,6 +23,9 @@ pub struct Tally {
     pub steps: usize,
     /// Faults (crashes, outages, lost disks, writer crashes, membership changes begun).
     pub faults: Vec<String>,
+    /// Garbage datagrams sent to the nodes (random bytes, datagrams cut short or damaged so
+    /// that they still decode), each of which a node must refuse unhandled.
+    pub garbage: u64,
 }
 
 /// The faults a round may still inject, and the actors they hit.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use quorate_model::actor::volume::{InPg, Volume};
 use quorate_model::quorum::QuorumConfig;
-use quorate_model::quorum::actors::msg::{Ids, Timer};
+use quorate_model::quorum::actors::msg::{Ids, Msg, Timer};
 use quorate_model::quorum::actors::node::Node;
 
 use super::{Faults, Tally, VolumeEvent, draw_pg, volume};
@@ -52,6 +52,7 @@ pub struct LiveRound<D: Volatile = FileDisk> {
     live: Live<Volume<Node>, D>,
     faults: Faults,
     pgs: u16,
+    nodes: usize,
 }
 
 impl LiveRound<FileDisk> {
@@ -86,6 +87,7 @@ impl<D: Volatile + Send + 'static> LiveRound<D> {
             live,
             faults: Faults::new(cfg),
             pgs,
+            nodes: Node::all(cfg).len(),
         })
     }
 
@@ -99,6 +101,11 @@ impl<D: Volatile + Send + 'static> LiveRound<D> {
             std::thread::sleep(every);
             tally.steps += 1;
             let (pgs, pg) = (self.pgs, draw_pg(self.live.rng(), self.pgs));
+            if self.live.rng().chance(1, 4) {
+                let i = self.live.rng().below(self.nodes as u64) as usize;
+                self.live.garbage(i, &InPg { pg, of: Msg::Probe });
+                tally.garbage += 1;
+            }
             let mut view = PgView {
                 nodes: &mut self.live,
                 pg,
