@@ -166,6 +166,29 @@ fn a_restart_that_drops_a_fence_fails_validation() {
     assert!(why.contains("its disk gave back"), "seed {seed}: {why}");
 }
 
+/// Rounds of `disk` with a membership change and three LSNs (a lost disk, its replacement,
+/// the acks in flight around both) validate.
+#[test]
+fn rounds_with_a_lost_disk_and_its_replacement_validate() {
+    let mut c = QuorumConfig::preset("disk").unwrap();
+    c.set("member_changes", "1").unwrap();
+    c.set("lsns", "3").unwrap();
+    let mut lost = 0;
+    for seed in 280..320 {
+        let mut r: Round = Round::new(&c, seed);
+        let tally = r.run(3000).unwrap();
+        lost += tally
+            .faults
+            .iter()
+            .filter(|f| f.contains("loses its disk"))
+            .count();
+        if let Err(d) = r.validate() {
+            panic!("seed {seed} ({:?}): {d}", tally.faults);
+        }
+    }
+    assert!(lost >= 10, "rounds with a lost disk: {lost}");
+}
+
 /// The environment's reads order the replay: an act is replayed only after the events its
 /// choice rested on. A toy model of two nodes: node 1 arms on an input, and node 0's disk may be
 /// lost only once node 1 is armed, as a fault table that reads node 1's state would choose. The

@@ -123,6 +123,7 @@ where
         periods: Periods<R::Timer>,
         seed: u64,
     ) -> io::Result<Self> {
+        let outside = UdpSocket::bind("127.0.0.1:0")?;
         let sockets = roles
             .iter()
             .map(|_| UdpSocket::bind("127.0.0.1:0"))
@@ -168,19 +169,19 @@ where
             rng,
             reads: Reads::default(),
             addrs,
-            outside: UdpSocket::bind("127.0.0.1:0")?,
+            outside,
         })
     }
 
     /// Send node `dst` a garbage datagram from outside the cluster: random bytes, a datagram
     /// carrying `sample` cut short, one with a digit of it changed (still decodable, so only
-    /// its seal refuses it), or a well-sealed one from a sender that does not exist. The node
-    /// must refuse it before it handles anything, so it leaves no trace in the logs.
+    /// its seal refuses it), or a well-sealed one that names a node it does not come from.
+    /// The node must refuse it before it handles anything, so it leaves no trace in the logs.
     pub fn garbage(&mut self, dst: usize, sample: &R::Msg) {
         let kind = self.rng.below(4);
-        // A real sender in the damaged one, so that only the seal stands between the node and
-        // a message no node sent.
-        let src = if kind == 2 { u32::MAX } else { dst as u32 };
+        // A real sender, so that only the seal (or, for a sealed one, where it comes from)
+        // stands between the node and a message no node sent.
+        let src = dst as u32;
         let mut frame = Vec::with_capacity(HEADER + 64);
         frame.extend_from_slice(&src.to_le_bytes());
         frame.extend_from_slice(&u64::MAX.to_le_bytes());
@@ -383,10 +384,10 @@ where
                 .saturating_duration_since(Instant::now())
                 .clamp(Duration::from_micros(50), POLL);
             let _ = self.socket.set_read_timeout(Some(wait));
-            if let Ok((n, _)) = self.socket.recv_from(&mut buf)
+            if let Ok((n, from)) = self.socket.recv_from(&mut buf)
                 && self.fit()
             {
-                self.receive(&buf[..n]);
+                self.receive(&buf[..n], from);
             }
         }
     }
@@ -494,14 +495,17 @@ where
         }
     }
 
-    fn receive(&mut self, bytes: &[u8]) {
+    /// Handle a datagram that came from `from`: refused unless its seal holds, it decodes, and
+    /// it comes from the socket of the node it names (the seal is a checksum, not a
+    /// signature).
+    fn receive(&mut self, bytes: &[u8], from: SocketAddr) {
         let bytes = codec::unseal(bytes).unwrap_or_default();
         let decoded = (bytes.len() >= HEADER)
             .then(|| {
                 let src = u32::from_le_bytes(bytes[..4].try_into().ok()?) as usize;
                 let seq = u64::from_le_bytes(bytes[4..HEADER].try_into().ok()?);
                 let msg = codec::parse::<R::Msg>(&bytes[HEADER..]).ok()?;
-                (src < self.addrs.len()).then_some((src, seq, msg))
+                (self.addrs.get(src) == Some(&from)).then_some((src, seq, msg))
             })
             .flatten();
         let Some((src, seq, msg)) = decoded else {

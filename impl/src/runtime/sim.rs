@@ -116,7 +116,7 @@ where
             self.network[k].bytes.clone()
         });
         let bytes = match (self.rng.below(3), sample) {
-            (1, Some(mut b)) => {
+            (1, Some(mut b)) if !b.is_empty() => {
                 b.truncate(self.rng.below(b.len() as u64) as usize);
                 b
             }

@@ -240,7 +240,7 @@ impl<D: SimDisk> FastDriver<D> {
                 src: o.src,
                 dst: o.dst,
                 seq: o.seq,
-                bytes: codec::encode(&o.msg),
+                bytes: codec::encode_sealed(&o.msg),
             });
         }
     }

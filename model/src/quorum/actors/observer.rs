@@ -137,17 +137,6 @@ pub fn observe<'m>(
             mem_epoch,
         } => {
             let a = &sys.segs[slot];
-            if a.lost
-                && matches!(
-                    input,
-                    Input::Msg {
-                        msg: Msg::Retire,
-                        ..
-                    }
-                )
-            {
-                lost(ghost, slot, live_held(sys, &recs), sys);
-            }
             if a.recs != recs {
                 if let Input::Msg {
                     msg: Msg::Write { mem, .. } | Msg::Gossip { mem, .. },
@@ -207,8 +196,9 @@ pub fn observe<'m>(
 
 /// Record that segment `slot` of `sys` loses its disk now, with the records it holds (call
 /// before they are erased). A disk loss is a fault, not an input a handler sees, so each
-/// composition calls this where it applies one; a segment retired by the control plane is
-/// recorded by [`observe`].
+/// composition calls this where it applies one. A joiner the control plane retires (`Retire`)
+/// needs no record: it is out of the configuration before it is told, so nothing it held can
+/// count again.
 pub fn disk_lost(ghost: &mut Ghost, slot: usize, sys: &QuorumState) {
     lost(ghost, slot, live_held(sys, &sys.segs[slot].recs), sys);
 }
