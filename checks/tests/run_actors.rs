@@ -221,8 +221,12 @@ fn bad_requests_exit_2_with_one_line() {
             "cannot read",
         ),
         (
-            vec!["run", "quorum", "--dir", d, "--rounds", "3"],
-            "--actors",
+            vec!["run", "quorum", "--dir", d, "--seconds", "0"],
+            "--seconds",
+        ),
+        (
+            vec!["run", "quorum", "--dir", d, "--faults", "crash"],
+            "--set",
         ),
         (
             vec!["run", "failover", "--actors", "--dir", d],
@@ -244,7 +248,6 @@ fn bad_requests_exit_2_with_one_line() {
             vec!["run", "quorum", "--actors", "--dir", d, "--round-ms", "50"],
             "--live",
         ),
-        (vec!["run", "quorum", "--live", "--dir", d], "--actors"),
         (
             vec!["run", "quorum", "--actors", "--dir", d, "--pgs", "0"],
             "--pgs",
@@ -253,7 +256,10 @@ fn bad_requests_exit_2_with_one_line() {
             vec!["run", "quorum", "--actors", "--dir", d, "--pgs", "65"],
             "--pgs",
         ),
-        (vec!["run", "quorum", "--pgs", "2", "--dir", d], "--actors"),
+        (
+            vec!["run", "global", "--pgs", "2", "--dir", d],
+            "drop --pgs",
+        ),
         (
             vec![
                 "run",

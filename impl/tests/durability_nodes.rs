@@ -1,7 +1,8 @@
-//! Durability with real files for the other protocols' nodes, as `durability.rs` does for the
-//! storage-quorum segment: a failover segment, a Global Database region and a Backtrack engine
-//! each run on a log file in a temporary directory, take a random sequence of requests (every
-//! reply comes after the fsync: replying is acknowledging), are killed at a random point
+//! Durability with real files for the nodes that keep their own logs (the storage quorum's
+//! actors are held to their disks by trace validation instead): a failover segment, a Global
+//! Database region and a Backtrack engine each run on a log file in a temporary directory,
+//! take a random sequence of requests (every reply comes after the fsync: replying is
+//! acknowledging), are killed at a random point
 //! (right after a reply, or in the middle of the next append, leaving a torn tail), may have a
 //! byte of their file rot, and restart from the file alone. A node must come back exactly as
 //! a crash leaves it (nothing it replied to is lost), a torn tail must be reported and cut

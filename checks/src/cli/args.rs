@@ -237,27 +237,36 @@ const RUN_LONG_ABOUT: &str = "\
 Run the reference implementation of PROTOCOL (quorum, failover, global or
 backtrack) as a local cluster on loopback.
 
-quorum: nine segment nodes (six members of every protection group, A1 A2 B1
-B2 C1 C2, and a spare per AZ, A3 B3 C3) and a writer, each an OS thread with
-its own UDP socket, every segment's log durable (checksummed records, fsync
-before the ack) in DIR. A client workload commits as fast as the cluster
-acknowledges; faults are injected at seeded random moments (at most two
-nodes down at once, or one AZ). Segments gossip in the background: every
-50 ms each sends its peers a digest of what it holds, and a peer pushes
-what the digest lacks. The control plane changes a group's membership with
-dual quorum sets (a member whose segment is lost, or one moved for heat
-management, is replaced by its AZ's spare, which hydrates by gossip before
-the change is finalized); every membership it installs is in
-DIR/members.log. Every second a progress line goes to stderr. At the end
-every node is brought back, and every acknowledged commit (recorded in
-DIR/acked.log) is read back: each must be held by enough members of its
-group that every read quorum finds it. Ctrl-C stops the workload cleanly,
-verifies, and leaves DIR recoverable: `quorate run PROTOCOL --dir DIR
---seconds 0` recovers every node from its files and verifies again.
-
-The volume is a sequence of protection groups, each running the model's
-protocol on its own 8 LSNs (the model's encoding), as a real volume grows
-by protection groups.
+quorum: the model's own actors (every segment, the writer, the control
+plane, the client: the handlers the checker composes) on the one runtime,
+live, in rounds until --seconds are up. In a round every node is an OS
+thread with its own UDP socket on 127.0.0.1 and its own log file in
+DIR/round-K (fsync before any message that depends on a save leaves; what
+was not synced is lost at a crash), timers fire on the wall clock with
+jitter, and every datagram carries a CRC-32 seal. The volume has --pgs
+protection groups (8 by default): node I hosts actor I of every PG (segment
+slot I of each, the writer of each, ...), so a crash or a lost disk hits
+every PG on the node at once. Every 10 ms every node is held still while
+the fault table of the config (--config, --set: crashes, AZ outages, disk
+losses, writer crashes, membership changes) draws a fault or a client
+request on one PG's view, and now and then garbage (random bytes, datagrams
+cut short or with a digit changed so that they still decode, datagrams that
+name a node they do not come from) goes to a node, which must refuse it before
+it handles anything. A round lasts --round-ms; its nodes are stopped and
+every disk, unsynced bytes dropped, gives back what it holds. Then the
+round's logs, per node, of what crossed the node's I/O boundary (receives,
+timers, synced saves, released sends, what its disk gave back at each start
+and at the end) are read back from their files and replayed on the actor
+model (trace validation), each PG's part on its own: every input must be
+one the model allows, every send one the model's handler emits, no send
+released before its save synced, every restart reading the last synced
+save, every always property (among them: every acknowledged commit is held
+by enough segments for every read quorum) holding on every state. A line a
+round goes to stderr. Nothing is scheduled, so a live round is not
+repeatable from its seed: its logs are what is validated, and `quorate trace
+validate DIR/round-K` validates a saved round again. Each protection group
+holds the model's LSNs (the config's `lsns`), so a round acknowledges a few
+commits per group: a volume of rounds, not a benchmark.
 
 failover: every node an OS thread with its own UDP socket on its own timers:
 six segment nodes with their log files in DIR (fsync before every reply),
@@ -306,37 +315,14 @@ crash leaves it) and every safety invariant must hold on the end state. With
 --paced, the cluster is driven one model event at a time on a seeded
 schedule, every invariant checked after every event.
 
-quorum --actors: the model's own actors (every segment, the writer, the
-control plane, the client) on the one runtime in its deterministic
-configuration: a seeded network that delivers datagrams (each through the
-wire codec, behind a CRC-32 seal) in any order, loses and duplicates them,
-and now and then carries garbage (random bytes, datagrams cut short or with a
-digit changed so that they still decode), which a node must refuse before it
-handles anything (the report counts them); disks that lose
-unsynced bytes at a crash; a seeded schedule of deliveries, timers, client
-requests and faults within the config's budgets (crashes, disk losses, AZ
-outages, writer crashes, membership changes). Each round logs, per node,
-what crossed its I/O boundary (receives, timers, synced saves, released
-sends, what its disk gave back at each start) into DIR/round-K/, then reads
-those files back and replays them on the actor model (trace validation):
-every input must be one the model allows, every send one the model's
-handler emits, no send released before its save synced, every restart
-reading the last synced save, every always property holding on every state.
-`quorate trace validate DIR/round-K` does the same for a saved round.
-With --pgs N each round is a volume of N protection groups: node I hosts
-actor I of every PG (segment slot I of each, the writer of each, ...), every
-message, timer and save tagged with its PG, so a crash or a lost disk hits
-every PG on the node at once; each fault is drawn on one PG's view, and each
-PG's part of the logs is validated on the one-PG actor model.
-
-quorum --actors --live: the same actors, fault table and validation on the
-live configuration of the runtime: one thread per node, UDP datagrams on
-loopback (the kernel orders them, and drops them when a socket's buffer is
-full), each node's disk a log file in DIR/round-K synced with fsync (what
-was not synced is lost at a crash), timers on the wall clock with jitter.
-A fault is drawn after each 10 ms pause, every node held still while it is
-chosen and done, for --round-ms. Nothing is scheduled, so a
-round is not repeatable from its seed: its logs are what is validated.
+quorum --actors: the same actors, fault table and validation on the
+deterministic configuration of the runtime: a seeded network that delivers
+datagrams (each through the wire codec, behind its seal) in any order,
+loses and duplicates them, and carries garbage now and then; disks that
+lose unsynced bytes at a crash; a seeded schedule of deliveries, timers,
+client requests and faults within the config's budgets, --steps a round,
+--rounds rounds (20 by default), one PG unless --pgs says more. A round
+repeats from its seed. With --live, --rounds live rounds instead.
 
 quorum --replay TRACE: a counterexample (or scenario) carried out on the
 implementation's nodes on the deterministic runtime, step by step, with the
@@ -360,15 +346,8 @@ validates to the round's end); 1 when it departs, or when the trace is not a
 run of the model or not what its `expect` says.";
 
 const RUN_AFTER_HELP: &str = "\
-Faults of quorum (--faults, comma-separated): crash (kill a segment node),
-az-outage (kill both nodes of an AZ), restart (restart a killed node from its
-files), garbage (send a node random bytes, cut-short and out-of-range
-datagrams, and writes at epochs it must refuse), failover (kill the writer
-incarnation; the next one recovers: read quorum, truncation at a new volume
-epoch, install, repair by gossip, open), disk-loss (corrupt a recent
-segment's log and restart its node: the segment is lost and replaced by a
-membership change), member-change (move a member of a recent group to its
-AZ's spare, or revert such a change in progress).
+quorum takes no --faults: its faults are the config's budgets (see
+`quorate list`), e.g. --config disk, or --set crashes=2 --set disk_losses=1.
 
 Faults of failover: failover (the writer crashes or is partitioned away, at
 most twice a round), crash (a segment node stops; it restarts from its file),
@@ -382,9 +361,9 @@ Faults of backtrack: crash (the engine crashes during a rewind and restarts
 from its file), pressure (history evicted early), garbage.
 
 Examples:
-  quorate run quorum --dir /tmp/vol --faults crash,az-outage,restart,garbage,failover
-  quorate run quorum --dir /tmp/vol --faults crash,restart,disk-loss,member-change
-  quorate run quorum --dir /tmp/vol --seconds 0      # recover and verify again
+  quorate run quorum --dir /tmp/vol --seconds 10
+  quorate run quorum --dir /tmp/vol2 --config disk --pgs 16 --round-ms 500
+  quorate trace validate /tmp/vol/round-3     # validate a saved round again
   quorate run failover --dir /tmp/fo --seconds 10 --faults failover,crash,garbage
   quorate run failover --paced --dir /tmp/fo2 --faults failover,crash,az-outage
   quorate run global --dir /tmp/gl --seconds 10 --faults outage,partition,garbage
@@ -394,16 +373,15 @@ Examples:
   quorate run quorum --actors --dir /tmp/qa --rounds 50
   quorate run quorum --actors --dir /tmp/qa2 --config ci --set crashes=2 --mutant read-below-scl
   quorate run quorum --actors --live --dir /tmp/ql --rounds 10 --round-ms 500
-  quorate run quorum --actors --live --dir /tmp/qv --rounds 10 --pgs 8
   quorate check quorum --config actors --mutant read-below-scl --trace-out t.json
   quorate run quorum --replay t.json --dir /tmp/qr
 
-Exit codes: 0 every acknowledged commit verified (failover, global, backtrack:
-every round's nodes recovered as they went down and every invariant held;
---actors: every round's logs replayed on the model); 1 a commit missing, an
-invariant broken or a round that departs from the model (the first diverging
-event is printed); 2 bad usage (unknown protocol, fault, config or mutant,
-unusable DIR).";
+Exit codes: 0 every round good (quorum: every round's logs replayed on the
+model; failover, global, backtrack: every round's nodes recovered as they
+went down and every invariant held); 1 a round that departs from the model
+(the seed and the command that repeats it first, then the first diverging
+event) or an invariant broken; 2 bad usage (unknown protocol, fault, config
+or mutant, unusable DIR).";
 
 /// `quorate`'s arguments.
 #[derive(Debug, Parser)]
@@ -439,7 +417,8 @@ pub enum Command {
     /// Serve stateright's Explorer for a protocol in the browser.
     #[command(long_about = EXPLORE_LONG_ABOUT, after_help = EXPLORE_AFTER_HELP)]
     Explore(ExploreArgs),
-    /// Run the implementation as a cluster on loopback, with faults.
+    /// Run the implementation as a cluster on loopback, with faults; quorum's rounds are
+    /// validated against the model.
     #[command(long_about = RUN_LONG_ABOUT, after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
 }
@@ -450,51 +429,51 @@ pub struct RunArgs {
     /// The protocol: quorum, failover, global or backtrack.
     #[arg(value_name = "PROTOCOL")]
     pub protocol: String,
-    /// The data directory: created if missing. quorum: one that holds a volume is only
-    /// recovered and verified (with --seconds 0); the others, and quorum --actors: it must be
-    /// new or empty.
+    /// The data directory: created if missing; it must be new or empty (each round of quorum
+    /// writes its logs in DIR/round-K).
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
-    /// How long the workload runs, in seconds.
+    /// How long the workload runs, in seconds (quorum: rounds start until it is up; more
+    /// than 0).
     #[arg(long, value_name = "N", default_value_t = 10.0)]
     pub seconds: f64,
-    /// Faults to inject, comma-separated (see below; they differ by protocol).
+    /// failover, global, backtrack: faults to inject, comma-separated (see below). quorum
+    /// draws its faults from its config's budgets (--config, --set).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub faults: Vec<String>,
     /// Seed of the fault schedule (printed first).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
-    /// Commits in flight at once (quorum).
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    pub inflight: usize,
     /// failover, global, backtrack: drive the nodes one model event at a time, every
     /// invariant checked after each, instead of letting them run on their own timers.
     #[arg(long)]
     pub paced: bool,
-    /// quorum: run the model's actors on the deterministic runtime, every round's logs
-    /// validated against the actor model (see below).
-    #[arg(long, conflicts_with_all = ["paced", "faults", "inflight", "seconds"])]
+    /// quorum: run the rounds on the deterministic runtime (a seeded schedule; each round
+    /// repeats from its seed) instead of live; with --live, live rounds counted by --rounds.
+    #[arg(long, conflicts_with_all = ["paced", "faults", "seconds"])]
     pub actors: bool,
-    /// --actors: how many rounds (seeds SEED, SEED+1, ...).
-    #[arg(long, value_name = "N", default_value_t = 20, requires = "actors")]
-    pub rounds: u64,
+    /// quorum: how many rounds (seeds SEED, SEED+1, ...) [default: as many as --seconds
+    /// allows; 20 with --actors].
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u64>,
     /// --actors: scheduled steps per round at most (a delivery, a timer, a fault, a request).
     #[arg(long, value_name = "N", default_value_t = 2000, requires = "actors")]
     pub steps: usize,
-    /// --actors: the config preset whose parameters and fault budgets the rounds use
+    /// quorum: the config preset whose parameters and fault budgets the rounds use
     /// [default: deep].
-    #[arg(long, value_name = "NAME", requires = "actors")]
+    #[arg(long, value_name = "NAME")]
     pub config: Option<String>,
-    /// --actors: override a parameter, e.g. crashes=2.
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set, requires = "actors")]
+    /// quorum: override a parameter, e.g. crashes=2.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
-    /// --actors: plant a bug in the model's actors (see quorate list); the runtime runs it.
-    #[arg(long, value_name = "NAME", requires = "actors")]
+    /// quorum: plant a bug in the model's actors (see quorate list); the runtime runs it.
+    #[arg(long, value_name = "NAME")]
     pub mutant: Option<String>,
-    /// --actors: run the actors live (each on its own thread with a UDP socket on loopback
-    /// and a log file synced with fsync, timers on the wall clock) instead of on the seeded
-    /// schedule; a round is not repeatable from its seed, and its logs say what happened.
-    #[arg(long, requires = "actors")]
+    /// quorum --actors: run the rounds live (each actor on its own thread with a UDP socket
+    /// on loopback and a log file synced with fsync, timers on the wall clock), as quorum
+    /// does without --actors; a round is not repeatable from its seed, and its logs say what
+    /// happened.
+    #[arg(long)]
     pub live: bool,
     /// quorum: carry out a trace of an actor preset (a counterexample from `quorate check
     /// quorum --config actors ... --trace-out FILE`, or a scenario) on the model's actors on
@@ -503,18 +482,19 @@ pub struct RunArgs {
         long,
         value_name = "TRACE",
         conflicts_with_all = [
-            "actors", "paced", "faults", "inflight", "seconds", "config", "sets", "mutant",
-            "rounds", "steps", "live", "seed", "pgs"
+            "actors", "paced", "faults", "seconds", "config", "sets", "mutant",
+            "rounds", "steps", "live", "seed", "pgs", "round_ms"
         ]
     )]
     pub replay: Option<PathBuf>,
-    /// --live: how long each round runs, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 300, requires = "live")]
-    pub round_ms: u64,
-    /// --actors: how many protection groups the volume has (1 to 64); every node hosts its
-    /// role's instance of each, and each PG's part of the logs is validated on its own.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "actors")]
-    pub pgs: u16,
+    /// quorum, live rounds: how long each round runs, in milliseconds [default: 300].
+    #[arg(long, value_name = "MS")]
+    pub round_ms: Option<u64>,
+    /// quorum: how many protection groups the volume has (1 to 64); every node hosts its
+    /// role's instance of each, and each PG's part of the logs is validated on its own
+    /// [default: 8; 1 with --actors].
+    #[arg(long, value_name = "N")]
+    pub pgs: Option<u16>,
 }
 
 /// `quorate trace ...`.

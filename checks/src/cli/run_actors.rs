@@ -1,6 +1,7 @@
-//! `quorate run quorum --actors` and `quorate trace validate`: the model's own actors on the
-//! deterministic runtime, round after round, each round's logs written to its directory, read
-//! back and replayed on the actor model ([`quorate_impl::quorum::actors`]).
+//! `quorate run quorum` and `quorate trace validate`: the model's own actors on the one
+//! runtime (live on threads, UDP and files; with `--actors` on the deterministic
+//! configuration), round after round, each round's logs written to its directory, read back
+//! and replayed on the actor model ([`quorate_impl::quorum::actors`]).
 //!
 //! A round's directory holds `run.json` ([`RunLog`]: what the round ran, enough to rebuild the
 //! model it is validated against) and `node-I.jsonl`, node `I`'s log.
@@ -35,7 +36,7 @@ pub const FORMAT: &str = "quorate-run-log/3";
 const FORMAT_2: &str = "quorate-run-log/2";
 const FORMAT_1: &str = "quorate-run-log/1";
 
-/// The most protection groups a volume of `--actors` rounds has.
+/// The most protection groups a volume of quorum rounds has.
 pub const PGS_MAX: u16 = 64;
 
 fn one() -> u16 {
@@ -169,24 +170,31 @@ impl Totals {
     }
 }
 
-/// `quorate run quorum --actors`.
+/// `quorate run quorum`: live rounds until `--seconds` are up (or `--rounds` of them), or
+/// with `--actors` rounds on the deterministic runtime (live with `--live`).
 pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
-    if args.protocol != "quorum" {
-        return Err(UsageError(format!(
-            "--actors runs quorum's actors on the runtime; {} does not run on it yet: drop \
-             --actors",
-            args.protocol
-        )));
-    }
-    if args.rounds == 0 || args.steps == 0 {
+    let live = args.live || !args.actors;
+    // Without --actors the rounds run until the time is up, unless --rounds says fewer.
+    let timed = !args.actors;
+    let limit = args.rounds.unwrap_or(if timed { u64::MAX } else { 20 });
+    let pgs = args.pgs.unwrap_or(if args.actors { 1 } else { 8 });
+    let round_ms = args.round_ms.unwrap_or(300);
+    if limit == 0 || args.steps == 0 {
         return Err(UsageError(
             "--rounds and --steps must be 1 or more".to_string(),
         ));
     }
-    if !(1..=PGS_MAX).contains(&args.pgs) {
+    if !(1..=PGS_MAX).contains(&pgs) {
         return Err(UsageError(format!(
             "--pgs must be 1 to {PGS_MAX} (protection groups in the volume)"
         )));
+    }
+    if args.round_ms.is_some() && !live {
+        return Err(UsageError(
+            "--round-ms is the length of a live round; with --actors add --live, or drop \
+             --round-ms"
+                .to_string(),
+        ));
     }
     let config = args.config.clone().unwrap_or_else(|| "deep".into());
     let cfg = QUORUM.build(&config, &args.sets, args.mutant.as_deref())?;
@@ -204,22 +212,26 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         sets: args.sets.clone(),
         mutant: args.mutant.clone(),
         seed,
-        steps: if args.live { 0 } else { args.steps },
+        steps: if live { 0 } else { args.steps },
         nodes: actors::nodes(&cfg),
         events: Vec::new(),
-        live: args.live,
-        round_ms: if args.live { args.round_ms } else { 0 },
-        pgs: args.pgs,
+        live,
+        round_ms: if live { round_ms } else { 0 },
+        pgs,
     };
-    let Some(last) = args.seed.checked_add(args.rounds - 1) else {
-        return Err(UsageError(format!(
-            "--seed {} with --rounds {} runs past the last seed {}; give a lower --seed",
-            args.seed,
-            args.rounds,
-            u64::MAX
-        )));
+    let last = match args.seed.checked_add(limit - 1) {
+        Some(last) => last,
+        None if timed && args.rounds.is_none() => u64::MAX,
+        None => {
+            return Err(UsageError(format!(
+                "--seed {} with --rounds {limit} runs past the last seed {}; give a lower \
+                 --seed",
+                args.seed,
+                u64::MAX
+            )));
+        }
     };
-    if args.live && !(1..=600_000).contains(&args.round_ms) {
+    if live && !(1..=600_000).contains(&round_ms) {
         return Err(UsageError(
             "--round-ms must be 1 to 600000 (ten minutes)".to_string(),
         ));
@@ -227,9 +239,18 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     emit(
         &console.err,
         &format!(
-            "seeds {}..={last} (one a round; {} with: {})\n",
-            args.seed,
-            if args.live {
+            "seeds {} (one a round; {} with: {})\n",
+            if timed && args.rounds.is_none() {
+                format!(
+                    "{}, {}, ... until {} s are up",
+                    args.seed,
+                    args.seed.saturating_add(1),
+                    args.seconds
+                )
+            } else {
+                format!("{}..={last}", args.seed)
+            },
+            if live {
                 "live rounds do not repeat from their seed, run one again"
             } else {
                 "repeat a round"
@@ -245,17 +266,21 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     let mut progressed = 0;
     let mut interrupted = false;
     let mut validating = std::time::Duration::ZERO;
+    let until = Duration::from_secs_f64(args.seconds);
     for seed in args.seed..=last {
         if stop.load(Ordering::SeqCst) {
             interrupted = true;
             break;
         }
+        if timed && rounds > 0 && started.elapsed() >= until {
+            break;
+        }
         let mut log = head(seed);
         let round_dir = dir.join(format!("round-{seed}"));
-        let (events, ran, rejected) = if args.live {
-            run_live(&cfg, args.pgs, &round_dir, seed, args.round_ms)?
+        let (events, ran, rejected) = if live {
+            run_live(&cfg, pgs, &round_dir, seed, round_ms)?
         } else {
-            let mut round: Round = Round::volume(&cfg, args.pgs, seed);
+            let mut round: Round = Round::volume(&cfg, pgs, seed);
             let ran = round.run(args.steps).map_err(|e| e.to_string());
             (round.logs(), ran, round.sim.rejected)
         };
@@ -298,8 +323,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
                     &console.err,
                     &format!(
                         "  round {seed}: {}, {} events valid; faults: {}\n",
-                        if args.live {
-                            format!("{} ms live", args.round_ms)
+                        if live {
+                            format!("{round_ms} ms live")
                         } else {
                             format!("{} steps", tally.steps)
                         },
@@ -340,17 +365,17 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     }
     let secs = validating.as_secs_f64().max(1e-9);
     let mut text = format!(
-        "rounds                {rounds} of {} (seeds {}..={last}), a volume of {} protection \
+        "rounds                {rounds} (seeds {}..={}), a volume of {} protection \
          group(s), logs in {}\n\
          events validated      {} ({} inputs replayed on the actor model, {:.0} inputs/sec)\n\
          states judged         {} (every always property on each)\n\
          commits acknowledged  {} (rounds with one: {progressed} of {rounds})\n\
          faults                {} (restarts from disk: {})\n\
-         garbage datagrams     {} sent, {} refused unhandled (the rest lost on the way)\n\
+         garbage datagrams     {} sent, {} refused (the network loses and copies some), none handled\n\
          time                  {:.1} s\n",
-        args.rounds,
         args.seed,
-        args.pgs,
+        args.seed.saturating_add(rounds.max(1) - 1),
+        pgs,
         dir.display(),
         totals.validated.events,
         totals.validated.steps,

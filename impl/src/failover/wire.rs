@@ -12,8 +12,38 @@ use serde::{Deserialize, Serialize};
 use quorate_model::failover::config::{MAX_EPOCH, MAX_SEGMENTS};
 use quorate_model::failover::state::{Epoch, Lsn};
 use quorate_model::quorum::config::MAX_LSN;
+use quorate_model::quorum::state::Trunc;
 
-pub use crate::quorum::wire::WireTrunc;
+/// A truncation range on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireTrunc {
+    /// Volume epoch of the recovery that wrote it.
+    pub epoch: Epoch,
+    /// First annulled LSN.
+    pub lo: Lsn,
+    /// Last annulled LSN.
+    pub hi: Lsn,
+}
+
+impl From<Trunc> for WireTrunc {
+    fn from(t: Trunc) -> Self {
+        WireTrunc {
+            epoch: t.epoch,
+            lo: t.lo,
+            hi: t.hi,
+        }
+    }
+}
+
+impl From<WireTrunc> for Trunc {
+    fn from(t: WireTrunc) -> Self {
+        Trunc {
+            epoch: t.epoch,
+            lo: t.lo,
+            hi: t.hi,
+        }
+    }
+}
 
 /// Why a segment refused a request (the model's [`Reject`](quorate_model::failover::storage::Reject)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
