@@ -14,11 +14,18 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     if let Some(trace) = &args.replay {
         return super::run_replay::run(args, trace, console);
     }
-    if !(args.seconds >= 0.0 && args.seconds.is_finite()) {
+    if !(args.seconds >= 0.0 && std::time::Duration::try_from_secs_f64(args.seconds).is_ok()) {
         return Err(UsageError(format!(
-            "--seconds {} must be a number of seconds, 0 or more",
+            "--seconds {} must be a number of seconds, 0 or more (and less than 1e19)",
             args.seconds
         )));
+    }
+    if args.inflight.is_some() {
+        return Err(UsageError(
+            "--inflight belonged to quorum's older runtime; quorum's writer now allocates on \
+             its own timer and the other protocols never took it: drop --inflight"
+                .into(),
+        ));
     }
     match args.protocol.as_str() {
         "quorum" => quorum(args, console),
@@ -27,6 +34,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
                 ("--actors", args.actors),
                 ("--live", args.live),
                 ("--rounds", args.rounds.is_some()),
+                ("--steps", args.steps.is_some()),
                 ("--config", args.config.is_some()),
                 ("--set", !args.sets.is_empty()),
                 ("--mutant", args.mutant.is_some()),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use quorate_impl::quorum::actors::live::LiveRound;
 use quorate_impl::quorum::actors::{self, QuorumEvent, Round, Tally, VolumeEvent};
 use quorate_impl::runtime::event::Event;
+use quorate_impl::runtime::host::DiskIo;
 use quorate_impl::runtime::logs;
 use quorate_impl::runtime::validate::{Divergence, Validated};
 use quorate_impl::runtime::volume::as_volume;
@@ -145,6 +146,7 @@ struct Totals {
     faults: usize,
     garbage: u64,
     rejected: u64,
+    io: DiskIo,
 }
 
 impl Totals {
@@ -179,7 +181,15 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     let limit = args.rounds.unwrap_or(if timed { u64::MAX } else { 20 });
     let pgs = args.pgs.unwrap_or(if args.actors { 1 } else { 8 });
     let round_ms = args.round_ms.unwrap_or(300);
-    if limit == 0 || args.steps == 0 {
+    let steps = args.steps.unwrap_or(2000);
+    if args.steps.is_some() && live {
+        return Err(UsageError(
+            "--steps counts the scheduled steps of a deterministic round (--actors); a live \
+             round lasts --round-ms: drop --steps, or use --actors without --live"
+                .to_string(),
+        ));
+    }
+    if limit == 0 || steps == 0 {
         return Err(UsageError(
             "--rounds and --steps must be 1 or more".to_string(),
         ));
@@ -212,7 +222,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         sets: args.sets.clone(),
         mutant: args.mutant.clone(),
         seed,
-        steps: if live { 0 } else { args.steps },
+        steps: if live { 0 } else { steps },
         nodes: actors::nodes(&cfg),
         events: Vec::new(),
         live,
@@ -265,6 +275,7 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     let mut rounds = 0;
     let mut progressed = 0;
     let mut interrupted = false;
+    let mut out_of_time = false;
     let mut validating = std::time::Duration::ZERO;
     let until = Duration::from_secs_f64(args.seconds);
     for seed in args.seed..=last {
@@ -273,16 +284,25 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
             break;
         }
         if timed && rounds > 0 && started.elapsed() >= until {
+            out_of_time = seed != last;
             break;
         }
         let mut log = head(seed);
         let round_dir = dir.join(format!("round-{seed}"));
-        let (events, ran, rejected) = if live {
-            run_live(&cfg, pgs, &round_dir, seed, round_ms)?
+        let (events, ran, rejected, io) = if live {
+            run_live(&cfg, pgs, &round_dir, seed, round_ms, &stop)?
         } else {
             let mut round: Round = Round::volume(&cfg, pgs, seed);
-            let ran = round.run(args.steps).map_err(|e| e.to_string());
-            (round.logs(), ran, round.sim.rejected)
+            let ran = round.run(steps).map_err(|e| e.to_string());
+            let io = round
+                .sim
+                .hosts
+                .iter()
+                .fold(DiskIo::default(), |a, h| DiskIo {
+                    saves: a.saves + h.io.saves,
+                    syncs: a.syncs + h.io.syncs,
+                });
+            (round.logs(), ran, round.sim.rejected, io)
         };
         log.events = events.iter().map(Vec::len).collect();
         write_round(&round_dir, &log, &events)?;
@@ -316,6 +336,8 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
                 totals.add(&logs, &v, tally.faults.len());
                 totals.garbage += tally.garbage;
                 totals.rejected += rejected;
+                totals.io.saves += io.saves;
+                totals.io.syncs += io.syncs;
                 if totals.acked > acked {
                     progressed += 1;
                 }
@@ -371,7 +393,9 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
          states judged         {} (every always property on each)\n\
          commits acknowledged  {} (rounds with one: {progressed} of {rounds})\n\
          faults                {} (restarts from disk: {})\n\
-         garbage datagrams     {} sent, {} refused (the network loses and copies some), none handled\n\
+         garbage datagrams     {} sent, {} refused, none handled (the network may lose some, \
+         and the deterministic one copies some)\n\
+         disk                  {} saves made durable by {} syncs (each sync before the messages that depend on it)\n\
          time                  {:.1} s\n",
         args.seed,
         args.seed.saturating_add(rounds.max(1) - 1),
@@ -386,10 +410,18 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
         totals.restarts,
         totals.garbage,
         totals.rejected,
+        totals.io.saves,
+        totals.io.syncs,
         started.elapsed().as_secs_f64(),
     );
     if interrupted {
         text.push_str("interrupted: the rounds run so far are valid and their logs kept\n");
+    }
+    if out_of_time && args.rounds.is_some() {
+        text.push_str(&format!(
+            "stopped: the {} s of --seconds were up before --rounds {limit}\n",
+            args.seconds
+        ));
     }
     text.push_str(
         "verified              every round's logs, read back from its files, replay on the \
@@ -400,8 +432,9 @@ pub fn run(args: &RunArgs, console: &Console) -> Result<i32, UsageError> {
     Ok(0)
 }
 
-/// A round's logs, how it went, and how many datagrams its nodes refused.
-type Ran = (Vec<Vec<VolumeEvent>>, Result<Tally, String>, u64);
+/// A round's logs, how it went, how many datagrams its nodes refused, and their disks' saves
+/// and syncs.
+type Ran = (Vec<Vec<VolumeEvent>>, Result<Tally, String>, u64, DiskIo);
 
 /// One live round in `dir`: the nodes' disks are files there, beside their logs.
 fn run_live(
@@ -410,6 +443,7 @@ fn run_live(
     dir: &Path,
     seed: u64,
     round_ms: u64,
+    stop: &AtomicBool,
 ) -> Result<Ran, UsageError> {
     let unusable = |e: std::io::Error| {
         UsageError(format!(
@@ -420,17 +454,23 @@ fn run_live(
     };
     std::fs::create_dir_all(dir).map_err(unusable)?;
     let round = LiveRound::in_dir(cfg, pgs, dir, seed).map_err(unusable)?;
-    let out = round
-        .run(
-            Duration::from_millis(round_ms),
-            Duration::from_millis(LIVE_FAULT_EVERY_MS),
-        )
-        .map_err(|e| UsageError(format!("a live round could not be stopped: {e}")))?;
+    let out = match round.run_until(
+        Duration::from_millis(round_ms),
+        Duration::from_millis(LIVE_FAULT_EVERY_MS),
+        stop,
+    ) {
+        Ok(out) => out,
+        // The implementation failed, not the request: the round fails (exit 1).
+        Err(e) => {
+            let why = format!("a live round could not be stopped: {e}");
+            return Ok((Vec::new(), Err(why), 0, DiskIo::default()));
+        }
+    };
     let ran = match out.failed {
         Some(e) => Err(e),
         None => Ok(out.tally),
     };
-    Ok((out.logs, ran, out.rejected))
+    Ok((out.logs, ran, out.rejected, out.io))
 }
 
 /// How often a live round draws a fault or a client request.
@@ -456,7 +496,7 @@ fn validate_dir(dir: &Path) -> Result<Outcome, UsageError> {
     let path = dir.join("run.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         UsageError(format!(
-            "cannot read {}: {e} (give a round's directory, as `quorate run quorum --actors` \
+            "cannot read {}: {e} (give a round's directory, as `quorate run quorum` \
              writes it)",
             path.display()
         ))
@@ -541,7 +581,7 @@ fn rounds_in(dir: &Path) -> Result<Vec<PathBuf>, UsageError> {
     if found.is_empty() {
         return Err(UsageError(format!(
             "{} holds neither run.json nor round-K directories with one; give a directory \
-             `quorate run quorum --actors` wrote",
+             `quorate run quorum` wrote",
             dir.display()
         )));
     }

@@ -4,6 +4,13 @@
 //! honest: every save is appended, the disk is synced, and only then are the messages of the
 //! same handler released. The disk holds the actor's storage as a log of snapshots; a restart
 //! reads the last good one back (a torn tail, an append a crash cut short, is dropped).
+//!
+//! Group commit: between [`Host::begin_batch`] and [`Host::end_batch`] the node handles
+//! several inputs, appending each save without a sync and holding every message back; the
+//! batch ends with one sync, and only then are its events logged and its messages released.
+//! A message may leave later than its handler ran (as a slow network delays it), never before
+//! the save it depends on is durable, and a batch that never ends (the node fails) leaves no
+//! trace: nothing of it was released.
 
 use std::io;
 
@@ -43,6 +50,28 @@ pub struct Host<R: Role, D: Disk> {
     synced: Option<R::Storage>,
     /// The disk is gone for good.
     gone: bool,
+    /// The batch being handled (group commit), if one is.
+    batch: Option<Batch<R>>,
+    /// Saves appended, and syncs done.
+    pub io: DiskIo,
+}
+
+/// What a group commit holds back until its sync.
+struct Batch<R: Role> {
+    events: Vec<EventOf<R>>,
+    out: Vec<Outgoing<R::Msg>>,
+    /// The last save appended in the batch.
+    saved: Option<R::Storage>,
+}
+
+/// How many saves a host appended and how many syncs made them durable (fewer with group
+/// commit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskIo {
+    /// Saves appended.
+    pub saves: u64,
+    /// Syncs.
+    pub syncs: u64,
 }
 
 impl<R, D> Host<R, D>
@@ -62,6 +91,8 @@ where
             seq: 0,
             synced: None,
             gone: false,
+            batch: None,
+            io: DiskIo::default(),
         }
     }
 
@@ -142,14 +173,15 @@ where
         seq: u64,
         msg: R::Msg,
     ) -> io::Result<Vec<Outgoing<R::Msg>>> {
-        let Some(state) = self.state.as_mut() else {
+        if self.state.is_none() {
             return Ok(Vec::new());
-        };
-        self.log.push(Event::Recv {
+        }
+        self.record(Event::Recv {
             src,
             seq,
             msg: msg.clone(),
         });
+        let state = self.state.as_mut().expect("it runs");
         let mut fx = Vec::new();
         self.role
             .on_msg(Id::from(self.id), state, Id::from(src), msg, &mut fx);
@@ -158,10 +190,11 @@ where
 
     /// Handle an input from the environment (addressed to this actor, from itself).
     pub fn input(&mut self, msg: R::Msg) -> io::Result<Vec<Outgoing<R::Msg>>> {
-        let Some(state) = self.state.as_mut() else {
+        if self.state.is_none() {
             return Ok(Vec::new());
-        };
-        self.log.push(Event::Input { msg: msg.clone() });
+        }
+        self.record(Event::Input { msg: msg.clone() });
+        let state = self.state.as_mut().expect("it runs");
         let mut fx = Vec::new();
         let me = Id::from(self.id);
         self.role.on_msg(me, state, me, msg, &mut fx);
@@ -170,39 +203,88 @@ where
 
     /// Fire `timer`.
     pub fn fire(&mut self, timer: &R::Timer) -> io::Result<Vec<Outgoing<R::Msg>>> {
-        let Some(state) = self.state.as_mut() else {
+        if self.state.is_none() {
             return Ok(Vec::new());
-        };
-        self.log.push(Event::Timer {
+        }
+        self.record(Event::Timer {
             timer: timer.clone(),
         });
+        let state = self.state.as_mut().expect("it runs");
         let mut fx = Vec::new();
         self.role
             .on_timeout(Id::from(self.id), state, timer, &mut fx);
         self.commit(fx)
     }
 
-    /// Carry a handler's effects out: saves appended and synced, then sends released.
+    /// Log `e` now, or with its batch once the batch's sync is done.
+    fn record(&mut self, e: EventOf<R>) {
+        match self.batch.as_mut() {
+            Some(b) => b.events.push(e),
+            None => self.log.push(e),
+        }
+    }
+
+    /// Start a group commit: the inputs handled until [`Host::end_batch`] share one sync.
+    pub fn begin_batch(&mut self) {
+        if self.batch.is_none() {
+            self.batch = Some(Batch {
+                events: Vec::new(),
+                out: Vec::new(),
+                saved: None,
+            });
+        }
+    }
+
+    /// End the group commit: one sync for every save of the batch, then its events are logged
+    /// and its messages released.
+    pub fn end_batch(&mut self) -> io::Result<Vec<Outgoing<R::Msg>>> {
+        let Some(b) = self.batch.take() else {
+            return Ok(Vec::new());
+        };
+        if let Some(storage) = b.saved {
+            let disk = self.disk.as_mut().expect("a host always has its disk");
+            disk.sync()?;
+            self.io.syncs += 1;
+            self.synced = Some(storage);
+        }
+        self.log.extend(b.events);
+        Ok(b.out)
+    }
+
+    /// Give the batch up unsynced (the node failed): nothing of it is logged or released.
+    pub fn drop_batch(&mut self) {
+        self.batch = None;
+    }
+
+    /// Carry a handler's effects out: saves appended and synced, then sends released (in a
+    /// batch, the sync and the release wait for its end).
     fn commit(&mut self, fx: Vec<Effect<R::Msg, R::Storage>>) -> io::Result<Vec<Outgoing<R::Msg>>> {
         let disk = self.disk.as_mut().expect("a host always has its disk");
         let mut saved = None;
         for e in &fx {
             if let Effect::Save(s) = e {
                 disk.append(s)?;
+                self.io.saves += 1;
                 saved = Some(s.clone());
             }
         }
         if let Some(storage) = saved {
-            disk.sync()?;
-            self.synced = Some(storage.clone());
-            self.log.push(Event::Saved { storage });
+            if let Some(b) = self.batch.as_mut() {
+                b.saved = Some(storage.clone());
+            } else {
+                disk.sync()?;
+                self.io.syncs += 1;
+                self.synced = Some(storage.clone());
+            }
+            // Logged as synced: at once, or with its batch after the batch's sync.
+            self.record(Event::Saved { storage });
         }
         let mut out = Vec::new();
         for e in fx {
             if let Effect::Send(dst, msg) = e {
                 self.seq += 1;
                 let dst = usize::from(dst);
-                self.log.push(Event::Sent {
+                self.record(Event::Sent {
                     dst,
                     seq: self.seq,
                     msg: msg.clone(),
@@ -215,12 +297,20 @@ where
                 });
             }
         }
-        Ok(out)
+        match self.batch.as_mut() {
+            Some(b) => {
+                b.out.append(&mut out);
+                Ok(Vec::new())
+            }
+            None => Ok(out),
+        }
     }
 
     /// The node dies: its state is gone; `crash_disk` decides what its disk keeps.
     pub fn crash(&mut self, crash_disk: impl FnOnce(&mut D)) {
         self.state = None;
+        // A batch not yet synced dies with the node: nothing of it was released.
+        self.batch = None;
         if let Some(d) = self.disk.as_mut() {
             crash_disk(d.disk_mut());
         }
@@ -230,6 +320,7 @@ where
     /// The node's disk is gone for good: it stops and never starts again.
     pub fn lose(&mut self, erase: impl FnOnce(&mut D)) {
         self.state = None;
+        self.batch = None;
         self.gone = true;
         if let Some(d) = self.disk.as_mut() {
             erase(d.disk_mut());
@@ -242,6 +333,7 @@ where
     /// recover from gives back nothing.
     pub fn end(&mut self, crash_disk: impl FnOnce(&mut D)) {
         self.state = None;
+        self.batch = None;
         let mut disk = self
             .disk
             .take()

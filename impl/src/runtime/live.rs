@@ -3,10 +3,13 @@
 //! Nothing is scheduled: the kernel decides the order datagrams arrive in and whether a full
 //! socket buffer drops one, threads race, and a disk's `fsync` takes the time it takes.
 //!
-//! A datagram is the sender's node number (`u32` LE) and its number for the send (`u64` LE),
-//! then the message through the wire codec; a datagram that does not decode is counted and
-//! dropped. A timer fires every period the protocol gives it, with a seeded jitter of ±50% so
-//! that nodes do not march in step; a firing while the node is down does nothing.
+//! A datagram is a CRC-32 seal, then the sender's node number (`u32` LE) and its number for
+//! the send (`u64` LE), then the message through the wire codec; a datagram whose seal does
+//! not hold, that does not decode, or that does not come from the socket of the node it names
+//! is counted and dropped. Datagrams that arrive together are handled as one group commit (one
+//! sync for their saves, then their messages). A timer fires every period the protocol gives
+//! it, with a seeded jitter of ±50% so that nodes do not march in step; a firing while the
+//! node is down does nothing.
 //!
 //! The environment (a protocol's fault table and workload, through [`Cluster`]) works in
 //! draws. A draw first holds every node (each thread finishes the handler it is in, publishes
@@ -30,7 +33,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::cluster::{Cluster, Reads};
-use super::host::{EventOf, Host, Outgoing};
+use super::host::{DiskIo, EventOf, Host, Outgoing};
 use crate::codec;
 use crate::durable::Volatile;
 use crate::rng::Rng;
@@ -44,7 +47,7 @@ struct View<R: Role> {
     saved: Option<R::Storage>,
     lost: bool,
     events: usize,
-    /// Datagrams it could not decode.
+    /// Datagrams it refused (seal, codec or source).
     rejected: u64,
     /// The first I/O error it met; it handles no input after one (it still ends).
     failed: Option<String>,
@@ -98,6 +101,8 @@ pub struct Finished<R: Role> {
     pub logs: Vec<Vec<EventOf<R>>>,
     /// Datagrams the codec rejected, over all nodes.
     pub rejected: u64,
+    /// Saves appended and syncs done, over all nodes (group commit makes fewer syncs).
+    pub io: DiskIo,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -266,13 +271,18 @@ where
             let _ = self.command(i, Command::End);
         }
         let mut rejected = 0;
+        let mut io = DiskIo::default();
         let mut logs = Vec::new();
         let mut broken = None;
         for (i, n) in self.nodes.iter_mut().enumerate() {
             rejected += lock(&n.view).rejected;
             let joined = n.thread.take().map(JoinHandle::join);
             match joined {
-                Some(Ok(host)) => logs.push(host.log),
+                Some(Ok(host)) => {
+                    io.saves += host.io.saves;
+                    io.syncs += host.io.syncs;
+                    logs.push(host.log);
+                }
                 _ => {
                     broken.get_or_insert(format!("node {i}'s thread panicked"));
                 }
@@ -280,7 +290,7 @@ where
         }
         match broken {
             Some(e) => Err(e),
-            None => Ok(Finished { logs, rejected }),
+            None => Ok(Finished { logs, rejected, io }),
         }
     }
 }
@@ -349,6 +359,8 @@ struct Serve<R: Role, D: Volatile> {
 
 /// Bytes of a datagram's header (inside its seal): sender and sequence number.
 const HEADER: usize = 12;
+/// The most datagrams one group commit takes.
+const BATCH_MAX: usize = 64;
 /// The longest a node waits for a datagram before it looks at its commands again.
 const POLL: Duration = Duration::from_millis(1);
 
@@ -387,7 +399,29 @@ where
             if let Ok((n, from)) = self.socket.recv_from(&mut buf)
                 && self.fit()
             {
+                // Group commit: every datagram that has arrived by now (up to a bound) is
+                // handled, then one sync makes all their saves durable before any of their
+                // messages leaves.
+                self.host.begin_batch();
                 self.receive(&buf[..n], from);
+                let _ = self.socket.set_nonblocking(true);
+                for _ in 1..BATCH_MAX {
+                    let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
+                        break;
+                    };
+                    if !self.fit() {
+                        break;
+                    }
+                    self.receive(&buf[..n], from);
+                }
+                let _ = self.socket.set_nonblocking(false);
+                if self.fit() {
+                    let out = self.host.end_batch();
+                    self.release(out);
+                } else {
+                    // A node that met an I/O error releases nothing more.
+                    self.host.drop_batch();
+                }
             }
         }
     }

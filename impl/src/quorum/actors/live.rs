@@ -6,6 +6,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use quorate_model::actor::volume::{InPg, Volume};
@@ -16,6 +17,7 @@ use quorate_model::quorum::actors::node::Node;
 use super::{Faults, Tally, VolumeEvent, draw_pg, volume};
 use crate::durable::{FileDisk, Volatile};
 use crate::runtime::cluster::Cluster;
+use crate::runtime::host::DiskIo;
 use crate::runtime::live::Live;
 use crate::runtime::volume::PgView;
 
@@ -41,6 +43,8 @@ pub struct LiveOutcome {
     pub logs: Vec<Vec<VolumeEvent>>,
     /// Datagrams the codec rejected.
     pub rejected: u64,
+    /// Saves appended and syncs done (group commit makes fewer syncs than saves).
+    pub io: DiskIo,
     /// Why the round stopped early: a node that met an I/O error or could not start again
     /// from its disk.
     pub failed: Option<String>,
@@ -93,11 +97,22 @@ impl<D: Volatile + Send + 'static> LiveRound<D> {
 
     /// Run for `length`, drawing a fault (or a client request) every `every`, then stop every
     /// node and collect the logs (the error: a node's thread that could not be stopped).
-    pub fn run(mut self, length: Duration, every: Duration) -> Result<LiveOutcome, String> {
+    pub fn run(self, length: Duration, every: Duration) -> Result<LiveOutcome, String> {
+        self.run_until(length, every, &AtomicBool::new(false))
+    }
+
+    /// [`LiveRound::run`], ended early once `stop` is set (an interrupt): the round is then
+    /// shorter, and as valid.
+    pub fn run_until(
+        mut self,
+        length: Duration,
+        every: Duration,
+        stop: &AtomicBool,
+    ) -> Result<LiveOutcome, String> {
         let mut tally = Tally::default();
         let end = Instant::now() + length;
         let mut failed = None;
-        while Instant::now() < end {
+        while Instant::now() < end && !stop.load(Ordering::SeqCst) {
             std::thread::sleep(every);
             tally.steps += 1;
             let (pgs, pg) = (self.pgs, draw_pg(self.live.rng(), self.pgs));
@@ -126,6 +141,7 @@ impl<D: Volatile + Send + 'static> LiveRound<D> {
             tally,
             logs: finished.logs,
             rejected: finished.rejected,
+            io: finished.io,
             failed,
         })
     }
