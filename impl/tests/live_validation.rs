@@ -38,6 +38,7 @@ fn live_rounds_validate_and_acknowledge_commits() {
     let (mut acked, mut events, mut faults) = (0, 0, 0);
     let (mut garbage, mut refused) = (0, 0);
     let (mut saves, mut syncs) = (0, 0);
+    let (mut recovered, mut changed) = (0, 0);
     let mut pg_acked = [0; 3];
     for seed in 0..4 {
         let pgs = if seed % 2 == 0 { 1 } else { 3 };
@@ -58,6 +59,40 @@ fn live_rounds_validate_and_acknowledge_commits() {
         refused += out.rejected;
         saves += out.io.saves;
         syncs += out.io.syncs;
+        // A writer that crashed and whose next incarnation recovered as far as installing its
+        // truncation range (it read a read quorum and the metadata service recorded the
+        // range), and a membership change that ended (the control plane announced the epoch
+        // after the dual one).
+        let writer = cfg().slots();
+        let log = &out.logs[writer];
+        if let Some(at) = log.iter().position(|e| matches!(e, Event::Crash))
+            && log[at..].iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Sent {
+                        msg: InPg {
+                            of: Msg::Install { .. },
+                            ..
+                        },
+                        ..
+                    }
+                )
+            })
+        {
+            recovered += 1;
+        }
+        changed += usize::from(out.logs[writer + 1].iter().any(|e| {
+            matches!(
+                e,
+                Event::Sent {
+                    msg: InPg {
+                        of: Msg::Epoch { epoch, .. },
+                        ..
+                    },
+                    ..
+                } if *epoch >= 3
+            )
+        }));
         for e in out.logs.iter().flatten() {
             if let Event::Sent {
                 msg:
@@ -90,6 +125,11 @@ fn live_rounds_validate_and_acknowledge_commits() {
     // Group commit: datagrams that arrive together share a sync, and the rounds still
     // validate (no message left before the save it depends on was synced).
     assert!(syncs < saves, "{saves} saves, {syncs} syncs");
+    assert!(
+        recovered > 0,
+        "no round's writer recovered to its truncation"
+    );
+    assert!(changed > 0, "no round's membership change ended");
 }
 
 /// One live round of 200 ms on log files with bug `P` planted: why validation refused it.
