@@ -72,7 +72,8 @@ where
         }
     }
 
-    fn post(&mut self, out: Vec<Outgoing<R::Msg>>) {
+    /// Put what a host released on the network, each message sealed through the codec.
+    pub fn post(&mut self, out: Vec<Outgoing<R::Msg>>) {
         for o in out {
             self.network.push(Datagram {
                 src: o.src,

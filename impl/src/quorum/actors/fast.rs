@@ -32,7 +32,7 @@ use quorate_model::quorum::step::{Action, Handled, init_taped, step_taped, write
 use crate::codec;
 use crate::durable::MemDisk;
 use crate::runtime::host::Outgoing;
-use crate::runtime::sim::{Datagram, Sim, SimDisk};
+use crate::runtime::sim::{Sim, SimDisk};
 
 /// The sender's number on a message the runtime's network did not carry (the fast
 /// composition's network abstraction, or the environment, hands it over).
@@ -129,7 +129,7 @@ impl<D: SimDisk> FastDriver<D> {
                         .start()
                         .map_err(|e| Self::io(i, "starting from its disk", e))?;
                     self.expect_sent(i, "its start", &out, sent)?;
-                    self.post(out);
+                    self.sim.post(out);
                 }
                 Handled::Msg {
                     src,
@@ -161,7 +161,7 @@ impl<D: SimDisk> FastDriver<D> {
                         r.map_err(|e| Self::io(d, &what, e))?
                     };
                     self.expect_sent(d, &what, &out, sent)?;
-                    self.post(out);
+                    self.sim.post(out);
                 }
                 Handled::Timer { actor, timer, sent } => {
                     let i = usize::from(*actor);
@@ -171,7 +171,7 @@ impl<D: SimDisk> FastDriver<D> {
                         .fire(timer)
                         .map_err(|e| Self::io(i, &what, e))?;
                     self.expect_sent(i, &what, &out, sent)?;
-                    self.post(out);
+                    self.sim.post(out);
                 }
                 Handled::Crash { actor } => self.sim.crash(usize::from(*actor)),
                 Handled::DiskLoss { actor } => {
@@ -232,17 +232,6 @@ impl<D: SimDisk> FastDriver<D> {
                 format!("node {src} sent no {msg:?} to node {dst}, which the model's actor did")
             })?;
         Ok(net.remove(k).seq)
-    }
-
-    fn post(&mut self, out: Vec<Outgoing<Msg>>) {
-        for o in out {
-            self.sim.network.push(Datagram {
-                src: o.src,
-                dst: o.dst,
-                seq: o.seq,
-                bytes: codec::encode_sealed(&o.msg),
-            });
-        }
     }
 
     fn expect_sent(
