@@ -306,6 +306,59 @@ fn suite_only_runs_one_protocol() {
     assert!(out.contains("PASS: 4 entries"));
 }
 
+#[test]
+fn suite_runs_the_ci_tier_unless_full() {
+    // The fourth entry moves to the full tier: the CI tier still kills every always property
+    // and has an entry for every mutant, so it passes on its own.
+    let text = GREEN.replace(
+        "config = \"default\"\n",
+        "config = \"default\"\ntier = \"full\"\n",
+    );
+    let file = TempFile::new("tiers.toml", &text);
+    let (code, out, err) = suite(&[file.path()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("PASS: 3 entries, 3 ok"), "{out}");
+    assert!(out.contains("CI tier: 1 entries of the full tier not run (quorate suite --full"));
+    assert!(err.contains("[3/3] "), "{err}");
+    let (code, out, _) = suite(&[file.path(), "--full"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("PASS: 4 entries, 4 ok"), "{out}");
+    assert!(!out.contains("CI tier"));
+
+    // A mutant whose only entry is in the full tier leaves the CI tier short: it fails, as it
+    // must, rather than letting a planted bug go unchecked in CI.
+    let text = GREEN.replace(
+        "mutant = \"nomono\"\n",
+        "mutant = \"nomono\"\ntier = \"full\"\n",
+    );
+    let file = TempFile::new("short.toml", &text);
+    let (code, out, _) = suite(&[file.path()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL mutant toy/nomono has no suite entry"),
+        "{out}"
+    );
+    let (code, out, _) = suite(&[file.path(), "--full"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Entries of the full tier are still read and resolved without --full: a typo there is a
+    // bad file in CI too.
+    let file = TempFile::new(
+        "fulltypo.toml",
+        &GREEN.replace(
+            "config = \"default\"\n",
+            "config = \"default\"\ntier = \"full\"\nmutant = \"nope\"\n",
+        ),
+    );
+    assert!(usage_error(&[file.path()]).contains("unknown mutant 'nope'"));
+    // Selecting only full-tier entries without --full says how to run them.
+    let text = format!(
+        "{GREEN}\n[[check]]\nprotocol = \"plain\"\nconfig = \"small\"\nexpect = \"pass\"\ntier = \"full\"\n"
+    );
+    let file = TempFile::new("onlyfull.toml", &text);
+    assert!(usage_error(&[file.path(), "--only", "plain"]).contains("add --full to run them"));
+}
+
 fn usage_error(args: &[&str]) -> String {
     let (code, out, err) = suite(args);
     assert_eq!(code, 2, "{args:?}: {out}{err}");
@@ -323,7 +376,7 @@ fn suite_usage_errors() {
     assert_eq!(
         usage_error(&[file.path()]),
         format!(
-            "error: {}: check #3 (toy ci nomono): unknown key 'trace_lenght'; known keys: protocol, config, mutant, expect, property, states_unique, trace_len, set",
+            "error: {}: check #3 (toy ci nomono): unknown key 'trace_lenght'; known keys: protocol, config, mutant, expect, property, states_unique, trace_len, set, tier",
             file.path()
         )
     );

@@ -56,7 +56,8 @@ a config, an optional mutant and the expected outcome (`pass`, or `violation`
 of a named property), with optional pins of the unique state count and of the
 shortest counterexample's length. The suite also fails when some
 always-property is violated by no mutant entry, or when a mutant the protocol
-declares has no entry.";
+declares has no entry. Without --full only the CI tier runs (entries not
+marked tier = \"full\"), and those rules apply to it alone.";
 
 const SUITE_AFTER_HELP: &str = "\
 Entry format:
@@ -69,9 +70,11 @@ Entry format:
   trace_len = 8                   # optional pin: shortest counterexample length
   states_unique = 123456          # optional pin: unique states
   set = [\"write_quorum=3\"]        # optional --set overrides
+  tier = \"full\"                   # optional: run only with --full
 
 Examples:
   quorate suite
+  quorate suite --full
   quorate suite --only quorum --threads 8
   quorate suite checks/suite.toml --junit target/quorate-junit.xml
 
@@ -139,6 +142,15 @@ const FILE_HELP: &str = "\
 The suite file. A relative path missing from the current directory is
 also looked up in the quorate source tree.
 [default: checks/suite.toml]";
+
+const FULL_HELP: &str = "\
+Also run the entries marked tier = \"full\": the largest state spaces,
+whose features smaller entries of the CI tier also reach. Without
+--full the suite runs the CI tier, which on its own must still catch
+every mutant with its named property and violate every always
+property. Run the full tier before a release and after changing a
+protocol; checks/suite.toml's full tier adds about half the CI tier's
+time again.";
 
 const TRACE_OUT_HELP: &str = "\
 Write the counterexample of the first violated property (or, with
@@ -724,6 +736,10 @@ pub struct SuiteArgs {
     /// Run only this protocol's entries.
     #[arg(long, value_name = "PROTOCOL")]
     pub only: Option<String>,
+
+    /// Also run the full tier: the entries marked `tier = "full"`.
+    #[arg(long, long_help = FULL_HELP)]
+    pub full: bool,
 
     /// Also write JUnit XML (one testcase per entry).
     #[arg(long, value_name = "FILE")]

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::engine::Options;
 use crate::registry::{Protocol, UsageError};
-use crate::suite::file::{self, Entry, Expect};
+use crate::suite::file::{self, Entry, Expect, Tier};
 use crate::suite::judge::{Judgement, ProtocolInfo, RunResult, judge, validate};
 use crate::suite::junit::junit_xml;
 use crate::suite::run::{preflight, run_entry};
@@ -37,8 +37,21 @@ pub fn run(
             )));
         }
     }
+    // Every entry is checked and resolved, so a typo in the full tier shows up in CI too.
     validate(&entries, &infos, &name)?;
     preflight(&entries, protocols, &name)?;
+    let held_back = if args.full {
+        0
+    } else {
+        let before = entries.len();
+        entries.retain(|e| e.tier == Tier::Ci);
+        before - entries.len()
+    };
+    if entries.is_empty() {
+        return Err(UsageError(format!(
+            "{name}: every selected entry is in the full tier; add --full to run them"
+        )));
+    }
     // Create the JUnit file up front: a bad path should fail before the suite runs, not after.
     let mut junit =
         match &args.junit {
@@ -109,6 +122,14 @@ pub fn run(
         super::emit(
             &console.out,
             &render_scenarios(&scenario_results, console.style()),
+        );
+    }
+    if held_back > 0 {
+        super::emit(
+            &console.out,
+            &format!(
+                "CI tier: {held_back} entries of the full tier not run (quorate suite --full runs them)\n"
+            ),
         );
     }
     super::emit(

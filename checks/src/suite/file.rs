@@ -27,6 +27,26 @@ impl Expect {
     }
 }
 
+/// Which run of the suite an entry belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// Run by `quorate suite` (what CI runs): the default.
+    Ci,
+    /// Run only by `quorate suite --full`: the largest state spaces, whose features smaller CI
+    /// entries also reach.
+    Full,
+}
+
+impl Tier {
+    /// `ci` or `full`, as in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Ci => "ci",
+            Tier::Full => "full",
+        }
+    }
+}
+
 /// One `[[check]]` of the suite file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -48,6 +68,8 @@ pub struct Entry {
     pub trace_len: Option<u64>,
     /// `--set` overrides, in file order.
     pub sets: Vec<(String, String)>,
+    /// Which run of the suite checks it.
+    pub tier: Tier,
 }
 
 impl Entry {
@@ -66,7 +88,7 @@ impl Entry {
 }
 
 /// The keys a `[[check]]` may have.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 9] = [
     "protocol",
     "config",
     "mutant",
@@ -75,6 +97,7 @@ pub const KEYS: [&str; 8] = [
     "states_unique",
     "trace_len",
     "set",
+    "tier",
 ];
 
 /// Find the suite file: `path` as given (relative to the current directory), else relative to
@@ -216,6 +239,15 @@ fn entry(t: &Table, index: usize) -> Result<Entry, String> {
         }
     };
     let property = string("property")?;
+    let tier = match string("tier")?.as_deref() {
+        None | Some("ci") => Tier::Ci,
+        Some("full") => Tier::Full,
+        Some(other) => {
+            return Err(fail(format!(
+                "tier = \"{other}\" is neither \"ci\" (the default) nor \"full\""
+            )));
+        }
+    };
     let states_unique = count("states_unique")?;
     let trace_len = count("trace_len")?;
     match expect {
@@ -264,6 +296,7 @@ fn entry(t: &Table, index: usize) -> Result<Entry, String> {
         states_unique,
         trace_len,
         sets,
+        tier,
     })
 }
 
@@ -310,6 +343,14 @@ set = ["write_quorum=3", "read_quorum = 3"]
             ]
         );
         assert_eq!(entries[1].label(), "check #2 (quorum ci w3r3)");
+        assert_eq!(entries[0].tier, Tier::Ci);
+        let full = parse(
+            &GOOD.replacen("expect = \"pass\"", "expect = \"pass\"\ntier = \"full\"", 1),
+            "s",
+        )
+        .unwrap();
+        assert_eq!(full[0].tier, Tier::Full);
+        assert_eq!(full[1].tier, Tier::Ci);
     }
 
     #[test]
@@ -333,6 +374,10 @@ set = ["write_quorum=3", "read_quorum = 3"]
         );
         assert!(
             error(&GOOD.replace("\"write_quorum=3\"", "\"write_quorum\"")).contains("KEY=VALUE")
+        );
+        assert!(
+            error(&GOOD.replace("states_unique = 12", "tier = \"nightly\""))
+                .contains("neither \"ci\" (the default) nor \"full\"")
         );
         assert!(
             error(&GOOD.replacen("config = \"ci\"\n", "", 1))
