@@ -19,24 +19,23 @@
 //! The volume's metadata lives here: the epoch counter and every truncation range (the
 //! metadata service), the log's mini-transaction boundaries and the transaction table
 //! (durable in the volume). History the model keeps as ghost variables is recorded from what
-//! the nodes did (acknowledgements to clients, refusals, allocations), never copied from the
-//! model.
+//! the nodes did (acknowledgements to clients, refusals, allocations) by the model's own
+//! observer, never copied from the model's state.
 
+use quorate_model::failover::FailoverConfig;
 use quorate_model::failover::config::{MAX_EPOCH, MAX_SEGMENTS};
-use quorate_model::failover::instance as rules;
+use quorate_model::failover::instance::{self as rules, TxnMtr};
+use quorate_model::failover::observer;
 use quorate_model::failover::state::{
-    Budget, EpochSet, F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_B3_BROKEN, F_B10_BROKEN,
-    F_FAILOVER_DONE, F_STALE_REJECTED, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc,
-    epoch_bit,
+    Budget, EpochSet, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc, epoch_bit,
 };
 use quorate_model::failover::step::{Action, init};
-use quorate_model::failover::{FailoverConfig, Mutant};
 use quorate_model::quorum::config::MAX_LSN;
 
 use super::host::{SegmentHost, SimHost};
 use super::instance::InstanceNode;
 use super::segment::Handled;
-use super::wire::{self, Msg, Refusal, WireTrunc};
+use super::wire::{self, Msg, WireTrunc};
 
 /// The volume's durable metadata beyond the segments.
 #[derive(Clone, Debug, Default)]
@@ -212,9 +211,7 @@ impl<H: SegmentHost> Cluster<H> {
                 let Some((i, phase)) = self.recovering() else {
                     return false;
                 };
-                let late = self.cfg.has(Mutant::FenceAfterRecoveryRead)
-                    && matches!(phase, Phase::Truncating { .. });
-                if self.cfg.has(Mutant::NoFencing) || !(phase == Phase::Fencing || late) {
+                if !rules::may_fence(&self.cfg, phase) {
                     return false;
                 }
                 let epoch = self.insts[i].inst.epoch;
@@ -240,15 +237,12 @@ impl<H: SegmentHost> Cluster<H> {
                     return false;
                 };
                 let orphans = self.orphans(&w);
-                if w.role != Role::Writer
-                    || w.cut_off
-                    || orphans == 0
-                    || self.cfg.has(Mutant::NoUndo)
-                {
+                if !rules::may_undo(&self.cfg, &w, orphans) {
                     return false;
                 }
                 self.vol.done |= orphans;
                 self.vol.rolled_back |= orphans;
+                observer::rolled_back(&mut self.ghost, orphans);
                 true
             }
             Action::Sync { replica } => {
@@ -388,27 +382,24 @@ impl<H: SegmentHost> Cluster<H> {
         for l in first..=last {
             self.sent[usize::from(l) - 1] |= epoch_bit(w.epoch);
         }
-        self.ghost.wrote[usize::from(w.epoch) - 1] |= 1 << i;
+        observer::allocated(&mut self.ghost, i as u8, w.epoch);
         let node = &mut self.insts[i];
         node.inst.next_lsn = last + 1;
-        if self.cfg.txn_mtrs == 1 {
-            return true; // every MTR commits
-        }
-        if w.open_txn == 0 {
-            // A transaction's body: nothing to acknowledge yet.
-            self.vol.bodies |= bit(last);
-            node.inst.open_txn = last;
-            node.begun_here = true;
-        } else {
-            // Its commit. One this writer did not begin, or one already ended (a newer writer
-            // rolled it back), finishes a transaction active at a failure.
-            let body = bit(w.open_txn);
-            if !node.begun_here || self.vol.done & body != 0 {
-                self.ghost.orphan_commits |= bit(last);
+        match rules::txn_mtr(&self.cfg, &w) {
+            TxnMtr::Commits => {}
+            TxnMtr::Body => {
+                // A transaction's body: nothing to acknowledge yet.
+                self.vol.bodies |= bit(last);
+                node.inst.open_txn = last;
+                node.begun_here = true;
             }
-            self.vol.done |= body;
-            node.inst.open_txn = 0;
-            node.begun_here = false;
+            TxnMtr::CommitOf { body } => {
+                let ended = self.vol.done & bit(body) != 0;
+                observer::committed_txn(&mut self.ghost, last, node.begun_here, ended);
+                self.vol.done |= bit(body);
+                node.inst.open_txn = 0;
+                node.begun_here = false;
+            }
         }
         true
     }
@@ -429,19 +420,12 @@ impl<H: SegmentHost> Cluster<H> {
             .iter()
             .find(|t| t.epoch == epoch)
             .map(|&t| t.into());
-        match self.send_segment(i, &Msg::Write { lsn, epoch, range }) {
-            Some(Handled::Changed { stale_accepted }) => {
-                if stale_accepted {
-                    self.ghost.flags |= F_B3_BROKEN;
-                }
-                true
-            }
-            Some(Handled::Refused(Refusal::Stale)) => {
-                self.ghost.flags |= F_STALE_REJECTED;
-                true
-            }
-            _ => false,
-        }
+        let verdict = match self.send_segment(i, &Msg::Write { lsn, epoch, range }) {
+            Some(Handled::Changed { stale_accepted }) => Ok(stale_accepted),
+            Some(Handled::Refused(r)) => Err(r.into()),
+            _ => return false,
+        };
+        observer::write_handled(&mut self.ghost, verdict)
     }
 
     /// The control plane finds the endpoint's instance down or unreachable and promotes the
@@ -480,10 +464,9 @@ impl<H: SegmentHost> Cluster<H> {
         if quorum & !self.up_set() != 0 || quorum.count_ones() != u32::from(cfg.read_quorum) {
             return false;
         }
-        let fence_first = !cfg.has(Mutant::NoFencing) && !cfg.has(Mutant::FenceAfterRecoveryRead);
         let fenced = self.insts[i].view().iter().filter(|x| x.fence >= e).count();
-        if fence_first && fenced < usize::from(cfg.write_quorum) {
-            return false; // fence before reading: the old writer can add nothing durable now
+        if !rules::may_read(&cfg, fenced) {
+            return false;
         }
         let request = Msg::ReadScl {
             truncs: self.wire_truncs(),
@@ -503,28 +486,21 @@ impl<H: SegmentHost> Cluster<H> {
             }
         }
         let rvdl = rules::recovered_vdl(&cfg, tops.into_iter(), self.vol.cpls, &self.vol.truncs);
-        // History: did the recovery cut below a commit acknowledged by an older epoch?
-        let acked_before = (1..=MAX_LSN as Lsn)
-            .rev()
-            .find(|&l| self.ghost.acked[usize::from(l) - 1] & (epoch_bit(e) - 1) != 0)
-            .unwrap_or(0);
-        if rvdl < acked_before {
-            self.ghost.flags |= F_B10_BROKEN;
-        }
+        observer::recovered(&mut self.ghost, e, rvdl);
         if let Some(t) = rules::truncation(&cfg, rvdl, e) {
-            let annuls_held = (0..self.host.len()).any(|k| {
-                let s = self.segment(k);
-                (1..=MAX_LSN as Lsn).any(|l| s.rec(l) != 0 && t.annuls(l, s.rec(l)))
-            });
-            if annuls_held {
-                self.ghost.flags |= F_ANNULLED;
-            }
+            let held: Vec<Seg> = (0..self.host.len()).map(|k| self.segment(k)).collect();
+            observer::range_written(&mut self.ghost, t, &held);
             self.vol.truncs.push(t);
-            // Recovery rebuilds the transaction table: a commit the range annuls did not
-            // happen, so its transaction is in progress again.
-            let ended = self.vol.done & self.vol.bodies & !self.vol.rolled_back;
-            let commits = self.vol.cpls & !self.vol.bodies;
-            self.vol.done &= !rules::reopened(t, ended, commits, &self.sent);
+            let v = &self.vol;
+            let commits = v.cpls & !v.bodies;
+            self.vol.done = rules::txn_table_after_range(
+                t,
+                v.done,
+                v.bodies,
+                v.rolled_back,
+                commits,
+                &self.sent,
+            );
         }
         self.insts[i].inst.role = Role::Recovering(Phase::Truncating { rvdl });
         true
@@ -552,7 +528,7 @@ impl<H: SegmentHost> Cluster<H> {
         w.next_lsn = base;
         w.open_txn = adopted;
         node.begun_here = false;
-        self.ghost.flags |= F_FAILOVER_DONE;
+        observer::opened(&mut self.ghost);
         true
     }
 
@@ -614,12 +590,7 @@ impl<H: SegmentHost> Cluster<H> {
             self.insts[k].inst.pgcl = pgcl;
             self.insts[k].inst.vdl = vdl;
             let acked = rules::acknowledged(&w, vdl, commits, &self.sent);
-            for l in (1..=MAX_LSN as Lsn).filter(|&l| acked & bit(l) != 0) {
-                self.ghost.acked[usize::from(l) - 1] |= epoch_bit(w.epoch);
-                if self.ghost.flags & F_FAILOVER_DONE != 0 && w.epoch > 1 {
-                    self.ghost.flags |= F_ACKED_AFTER_FAILOVER;
-                }
-            }
+            observer::acknowledged(&mut self.ghost, w.epoch, acked);
         }
     }
 
@@ -630,8 +601,7 @@ impl<H: SegmentHost> Cluster<H> {
 
     /// The cluster's state in the model's terms.
     pub fn lift(&self) -> FailoverState {
-        let mut ghost = self.ghost;
-        ghost.rolled_back = self.vol.rolled_back;
+        let ghost = self.ghost;
         FailoverState {
             segs: (0..self.host.len()).map(|i| self.segment(i)).collect(),
             insts: self.insts.iter().map(|x| x.inst).collect(),

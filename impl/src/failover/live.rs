@@ -161,7 +161,7 @@ pub fn run_on(
                 progress(&Progress {
                     elapsed: start.elapsed(),
                     rounds: r.rounds,
-                    acked: r.acked + seen.acked.iter().filter(|&&a| a != 0).count() as u64,
+                    acked: r.acked + seen.ghost.acked.iter().filter(|&&a| a != 0).count() as u64,
                     failovers: r.failovers + seen.failovers,
                 });
             }
@@ -421,7 +421,7 @@ fn round(
     let vol = volume.stop().ok_or("the metadata service died")?;
     host.stop_all();
     let seen = history.seen();
-    report.acked += seen.acked.iter().filter(|&&a| a != 0).count() as u64;
+    report.acked += seen.ghost.acked.iter().filter(|&&a| a != 0).count() as u64;
     report.promotions += seen.promotions;
     report.failovers += seen.failovers;
     report.stale_refused += seen.stale_refused;
@@ -456,16 +456,7 @@ fn round(
             vol.truncs.len()
         ));
     }
-    let state = lift(
-        cfg,
-        &host,
-        &up,
-        &places,
-        endpoint,
-        &vol,
-        &seen.acked,
-        seen.flags,
-    );
+    let state = lift(cfg, &host, &up, &places, endpoint, &vol, &seen.ghost);
     if let Some((name, why)) =
         crate::rounds::first_violation(all_properties(), |p| evaluate(p, cfg, &state))
     {
@@ -566,8 +557,7 @@ fn lift(
     places: &[Place],
     endpoint: u8,
     vol: &Volume,
-    acked: &[u8; quorate_model::quorum::config::MAX_LSN],
-    flags: u16,
+    ghost: &Ghost,
 ) -> FailoverState {
     let mut wrote = [0u8; MAX_EPOCH];
     for (k, &w) in vol.wrote.iter().take(MAX_EPOCH).enumerate() {
@@ -595,13 +585,7 @@ fn lift(
         bodies: 0,
         txn_done: 0,
         budget: init(cfg).budget,
-        ghost: Ghost {
-            acked: *acked,
-            wrote,
-            flags,
-            rolled_back: 0,
-            orphan_commits: 0,
-        },
+        ghost: Ghost { wrote, ..*ghost },
     }
 }
 

@@ -23,10 +23,10 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
+use quorate_model::failover::FailoverConfig;
 use quorate_model::failover::config::MAX_EPOCH;
 use quorate_model::failover::state::{Epoch, Lsn, Seg, Trunc};
 use quorate_model::failover::storage::{self, Reject};
-use quorate_model::failover::{FailoverConfig, Mutant};
 use quorate_model::quorum::config::MAX_LSN;
 use quorate_model::quorum::segment::chain_top;
 
@@ -178,7 +178,7 @@ impl<D: Disk> SegmentNode<D> {
         if let Err(e) = node.log.sync() {
             return Err((RecoverError::Io(e), node.log.into_disk()));
         }
-        if cfg.has(Mutant::VolatileTruncation)
+        if !storage::keeps_ranges(cfg)
             && node.seg.trunc_epoch > 1
             && let Err(e) = node.commit(Entry::ForgotRanges)
         {

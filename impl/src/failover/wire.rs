@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use quorate_model::failover::config::{MAX_EPOCH, MAX_SEGMENTS};
 use quorate_model::failover::state::{Epoch, Lsn};
+use quorate_model::failover::storage::Reject;
 use quorate_model::quorum::config::MAX_LSN;
 use quorate_model::quorum::state::Trunc;
 
@@ -56,6 +57,17 @@ pub enum Refusal {
     NeedsTruncation,
     /// The record is annulled by a range installed here.
     Annulled,
+}
+
+impl From<Refusal> for Reject {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Stale => Reject::Stale,
+            Refusal::NeedsEpoch => Reject::NeedsEpoch,
+            Refusal::NeedsTruncation => Reject::NeedsTruncation,
+            Refusal::Annulled => Reject::Annulled,
+        }
+    }
 }
 
 /// Every message of the failover protocol.

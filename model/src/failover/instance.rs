@@ -15,7 +15,7 @@
 //!   next volume epoch ([`next_epoch`]).
 
 use super::config::{FailoverConfig, Mutant};
-use super::state::{Epoch, EpochSet, Inst, Lsn, Role, Seg, Trunc, epoch_bit};
+use super::state::{Epoch, EpochSet, Inst, Lsn, Phase, Role, Seg, Trunc, epoch_bit};
 use crate::quorum::config::MAX_LSN;
 
 fn bit(l: Lsn) -> u16 {
@@ -99,6 +99,71 @@ pub fn acknowledged(w: &Inst, vdl: Lsn, commits: u16, sent: &[EpochSet; MAX_LSN]
     (w.base..w.next_lsn.min(vdl + 1))
         .filter(|&l| commits & bit(l) != 0 && sent[usize::from(l) - 1] & epoch_bit(w.epoch) != 0)
         .fold(0, |a, l| a | bit(l))
+}
+
+/// What writer `w`'s next mini-transaction is in the transaction table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnMtr {
+    /// Every MTR commits (`txn_mtrs = 1`).
+    Commits,
+    /// The body of a new transaction: a consistency point with nothing to acknowledge.
+    Body,
+    /// The commit of the open transaction whose body ends at `body`.
+    CommitOf {
+        /// The body's last LSN.
+        body: Lsn,
+    },
+}
+
+/// Whether writer `w`'s next MTR begins a transaction, commits its open one, or (with one MTR
+/// per transaction) simply commits.
+pub fn txn_mtr(cfg: &FailoverConfig, w: &Inst) -> TxnMtr {
+    if cfg.txn_mtrs == 1 {
+        TxnMtr::Commits
+    } else if w.open_txn == 0 {
+        TxnMtr::Body
+    } else {
+        TxnMtr::CommitOf { body: w.open_txn }
+    }
+}
+
+/// Whether the open writer `w` rolls back `orphans` (the transactions active at an older
+/// incarnation's failure) now: it is open and reachable and there are some; never under
+/// `no-undo`.
+pub fn may_undo(cfg: &FailoverConfig, w: &Inst, orphans: u16) -> bool {
+    w.role == Role::Writer && !w.cut_off && orphans != 0 && !cfg.has(Mutant::NoUndo)
+}
+
+/// Whether a recovery in `phase` may install its epoch on a segment: while fencing, before it
+/// reads; under `fence-after-recovery-read` (the paper's literal order) also after the read;
+/// never under `no-fencing`.
+pub fn may_fence(cfg: &FailoverConfig, phase: Phase) -> bool {
+    let late = cfg.has(Mutant::FenceAfterRecoveryRead) && matches!(phase, Phase::Truncating { .. });
+    !cfg.has(Mutant::NoFencing) && (phase == Phase::Fencing || late)
+}
+
+/// Whether a recovery whose epoch `fenced` segments hold may read the SCLs: only once a write
+/// quorum is fenced, so the old writer can make nothing durable after the read (not under
+/// `no-fencing` or `fence-after-recovery-read`, which read first).
+pub fn may_read(cfg: &FailoverConfig, fenced: usize) -> bool {
+    let fence_first = !cfg.has(Mutant::NoFencing) && !cfg.has(Mutant::FenceAfterRecoveryRead);
+    !fence_first || fenced >= usize::from(cfg.write_quorum)
+}
+
+/// The transaction table `done` (ended bodies, bit `l-1`) after recovery writes range `t`:
+/// a transaction whose commit record the range annuls did not commit after all, so it is in
+/// progress again and the open writer must roll it back (F2). `rolled_back` are the bodies
+/// that ended by rollback, which no range reopens.
+pub fn txn_table_after_range(
+    t: Trunc,
+    done: u16,
+    bodies: u16,
+    rolled_back: u16,
+    commits: u16,
+    sent: &[EpochSet; MAX_LSN],
+) -> u16 {
+    let ended = done & bodies & !rolled_back;
+    done & !reopened(t, ended, commits, sent)
 }
 
 /// The next volume epoch the metadata service hands out after `ctr` (under `epoch-reuse`, the

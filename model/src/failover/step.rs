@@ -10,13 +10,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::{FailoverConfig, Mutant};
-use super::instance;
+use super::instance::{self, TxnMtr};
+use super::observer;
 use super::state::{
-    Budget, EpochSet, F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_B3_BROKEN, F_B10_BROKEN,
-    F_FAILOVER_DONE, F_STALE_REJECTED, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc,
-    epoch_bit,
+    Budget, EpochSet, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc, epoch_bit,
 };
-use super::storage::{self, Reject};
+use super::storage;
 use crate::quorum::config::MAX_LSN;
 use crate::quorum::segment::chain_top;
 
@@ -305,7 +304,6 @@ fn recovering(s: &FailoverState) -> Option<(usize, Phase)> {
 }
 
 fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
-    let wq = usize::from(cfg.write_quorum);
     match *action {
         Action::WriteMtr { inst } => {
             let i = usize::from(inst);
@@ -317,25 +315,22 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             for l in first..=last {
                 s.sent[usize::from(l) - 1] |= epoch_bit(w.epoch);
             }
-            s.ghost.wrote[usize::from(w.epoch) - 1] |= 1 << inst;
+            observer::allocated(&mut s.ghost, inst, w.epoch);
             s.insts[i].next_lsn = last + 1;
-            if cfg.txn_mtrs == 1 {
-                return true; // every MTR commits
-            }
-            if w.open_txn == 0 {
-                // A transaction's body: a consistency point, but nothing to acknowledge.
-                s.bodies |= 1 << (last - 1);
-                s.insts[i].open_txn = last;
-            } else {
-                // Its commit. A transaction begun by an older incarnation, or one a newer
-                // writer already rolled back, was active at a failure: mark the history.
-                let body = 1u16 << (w.open_txn - 1);
-                let begun_here = s.sent[usize::from(w.open_txn) - 1] & epoch_bit(w.epoch) != 0;
-                if !begun_here || s.txn_done & body != 0 {
-                    s.ghost.orphan_commits |= 1 << (last - 1);
+            match instance::txn_mtr(cfg, &w) {
+                TxnMtr::Commits => {}
+                TxnMtr::Body => {
+                    // A transaction's body: a consistency point, but nothing to acknowledge.
+                    s.bodies |= 1 << (last - 1);
+                    s.insts[i].open_txn = last;
                 }
-                s.txn_done |= body;
-                s.insts[i].open_txn = 0;
+                TxnMtr::CommitOf { body } => {
+                    let bit = 1u16 << (body - 1);
+                    let begun_here = s.sent[usize::from(body) - 1] & epoch_bit(w.epoch) != 0;
+                    observer::committed_txn(&mut s.ghost, last, begun_here, s.txn_done & bit != 0);
+                    s.txn_done |= bit;
+                    s.insts[i].open_txn = 0;
+                }
             }
             true
         }
@@ -346,20 +341,11 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             {
                 return false;
             }
-            match storage::on_write(cfg, &x, lsn, epoch, &s.truncs) {
-                Ok((next, stale)) => {
-                    s.segs[i] = next;
-                    if stale {
-                        s.ghost.flags |= F_B3_BROKEN;
-                    }
-                    true
-                }
-                Err(Reject::Stale) => {
-                    s.ghost.flags |= F_STALE_REJECTED;
-                    true
-                }
-                Err(_) => false,
-            }
+            let verdict = storage::on_write(cfg, &x, lsn, epoch, &s.truncs).map(|(next, stale)| {
+                s.segs[i] = next;
+                stale
+            });
+            observer::write_handled(&mut s.ghost, verdict)
         }
         Action::Gossip { from, to, lsn } => {
             let (a, b) = (s.segs[usize::from(from)], s.segs[usize::from(to)]);
@@ -390,9 +376,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             let Some((i, phase)) = recovering(s) else {
                 return false;
             };
-            let late_fence_allowed = cfg.has(Mutant::FenceAfterRecoveryRead)
-                && matches!(phase, Phase::Truncating { .. });
-            if cfg.has(Mutant::NoFencing) || !(phase == Phase::Fencing || late_fence_allowed) {
+            if !instance::may_fence(cfg, phase) {
                 return false;
             }
             let e = s.insts[i].epoch;
@@ -417,10 +401,8 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             if quorum & !up != 0 || quorum.count_ones() != u32::from(cfg.read_quorum) {
                 return false;
             }
-            let fence_first =
-                !cfg.has(Mutant::NoFencing) && !cfg.has(Mutant::FenceAfterRecoveryRead);
-            if fence_first && s.count(|x| x.fence >= e) < wq {
-                return false; // fence before reading: the old writer can no longer add to the log
+            if !instance::may_read(cfg, s.count(|x| x.fence >= e)) {
+                return false;
             }
             // The chain of each responder, judged with every durable range (the metadata
             // service holds them), so a stray record of an annulled range never counts.
@@ -428,22 +410,19 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
                 .filter(|&k| quorum & (1 << k) != 0)
                 .map(|k| chain_top(&s.segs[k].recs, s.truncs.iter()));
             let rvdl = instance::recovered_vdl(cfg, tops, s.cpls, &s.truncs);
-            let acked_before = (1..=MAX_LSN as Lsn)
-                .rev()
-                .find(|&l| s.ghost.acked[usize::from(l) - 1] & (epoch_bit(e) - 1) != 0)
-                .unwrap_or(0);
-            if rvdl < acked_before {
-                s.ghost.flags |= F_B10_BROKEN;
-            }
+            observer::recovered(&mut s.ghost, e, rvdl);
             if let Some(t) = instance::truncation(cfg, rvdl, e) {
-                if s.segs
-                    .iter()
-                    .any(|x| (1..=MAX_LSN as Lsn).any(|l| x.rec(l) != 0 && t.annuls(l, x.rec(l))))
-                {
-                    s.ghost.flags |= F_ANNULLED;
-                }
+                observer::range_written(&mut s.ghost, t, &s.segs);
                 s.truncs.push(t);
-                reopen_annulled_commits(s, t);
+                let commits = s.commits();
+                s.txn_done = instance::txn_table_after_range(
+                    t,
+                    s.txn_done,
+                    s.bodies,
+                    s.ghost.rolled_back,
+                    commits,
+                    &s.sent,
+                );
             }
             s.insts[i].role = Role::Recovering(Phase::Truncating { rvdl });
             true
@@ -480,7 +459,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             w.base = base;
             w.next_lsn = w.base;
             w.open_txn = adopted;
-            s.ghost.flags |= F_FAILOVER_DONE;
+            observer::opened(&mut s.ghost);
             true
         }
         Action::Undo => {
@@ -489,12 +468,12 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
                 return false;
             };
             let orphans = s.orphans(&w);
-            if w.cut_off || orphans == 0 || cfg.has(Mutant::NoUndo) {
+            if !instance::may_undo(cfg, &w, orphans) {
                 return false;
             }
             debug_assert_eq!(s.insts[i].role, Role::Writer);
             s.txn_done |= orphans;
-            s.ghost.rolled_back |= orphans;
+            observer::rolled_back(&mut s.ghost, orphans);
             true
         }
         Action::Sync { replica } => {
@@ -591,19 +570,11 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
     }
 }
 
-/// Recovery rebuilds the transaction table from the recovered log: a transaction whose commit
-/// record the new range annuls did not commit after all, so it is in progress again, and the
-/// open writer must roll it back (F2).
-fn reopen_annulled_commits(s: &mut FailoverState, t: Trunc) {
-    let ended = s.txn_done & s.bodies & !s.ghost.rolled_back;
-    s.txn_done &= !instance::reopened(t, ended, s.commits(), &s.sent);
-}
-
 /// A segment goes down. Its records, fence and installed ranges are durable, except the
 /// ranges under `volatile-truncation`.
 fn crash_seg(cfg: &FailoverConfig, x: &mut Seg, truncs: &[Trunc]) {
     x.up = false;
-    if cfg.has(Mutant::VolatileTruncation) {
+    if !storage::keeps_ranges(cfg) {
         *x = storage::forget_ranges(x, truncs);
     }
 }
@@ -669,12 +640,7 @@ fn settle(cfg: &FailoverConfig, s: &mut FailoverState) {
         s.insts[i].pgcl = pgcl;
         s.insts[i].vdl = vdl;
         let acked = instance::acknowledged(&w, vdl, s.commits(), &s.sent);
-        for l in (1..=MAX_LSN as Lsn).filter(|&l| acked & (1 << (l - 1)) != 0) {
-            s.ghost.acked[usize::from(l) - 1] |= epoch_bit(w.epoch);
-            if s.ghost.flags & F_FAILOVER_DONE != 0 && w.epoch > 1 {
-                s.ghost.flags |= F_ACKED_AFTER_FAILOVER;
-            }
-        }
+        observer::acknowledged(&mut s.ghost, w.epoch, acked);
     }
 }
 

@@ -75,6 +75,12 @@ pub fn store(seg: &Seg, lsn: Lsn, w: Epoch, truncs: &[Trunc]) -> Seg {
     next
 }
 
+/// Whether a segment keeps its installed ranges over a crash: it does (they are durable),
+/// except under `volatile-truncation`.
+pub fn keeps_ranges(cfg: &FailoverConfig) -> bool {
+    !cfg.has(Mutant::VolatileTruncation)
+}
+
 /// What a restart leaves of a segment that kept its installed ranges in memory only (the
 /// mutant `volatile-truncation`): records and fence stay, the ranges are forgotten.
 pub fn forget_ranges(seg: &Seg, truncs: &[Trunc]) -> Seg {

@@ -31,17 +31,16 @@ use serde::{Deserialize, Serialize};
 use quorate_model::failover::FailoverConfig;
 use quorate_model::failover::config::{MAX_EPOCH, MAX_INSTANCES};
 use quorate_model::failover::instance as rules;
-use quorate_model::failover::state::{
-    Epoch, F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_B3_BROKEN, F_B10_BROKEN, F_FAILOVER_DONE,
-    F_STALE_REJECTED, Inst, Lsn, Phase, Role, epoch_bit,
-};
+use quorate_model::failover::observer;
+use quorate_model::failover::state::{Epoch, Inst, Lsn, Phase, Role};
+use quorate_model::failover::storage::Reject;
 use quorate_model::quorum::config::MAX_LSN;
 
 use super::volume::{History, VolAns, VolReq, Volume};
 use crate::failover::instance::InstanceNode;
 use crate::failover::real::{Answer, Req};
 use crate::failover::segment::Handled;
-use crate::failover::wire::{self, Msg, Refusal};
+use crate::failover::wire::{self, Msg};
 use crate::udp::Caller;
 
 /// How often an instance tells the control plane it is alive.
@@ -384,16 +383,17 @@ impl Instance {
     /// What the segments did with the writer's requests, in the history's terms.
     fn observe(&self, done: &[Option<Handled>]) {
         for h in done.iter().flatten() {
-            match h {
-                Handled::Changed {
-                    stale_accepted: true,
-                } => self.shared.history.with(|s| s.flags |= F_B3_BROKEN),
-                Handled::Refused(Refusal::Stale) => self.shared.history.with(|s| {
-                    s.flags |= F_STALE_REJECTED;
+            let verdict = match h {
+                Handled::Changed { stale_accepted } => Ok(*stale_accepted),
+                Handled::Refused(r) => Err((*r).into()),
+                Handled::Unchanged | Handled::Reply(_) => continue,
+            };
+            self.shared.history.with(|s| {
+                observer::write_handled(&mut s.ghost, verdict);
+                if verdict == Err(Reject::Stale) {
                     s.stale_refused += 1;
-                }),
-                _ => {}
-            }
+                }
+            });
         }
     }
 
@@ -460,21 +460,14 @@ impl Instance {
         let now = Instant::now();
         let alloc_at = self.alloc_at;
         let fresh = self.shared.history.with(|s| {
-            let mut fresh = 0;
-            for l in (1..=MAX_LSN as Lsn).filter(|&l| acked & (1 << (l - 1)) != 0) {
-                let k = usize::from(l) - 1;
-                if s.acked[k] & epoch_bit(e) == 0 {
-                    fresh += 1;
-                    s.acked[k] |= epoch_bit(e);
-                    if let Some(at) = alloc_at[k] {
-                        s.latencies_us
-                            .push(now.duration_since(at).as_micros() as u64);
-                    }
-                    if s.flags & F_FAILOVER_DONE != 0 && e > 1 {
-                        s.flags |= F_ACKED_AFTER_FAILOVER;
-                    }
+            let fresh = observer::acknowledged(&mut s.ghost, e, acked);
+            for k in (0..MAX_LSN).filter(|&k| fresh & (1 << k) != 0) {
+                if let Some(at) = alloc_at[k] {
+                    s.latencies_us
+                        .push(now.duration_since(at).as_micros() as u64);
                 }
             }
+            let fresh = fresh.count_ones();
             // Everything allocated, and all of it its own durable (or nothing left to write).
             let all_durable =
                 w.next_lsn > cfg.lsns && (w.next_lsn == w.base || vdl + 1 >= w.next_lsn);
@@ -548,26 +541,16 @@ impl Instance {
                 }
                 let truncs = self.vol.ranges();
                 let rvdl = rules::recovered_vdl(&cfg, tops.into_iter(), self.vol.cpls, &truncs);
-                let older = epoch_bit(e) - 1;
-                self.shared.history.with(|s| {
-                    let acked_before = (1..=MAX_LSN as Lsn)
-                        .rev()
-                        .find(|&l| s.acked[usize::from(l) - 1] & older != 0)
-                        .unwrap_or(0);
-                    if rvdl < acked_before {
-                        s.flags |= F_B10_BROKEN;
-                    }
-                });
+                self.shared
+                    .history
+                    .with(|s| observer::recovered(&mut s.ghost, e, rvdl));
                 if let Some(t) = rules::truncation(&cfg, rvdl, e) {
-                    let annuls_held = view.iter().any(|s| {
-                        (1..=MAX_LSN as Lsn).any(|l| s.rec(l) != 0 && t.annuls(l, s.rec(l)))
-                    });
                     if self.volume(VolReq::AddTrunc(t.into())).is_none() {
                         return; // not durable yet: read again
                     }
-                    if annuls_held {
-                        self.shared.history.with(|s| s.flags |= F_ANNULLED);
-                    }
+                    self.shared
+                        .history
+                        .with(|s| observer::range_written(&mut s.ghost, t, &view));
                 }
                 self.node.inst.role = Role::Recovering(Phase::Truncating { rvdl });
                 self.event(format!(
@@ -622,7 +605,7 @@ impl Instance {
                 w.open_txn = 0;
                 self.node.begun_here = false;
                 self.shared.history.with(|s| {
-                    s.flags |= F_FAILOVER_DONE;
+                    observer::opened(&mut s.ghost);
                     s.failovers += 1;
                 });
                 self.event(format!("opened at epoch {e}, writes from LSN {base}"));

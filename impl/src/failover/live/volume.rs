@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use quorate_model::failover::FailoverConfig;
 use quorate_model::failover::config::MAX_EPOCH;
 use quorate_model::failover::instance as rules;
-use quorate_model::failover::state::{Epoch, EpochSet, Lsn, Trunc, epoch_bit};
+use quorate_model::failover::state::{Epoch, EpochSet, Ghost, Lsn, Trunc, epoch_bit};
 use quorate_model::quorum::config::MAX_LSN;
 
 use crate::failover::wire::WireTrunc;
@@ -149,10 +149,9 @@ pub struct History {
 /// The observations.
 #[derive(Clone, Debug, Default)]
 pub struct Seen {
-    /// `acked[l-1]`: the epochs at which the commit ending at LSN `l` was acknowledged.
-    pub acked: [EpochSet; MAX_LSN],
-    /// The model's event flags (`F_*`) observed.
-    pub flags: u16,
+    /// The model's history, recorded by its observer: acknowledgements by epoch and the event
+    /// flags (`F_*`).
+    pub ghost: Ghost,
     /// Latency of each acknowledgement, from its MTR's allocation, in microseconds.
     pub latencies_us: Vec<u64>,
     /// Failovers completed (a recovering instance opened).

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::failover::properties as p;
+use crate::failover::state::F_STALE_REJECTED;
 
 fn cfg(replicas: u8) -> FailoverConfig {
     let mut c = FailoverConfig::preset("default").unwrap();
