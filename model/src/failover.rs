@@ -33,6 +33,7 @@
 //! pure `step`), [`properties`] (B1-B10, F1), [`symmetry`], [`model`]. The spec is
 //! `specs/failover.md`; property and mutant names carry its IDs.
 
+pub mod actors;
 pub mod config;
 pub mod instance;
 pub mod model;

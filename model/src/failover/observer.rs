@@ -12,11 +12,13 @@
 //! verdict on a write, the recovered VDL a recovery computed, the commits a writer
 //! acknowledged); the functions decide what that means for the history.
 
+use super::actors::msg::Msg;
 use super::state::{
     EpochSet, F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_B3_BROKEN, F_B10_BROKEN, F_FAILOVER_DONE,
     F_STALE_REJECTED, Ghost, Lsn, Seg, Trunc, epoch_bit,
 };
 use super::storage::Reject;
+use crate::actor::Id;
 use crate::quorum::config::MAX_LSN;
 
 /// Instance `inst`, writing at epoch `e`, allocated a mini-transaction.
@@ -50,6 +52,17 @@ pub fn write_handled(g: &mut Ghost, verdict: Result<bool, Reject>) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// A record of epoch `e` reached a segment that was `before`, which answered `replies`: a
+/// refusal names its reason, and otherwise it stored the record (accepting an epoch below its
+/// fence breaks B3). Returns what [`write_handled`] returns.
+pub fn record_delivered(g: &mut Ghost, before: &Seg, e: u8, replies: &[(Id, Msg)]) -> bool {
+    let refusal = replies.iter().find_map(|(_, m)| match m {
+        Msg::Refused { reason, .. } => Some(*reason),
+        _ => None,
+    });
+    write_handled(g, refusal.map_or(Ok(e < before.fence), Err))
 }
 
 /// A recovery at epoch `e` computed recovered VDL `rvdl`: B10 breaks if that is below a commit

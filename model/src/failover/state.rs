@@ -6,13 +6,17 @@
 //! the quorum model, whose [`Trunc`] ranges and chain rule this model reuses.
 
 use arrayvec::ArrayVec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{MAX_EPOCH, MAX_INSTANCES, MAX_SEGMENTS, MAX_TRUNCS};
 use crate::quorum::config::MAX_LSN;
 pub use crate::quorum::state::{Epoch, Lsn, Trunc};
 
 mod pack;
+
+/// Truncation ranges, oldest first: the metadata service's list, what a segment has installed,
+/// and what travels in a message.
+pub type Ranges = ArrayVec<Trunc, MAX_TRUNCS>;
 
 /// A set of volume epochs: bit `e-1` for epoch `e`.
 pub type EpochSet = u8;
@@ -24,7 +28,9 @@ pub fn epoch_bit(e: Epoch) -> EpochSet {
 }
 
 /// One storage segment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Seg {
     /// Reachable and serving.
     pub up: bool,
@@ -186,7 +192,7 @@ pub struct FailoverState {
     /// The metadata service's volume-epoch counter (the last epoch handed out).
     pub epoch_ctr: Epoch,
     /// Truncation ranges written by recoveries, oldest first (durable volume metadata).
-    pub truncs: ArrayVec<Trunc, MAX_TRUNCS>,
+    pub truncs: Ranges,
     /// `sent[l-1]`: the epochs at which some writer sent a record for LSN `l`. A sent record
     /// may land on any segment at any later time (instant messages, as in the quorum model).
     pub sent: [EpochSet; MAX_LSN],

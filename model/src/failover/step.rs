@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::actors::msg::Msg;
 use super::config::{FailoverConfig, Mutant};
 use super::instance::{self, TxnMtr};
 use super::observer;
@@ -17,7 +18,6 @@ use super::state::{
 };
 use super::storage;
 use crate::quorum::config::MAX_LSN;
-use crate::quorum::segment::chain_top;
 
 /// One step of the system. Faults are "environment" actions ([`Action::is_environment`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -341,33 +341,31 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             {
                 return false;
             }
-            let verdict = storage::on_write(cfg, &x, lsn, epoch, &s.truncs).map(|(next, stale)| {
-                s.segs[i] = next;
-                stale
-            });
-            observer::write_handled(&mut s.ghost, verdict)
+            let src = route::writer_at(cfg, s, epoch);
+            let write = Msg::Write {
+                lsn,
+                epoch,
+                range: s.trunc_of(epoch).copied(),
+            };
+            let replies = route::to_segment(cfg, s, i, src, &write);
+            observer::record_delivered(&mut s.ghost, &x, epoch, &replies.0)
         }
         Action::Gossip { from, to, lsn } => {
             let (a, b) = (s.segs[usize::from(from)], s.segs[usize::from(to)]);
-            let w = a.rec(lsn);
-            if from == to || !a.up || !b.up || w == 0 || b.rec(lsn) != 0 {
+            if from == to || !a.up || !b.up {
                 return false;
             }
-            match storage::on_gossip(&b, lsn, w, &s.truncs) {
-                Ok(next) => {
-                    s.segs[usize::from(to)] = next;
-                    true
-                }
-                Err(_) => false,
-            }
+            route::gossip(cfg, s, usize::from(from), usize::from(to), lsn)
         }
         Action::Promote => promote(s),
         Action::GetEpoch => {
             let Some((i, Phase::Promoted)) = recovering(s) else {
                 return false;
             };
-            let e = instance::next_epoch(cfg, s.epoch_ctr);
-            s.epoch_ctr = e;
+            let Some(Msg::Epoch { epoch: e }) = route::to_metadata(cfg, s, i, &Msg::GetEpoch)
+            else {
+                return false;
+            };
             s.insts[i].epoch = e;
             s.insts[i].role = Role::Recovering(Phase::Fencing);
             true
@@ -379,12 +377,12 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             if !instance::may_fence(cfg, phase) {
                 return false;
             }
-            let e = s.insts[i].epoch;
-            let x = &mut s.segs[usize::from(seg)];
-            if !x.up || !storage::fence_needed(x, e) {
+            let epoch = s.insts[i].epoch;
+            if !s.segs[usize::from(seg)].up {
                 return false;
             }
-            *x = storage::fence(x, e);
+            let src = route::ids(cfg).inst(i);
+            route::to_segment(cfg, s, usize::from(seg), src, &Msg::Fence { epoch });
             true
         }
         Action::ReadScl { quorum } => {
@@ -406,14 +404,23 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             }
             // The chain of each responder, judged with every durable range (the metadata
             // service holds them), so a stray record of an annulled range never counts.
-            let tops = (0..s.segs.len())
-                .filter(|&k| quorum & (1 << k) != 0)
-                .map(|k| chain_top(&s.segs[k].recs, s.truncs.iter()));
-            let rvdl = instance::recovered_vdl(cfg, tops, s.cpls, &s.truncs);
+            let read = Msg::ReadScl {
+                truncs: s.truncs.clone(),
+            };
+            let src = route::ids(cfg).inst(i);
+            let mut tops = arrayvec::ArrayVec::<Lsn, { super::config::MAX_SEGMENTS }>::new();
+            for k in (0..s.segs.len()).filter(|&k| quorum & (1 << k) != 0) {
+                for (_, reply) in route::to_segment(cfg, s, k, src, &read).0 {
+                    if let Msg::Scl { top } = reply {
+                        tops.push(top);
+                    }
+                }
+            }
+            let rvdl = instance::recovered_vdl(cfg, tops.into_iter(), s.cpls, &s.truncs);
             observer::recovered(&mut s.ghost, e, rvdl);
             if let Some(t) = instance::truncation(cfg, rvdl, e) {
                 observer::range_written(&mut s.ghost, t, &s.segs);
-                s.truncs.push(t);
+                route::to_metadata(cfg, s, i, &Msg::AddTrunc { trunc: t });
                 let commits = s.commits();
                 s.txn_done = instance::txn_table_after_range(
                     t,
@@ -434,12 +441,15 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             };
             let ok_role = matches!(inst.role, Role::Recovering(Phase::Truncating { .. }))
                 || (inst.role == Role::Writer && !inst.cut_off);
-            let e = inst.epoch;
-            let x = s.segs[usize::from(seg)];
-            if !ok_role || !x.up || storage::install_needed(&x, e) != Ok(true) {
+            let epoch = inst.epoch;
+            if !ok_role || !s.segs[usize::from(seg)].up {
                 return false;
             }
-            s.segs[usize::from(seg)] = storage::install_truncation(&x, e, &s.truncs);
+            let install = Msg::Install {
+                epoch,
+                truncs: s.truncs.clone(),
+            };
+            route::to_segment(cfg, s, usize::from(seg), route::ids(cfg).inst(i), &install);
             true
         }
         Action::Open => {
@@ -643,6 +653,8 @@ fn settle(cfg: &FailoverConfig, s: &mut FailoverState) {
         observer::acknowledged(&mut s.ghost, w.epoch, acked);
     }
 }
+
+mod route;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,9 @@ use crate::quorum::config::MAX_LSN;
 use crate::quorum::segment::{chain_top, known};
 
 /// Why a segment refused a write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Reject {
     /// The writer's epoch is older than the segment's fence.
     Stale,

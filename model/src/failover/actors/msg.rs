@@ -1,0 +1,160 @@
+//! What the failover actors send each other, their timers, what survives their crashes, and
+//! their addresses.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Id;
+use crate::failover::state::{Epoch, Lsn, Ranges, Seg, Trunc};
+use crate::failover::storage::Reject;
+
+/// Where every actor of one cluster lives: the segments first, then the database instances
+/// (W1, R1, R2), then the metadata service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ids {
+    /// Segments.
+    pub segs: usize,
+    /// Database instances.
+    pub insts: usize,
+}
+
+impl Ids {
+    /// Segment `i`.
+    pub fn seg(self, i: usize) -> Id {
+        Id::from(i)
+    }
+    /// Database instance `i` (0 is W1).
+    pub fn inst(self, i: usize) -> Id {
+        Id::from(self.segs + i)
+    }
+    /// The metadata service.
+    pub fn metadata(self) -> Id {
+        Id::from(self.segs + self.insts)
+    }
+    /// How many actors there are.
+    pub fn count(self) -> usize {
+        self.segs + self.insts + 1
+    }
+    /// The segment index of `id`, if it is a segment.
+    pub fn seg_of(self, id: Id) -> Option<usize> {
+        let i = usize::from(id);
+        (i < self.segs).then_some(i)
+    }
+    /// The instance index of `id`, if it is a database instance.
+    pub fn inst_of(self, id: Id) -> Option<usize> {
+        let i = usize::from(id);
+        (self.segs..self.segs + self.insts)
+            .contains(&i)
+            .then(|| i - self.segs)
+    }
+}
+
+/// Every message between the failover actors.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Msg {
+    // ---- instance -> segment
+    /// Store redo record `lsn`, written by the incarnation at volume epoch `epoch`.
+    Write {
+        /// LSN.
+        lsn: Lsn,
+        /// The writing incarnation's volume epoch.
+        epoch: Epoch,
+        /// The truncation range its recovery wrote at that epoch, if any: the segment takes
+        /// the record only once it has installed it.
+        range: Option<Trunc>,
+    },
+    /// Install volume epoch `epoch`: reject every request of an older one from now on.
+    Fence {
+        /// The new volume epoch.
+        epoch: Epoch,
+    },
+    /// Install volume epoch `epoch` and every truncation range up to it.
+    Install {
+        /// The volume epoch.
+        epoch: Epoch,
+        /// Every range of the volume.
+        truncs: Ranges,
+    },
+    /// A recovery read: report the top of the chain with every range in `truncs` known.
+    ReadScl {
+        /// Every range of the volume.
+        truncs: Ranges,
+    },
+    // ---- segment -> instance
+    /// Where a segment stands, sent at start and after every change: its fence, installed
+    /// epoch, SCL and records (a writer's acks, a recovery's view).
+    Report {
+        /// The segment.
+        seg: Seg,
+    },
+    /// The answer to [`Msg::ReadScl`]: the chain top.
+    Scl {
+        /// Chain top.
+        top: Lsn,
+    },
+    /// A request of epoch `epoch` was refused.
+    Refused {
+        /// The epoch of the refused request.
+        epoch: Epoch,
+        /// Why.
+        reason: Reject,
+    },
+    // ---- segment -> segment
+    /// A peer's copy of record `lsn` written at epoch `epoch` (repair).
+    Gossip {
+        /// LSN.
+        lsn: Lsn,
+        /// The epoch of the incarnation that wrote it.
+        epoch: Epoch,
+    },
+    // ---- instance -> metadata service
+    /// A promoted instance asks for a new volume epoch.
+    GetEpoch,
+    /// Record a recovery's truncation range (durable before the recovery installs it).
+    AddTrunc {
+        /// The range, at the recovery's epoch.
+        trunc: Trunc,
+    },
+    // ---- metadata service -> instance
+    /// The new volume epoch.
+    Epoch {
+        /// The epoch handed out.
+        epoch: Epoch,
+    },
+    /// Every range of the volume, after a recovery added one.
+    Ranges {
+        /// Every range, oldest first.
+        truncs: Ranges,
+    },
+}
+
+/// The periodic timers of the actors (see [`crate::actor`]): each fires again and again, and
+/// the handler decides from its state whether a firing does anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Timer {
+    /// Segment: copy record `lsn` to peer `to` if this segment holds it (repair).
+    Gossip {
+        /// Peer.
+        to: u8,
+        /// LSN.
+        lsn: Lsn,
+    },
+}
+
+/// What survives a crash.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Storage {
+    /// A segment's records, fence and installed epoch, and the ranges it installed.
+    Segment {
+        /// The segment.
+        seg: Seg,
+        /// The ranges it installed.
+        known: Ranges,
+    },
+    /// The metadata service's epoch counter and ranges.
+    Metadata {
+        /// The last epoch handed out.
+        epoch_ctr: Epoch,
+        /// Every range, oldest first.
+        truncs: Ranges,
+    },
+}

@@ -1,0 +1,306 @@
+//! The failover segment and metadata actors on their own: what each input does to them and
+//! what they send.
+
+use super::metadata;
+use super::msg::{Ids, Msg, Storage};
+use super::segment::{self, SegNode};
+use crate::actor::{Effect, Id};
+use crate::failover::config::{FailoverConfig, Mutant};
+use crate::failover::state::Trunc;
+use crate::failover::storage::Reject;
+
+const IDS: Ids = Ids { segs: 6, insts: 2 };
+
+fn cfg() -> FailoverConfig {
+    FailoverConfig::base()
+}
+
+fn handle(cfg: &FailoverConfig, st: &mut SegNode, src: Id, msg: Msg) -> Vec<Effect<Msg, Storage>> {
+    let mut out = Vec::new();
+    segment::on_msg(cfg, IDS, st, src, &msg, &mut out);
+    out
+}
+
+fn sends(out: &[Effect<Msg, Storage>]) -> Vec<(Id, Msg)> {
+    out.iter()
+        .filter_map(|e| match e {
+            Effect::Send(d, m) => Some((*d, m.clone())),
+            Effect::Save(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_stored_record_is_saved_before_it_is_reported_to_every_instance() {
+    let c = cfg();
+    let mut st = segment::born(&c, 0);
+    let out = handle(
+        &c,
+        &mut st,
+        IDS.inst(0),
+        Msg::Write {
+            lsn: 1,
+            epoch: 1,
+            range: None,
+        },
+    );
+    assert_eq!(st.seg.rec(1), 1);
+    assert_eq!(st.seg.scl, 1);
+    assert!(
+        matches!(out[0], Effect::Save(Storage::Segment { .. })),
+        "{out:?}"
+    );
+    let to: Vec<Id> = sends(&out).iter().map(|(d, _)| *d).collect();
+    assert_eq!(to, vec![IDS.inst(0), IDS.inst(1)]);
+    // The same record again changes nothing and says nothing.
+    assert!(
+        handle(
+            &c,
+            &mut st,
+            IDS.inst(0),
+            Msg::Write {
+                lsn: 1,
+                epoch: 1,
+                range: None
+            }
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_fenced_segment_refuses_the_old_writer_and_tells_it_why() {
+    let c = cfg();
+    let mut st = segment::born(&c, 0);
+    handle(&c, &mut st, IDS.inst(1), Msg::Fence { epoch: 2 });
+    assert_eq!(st.seg.fence, 2);
+    let out = handle(
+        &c,
+        &mut st,
+        IDS.inst(0),
+        Msg::Write {
+            lsn: 1,
+            epoch: 1,
+            range: None,
+        },
+    );
+    assert_eq!(st.seg.rec(1), 0);
+    assert_eq!(
+        sends(&out),
+        vec![(
+            IDS.inst(0),
+            Msg::Refused {
+                epoch: 1,
+                reason: Reject::Stale
+            }
+        )]
+    );
+    // Under no-fencing it takes the stale record.
+    let bad = FailoverConfig::base().with_mutant(Some(Mutant::NoFencing));
+    handle(
+        &bad,
+        &mut st,
+        IDS.inst(0),
+        Msg::Write {
+            lsn: 1,
+            epoch: 1,
+            range: None,
+        },
+    );
+    assert_eq!(st.seg.rec(1), 1);
+}
+
+#[test]
+fn a_new_epochs_record_waits_for_its_range_and_the_range_annuls_strays() {
+    let c = cfg();
+    let t = Trunc {
+        epoch: 2,
+        lo: 2,
+        hi: 3,
+    };
+    let mut st = segment::born(&c, 0);
+    handle(
+        &c,
+        &mut st,
+        IDS.inst(0),
+        Msg::Write {
+            lsn: 2,
+            epoch: 1,
+            range: None,
+        },
+    );
+    handle(&c, &mut st, IDS.inst(1), Msg::Fence { epoch: 2 });
+    let out = handle(
+        &c,
+        &mut st,
+        IDS.inst(1),
+        Msg::Write {
+            lsn: 4,
+            epoch: 2,
+            range: Some(t),
+        },
+    );
+    assert_eq!(
+        sends(&out),
+        vec![(
+            IDS.inst(1),
+            Msg::Refused {
+                epoch: 2,
+                reason: Reject::NeedsTruncation
+            }
+        )]
+    );
+    let mut truncs = crate::failover::state::Ranges::new();
+    truncs.push(t);
+    handle(
+        &c,
+        &mut st,
+        IDS.inst(1),
+        Msg::Install {
+            epoch: 2,
+            truncs: truncs.clone(),
+        },
+    );
+    assert_eq!(st.seg.rec(2), 0, "the stray of epoch 1 is annulled");
+    assert_eq!(st.known.as_slice(), &[t]);
+    handle(
+        &c,
+        &mut st,
+        IDS.inst(1),
+        Msg::Write {
+            lsn: 4,
+            epoch: 2,
+            range: Some(t),
+        },
+    );
+    assert_eq!(st.seg.rec(4), 2);
+    // A repair copy of the annulled record is refused; a read judges with the reader's ranges.
+    handle(&c, &mut st, IDS.seg(1), Msg::Gossip { lsn: 2, epoch: 1 });
+    assert_eq!(st.seg.rec(2), 0);
+    let out = handle(&c, &mut st, IDS.inst(1), Msg::ReadScl { truncs });
+    assert_eq!(
+        sends(&out),
+        vec![(IDS.inst(1), Msg::Scl { top: 0 })],
+        "LSN 1 is missing"
+    );
+}
+
+#[test]
+fn repair_copies_held_records_to_peers_and_fills_holes_only() {
+    let c = cfg();
+    let mut a = segment::born(&c, 0);
+    handle(
+        &c,
+        &mut a,
+        IDS.inst(0),
+        Msg::Write {
+            lsn: 1,
+            epoch: 1,
+            range: None,
+        },
+    );
+    let mut out = Vec::new();
+    segment::on_timeout(
+        IDS,
+        &a,
+        &super::msg::Timer::Gossip { to: 3, lsn: 1 },
+        &mut out,
+    );
+    assert_eq!(
+        sends(&out),
+        vec![(IDS.seg(3), Msg::Gossip { lsn: 1, epoch: 1 })]
+    );
+    let mut out = Vec::new();
+    segment::on_timeout(
+        IDS,
+        &a,
+        &super::msg::Timer::Gossip { to: 3, lsn: 2 },
+        &mut out,
+    );
+    assert!(out.is_empty(), "nothing held at LSN 2");
+    // A held record is never replaced by a peer's copy.
+    let mut b = segment::born(&c, 3);
+    handle(&c, &mut b, IDS.inst(1), Msg::Fence { epoch: 2 });
+    handle(
+        &c,
+        &mut b,
+        IDS.inst(0),
+        Msg::Write {
+            lsn: 1,
+            epoch: 2,
+            range: None,
+        },
+    );
+    assert_eq!(b.seg.rec(1), 2);
+    let before = b.clone();
+    assert!(handle(&c, &mut b, IDS.seg(0), Msg::Gossip { lsn: 1, epoch: 1 }).is_empty());
+    assert_eq!(b, before);
+}
+
+#[test]
+fn a_restart_keeps_ranges_unless_they_were_volatile() {
+    let c = cfg();
+    let t = Trunc {
+        epoch: 2,
+        lo: 1,
+        hi: 2,
+    };
+    let mut st = segment::born(&c, 0);
+    let mut truncs = crate::failover::state::Ranges::new();
+    truncs.push(t);
+    let out = handle(&c, &mut st, IDS.inst(1), Msg::Install { epoch: 2, truncs });
+    let saved = out
+        .iter()
+        .find_map(|e| match e {
+            Effect::Save(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let mut reports = Vec::new();
+    let back = segment::on_start(&c, IDS, 0, Some(&saved), &mut reports);
+    assert_eq!(back, st);
+    assert_eq!(
+        sends(&reports).len(),
+        2,
+        "a report to each instance at start"
+    );
+    let bad = FailoverConfig::base().with_mutant(Some(Mutant::VolatileTruncation));
+    let back = segment::on_start(&bad, IDS, 0, Some(&saved), &mut Vec::new());
+    assert_eq!(back.seg.trunc_epoch, 1);
+    assert!(back.known.is_empty());
+}
+
+#[test]
+fn the_metadata_service_hands_out_fresh_epochs_and_keeps_ranges_durably() {
+    let c = cfg();
+    let mut st = metadata::on_start(None);
+    let mut out = Vec::new();
+    metadata::on_msg(&c, &mut st, IDS.inst(1), &Msg::GetEpoch, &mut out);
+    assert_eq!(st.epoch_ctr, 2);
+    assert!(matches!(
+        out[0],
+        Effect::Save(Storage::Metadata { epoch_ctr: 2, .. })
+    ));
+    assert_eq!(out[1], Effect::Send(IDS.inst(1), Msg::Epoch { epoch: 2 }));
+    let t = Trunc {
+        epoch: 2,
+        lo: 3,
+        hi: 4,
+    };
+    let mut out = Vec::new();
+    metadata::on_msg(
+        &c,
+        &mut st,
+        IDS.inst(1),
+        &Msg::AddTrunc { trunc: t },
+        &mut out,
+    );
+    let Effect::Save(saved) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(metadata::on_start(Some(saved)), st);
+    // Under epoch-reuse the same epoch comes back.
+    let bad = FailoverConfig::base().with_mutant(Some(Mutant::EpochReuse));
+    metadata::on_msg(&bad, &mut st, IDS.inst(0), &Msg::GetEpoch, &mut Vec::new());
+    assert_eq!(st.epoch_ctr, 2);
+}

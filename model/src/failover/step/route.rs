@@ -1,0 +1,121 @@
+//! Handing inputs to the failover actors that exist so far (segments and the metadata
+//! service) from the fast composition, and back.
+//!
+//! The fast state keeps a segment as its [`Seg`] alone: the ranges it has installed are the
+//! metadata service's ranges up to its installed epoch, which is what each install sent it.
+//! The metadata service's state is the state's epoch counter and range list.
+
+use arrayvec::ArrayVec;
+
+use crate::actor::{Effects, Id};
+use crate::failover::actors::metadata::{self, Meta};
+use crate::failover::actors::msg::{Ids, Msg, Storage, Timer};
+use crate::failover::actors::segment::{self, SegNode};
+use crate::failover::config::FailoverConfig;
+use crate::failover::state::{Epoch, FailoverState, Role, Seg};
+
+/// The actors' addresses in `cfg`'s cluster.
+pub fn ids(cfg: &FailoverConfig) -> Ids {
+    Ids {
+        segs: cfg.segments(),
+        insts: 1 + usize::from(cfg.replicas),
+    }
+}
+
+/// Segment `k` as its actor holds it.
+fn node(s: &FailoverState, k: usize) -> SegNode {
+    let seg = s.segs[k];
+    SegNode {
+        seg,
+        known: s
+            .truncs
+            .iter()
+            .filter(|t| t.epoch <= seg.trunc_epoch)
+            .copied()
+            .collect(),
+    }
+}
+
+/// What a segment sends in one handler, but its reports: an answer to the requester (a
+/// refusal, a chain top) or a repair copy to a peer. The reports go to the instances, which in
+/// this composition read every segment's state itself, and that is all a report says.
+#[derive(Debug, Default)]
+pub struct Answers(pub ArrayVec<(Id, Msg), 2>);
+
+impl Effects<Msg, Storage> for Answers {
+    fn send(&mut self, dst: Id, msg: Msg) {
+        if !matches!(msg, Msg::Report { .. }) {
+            self.0.push((dst, msg));
+        }
+    }
+    fn save(&mut self, _storage: Storage) {}
+}
+
+/// Deliver `msg` from `src` to segment `k`; what it answered.
+pub fn to_segment(
+    cfg: &FailoverConfig,
+    s: &mut FailoverState,
+    k: usize,
+    src: Id,
+    msg: &Msg,
+) -> Answers {
+    let mut st = node(s, k);
+    let mut out = Answers::default();
+    segment::on_msg(cfg, ids(cfg), &mut st, src, msg, &mut out);
+    s.segs[k] = Seg {
+        up: s.segs[k].up,
+        ..st.seg
+    };
+    out
+}
+
+/// Fire segment `k`'s repair timer for LSN `lsn` towards peer `to`, and deliver what it sends
+/// (a copy of the record, if it holds one) to that peer. Whether the peer received one.
+pub fn gossip(cfg: &FailoverConfig, s: &mut FailoverState, k: usize, to: usize, lsn: u8) -> bool {
+    let mut out = Answers::default();
+    segment::on_timeout(
+        ids(cfg),
+        &node(s, k),
+        &Timer::Gossip { to: to as u8, lsn },
+        &mut out,
+    );
+    let from = ids(cfg).seg(k);
+    let mut any = false;
+    for (dst, msg) in out.0 {
+        if let Some(t) = ids(cfg).seg_of(dst) {
+            to_segment(cfg, s, t, from, &msg);
+            any = true;
+        }
+    }
+    any
+}
+
+/// Ask the metadata service, on behalf of instance `i`; its answer.
+pub fn to_metadata(
+    cfg: &FailoverConfig,
+    s: &mut FailoverState,
+    i: usize,
+    msg: &Msg,
+) -> Option<Msg> {
+    let mut st = Meta {
+        epoch_ctr: s.epoch_ctr,
+        truncs: s.truncs.clone(),
+    };
+    let mut out = Answers::default();
+    metadata::on_msg(cfg, &mut st, ids(cfg).inst(i), msg, &mut out);
+    s.epoch_ctr = st.epoch_ctr;
+    s.truncs = st.truncs;
+    out.0.into_iter().next().map(|(_, m)| m)
+}
+
+/// The instance that writes at epoch `e`, to address a segment's answer to one of its
+/// records: the open writer at that epoch, else W1 (the writer of that epoch is gone, and the
+/// answer is lost with it).
+pub fn writer_at(cfg: &FailoverConfig, s: &FailoverState, e: Epoch) -> Id {
+    let i = s
+        .insts
+        .iter()
+        .position(|x| x.role == Role::Writer && x.epoch == e)
+        .unwrap_or(0);
+    ids(cfg).inst(i)
+}
