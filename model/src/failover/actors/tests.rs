@@ -21,6 +21,11 @@ fn handle(cfg: &FailoverConfig, st: &mut SegNode, src: Id, msg: Msg) -> Vec<Effe
     out
 }
 
+/// A record of LSN `lsn` from the writer at `epoch`, carrying that writer's range.
+fn write(lsn: u8, epoch: u8, range: Option<Trunc>) -> Msg {
+    Msg::Write { lsn, epoch, range }
+}
+
 fn sends(out: &[Effect<Msg, Storage>]) -> Vec<(Id, Msg)> {
     out.iter()
         .filter_map(|e| match e {
@@ -34,16 +39,7 @@ fn sends(out: &[Effect<Msg, Storage>]) -> Vec<(Id, Msg)> {
 fn a_stored_record_is_saved_before_it_is_reported_to_every_instance() {
     let c = cfg();
     let mut st = segment::born(&c, 0);
-    let out = handle(
-        &c,
-        &mut st,
-        IDS.inst(0),
-        Msg::Write {
-            lsn: 1,
-            epoch: 1,
-            range: None,
-        },
-    );
+    let out = handle(&c, &mut st, IDS.inst(0), write(1, 1, None));
     assert_eq!(st.seg.rec(1), 1);
     assert_eq!(st.seg.scl, 1);
     assert!(
@@ -74,16 +70,7 @@ fn a_fenced_segment_refuses_the_old_writer_and_tells_it_why() {
     let mut st = segment::born(&c, 0);
     handle(&c, &mut st, IDS.inst(1), Msg::Fence { epoch: 2 });
     assert_eq!(st.seg.fence, 2);
-    let out = handle(
-        &c,
-        &mut st,
-        IDS.inst(0),
-        Msg::Write {
-            lsn: 1,
-            epoch: 1,
-            range: None,
-        },
-    );
+    let out = handle(&c, &mut st, IDS.inst(0), write(1, 1, None));
     assert_eq!(st.seg.rec(1), 0);
     assert_eq!(
         sends(&out),
@@ -97,16 +84,7 @@ fn a_fenced_segment_refuses_the_old_writer_and_tells_it_why() {
     );
     // Under no-fencing it takes the stale record.
     let bad = FailoverConfig::base().with_mutant(Some(Mutant::NoFencing));
-    handle(
-        &bad,
-        &mut st,
-        IDS.inst(0),
-        Msg::Write {
-            lsn: 1,
-            epoch: 1,
-            range: None,
-        },
-    );
+    handle(&bad, &mut st, IDS.inst(0), write(1, 1, None));
     assert_eq!(st.seg.rec(1), 1);
 }
 
@@ -119,27 +97,9 @@ fn a_new_epochs_record_waits_for_its_range_and_the_range_annuls_strays() {
         hi: 3,
     };
     let mut st = segment::born(&c, 0);
-    handle(
-        &c,
-        &mut st,
-        IDS.inst(0),
-        Msg::Write {
-            lsn: 2,
-            epoch: 1,
-            range: None,
-        },
-    );
+    handle(&c, &mut st, IDS.inst(0), write(2, 1, None));
     handle(&c, &mut st, IDS.inst(1), Msg::Fence { epoch: 2 });
-    let out = handle(
-        &c,
-        &mut st,
-        IDS.inst(1),
-        Msg::Write {
-            lsn: 4,
-            epoch: 2,
-            range: Some(t),
-        },
-    );
+    let out = handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
     assert_eq!(
         sends(&out),
         vec![(
@@ -163,16 +123,7 @@ fn a_new_epochs_record_waits_for_its_range_and_the_range_annuls_strays() {
     );
     assert_eq!(st.seg.rec(2), 0, "the stray of epoch 1 is annulled");
     assert_eq!(st.known.as_slice(), &[t]);
-    handle(
-        &c,
-        &mut st,
-        IDS.inst(1),
-        Msg::Write {
-            lsn: 4,
-            epoch: 2,
-            range: Some(t),
-        },
-    );
+    handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
     assert_eq!(st.seg.rec(4), 2);
     // A repair copy of the annulled record is refused; a read judges with the reader's ranges.
     handle(&c, &mut st, IDS.seg(1), Msg::Gossip { lsn: 2, epoch: 1 });
@@ -189,16 +140,7 @@ fn a_new_epochs_record_waits_for_its_range_and_the_range_annuls_strays() {
 fn repair_copies_held_records_to_peers_and_fills_holes_only() {
     let c = cfg();
     let mut a = segment::born(&c, 0);
-    handle(
-        &c,
-        &mut a,
-        IDS.inst(0),
-        Msg::Write {
-            lsn: 1,
-            epoch: 1,
-            range: None,
-        },
-    );
+    handle(&c, &mut a, IDS.inst(0), write(1, 1, None));
     let mut out = Vec::new();
     segment::on_timeout(
         IDS,
@@ -221,16 +163,7 @@ fn repair_copies_held_records_to_peers_and_fills_holes_only() {
     // A held record is never replaced by a peer's copy.
     let mut b = segment::born(&c, 3);
     handle(&c, &mut b, IDS.inst(1), Msg::Fence { epoch: 2 });
-    handle(
-        &c,
-        &mut b,
-        IDS.inst(0),
-        Msg::Write {
-            lsn: 1,
-            epoch: 2,
-            range: None,
-        },
-    );
+    handle(&c, &mut b, IDS.inst(0), write(1, 2, None));
     assert_eq!(b.seg.rec(1), 2);
     let before = b.clone();
     assert!(handle(&c, &mut b, IDS.seg(0), Msg::Gossip { lsn: 1, epoch: 1 }).is_empty());
