@@ -318,7 +318,7 @@ fn suite_runs_the_ci_tier_unless_full() {
     let (code, out, err) = suite(&[file.path()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("PASS: 3 entries, 3 ok"), "{out}");
-    assert!(out.contains("CI tier: 1 entries of the full tier not run (quorate suite --full"));
+    assert!(out.contains("CI tier: 1 entry of the full tier not run (quorate suite --full"));
     assert!(err.contains("[3/3] "), "{err}");
     let (code, out, _) = suite(&[file.path(), "--full"]);
     assert_eq!(code, 0, "{out}");
@@ -335,7 +335,11 @@ fn suite_runs_the_ci_tier_unless_full() {
     let (code, out, _) = suite(&[file.path()]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("FAIL mutant toy/nomono has no suite entry"),
+        out.contains("FAIL mutant toy/nomono has entries only in the full tier"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL no mutant of the CI tier kills toy/c1_monotonic"),
         "{out}"
     );
     let (code, out, _) = suite(&[file.path(), "--full"]);
@@ -356,6 +360,18 @@ fn suite_runs_the_ci_tier_unless_full() {
         "{GREEN}\n[[check]]\nprotocol = \"plain\"\nconfig = \"small\"\nexpect = \"pass\"\ntier = \"full\"\n"
     );
     let file = TempFile::new("onlyfull.toml", &text);
+    // A protocol whose entries are all in the full tier is still judged in CI: its mutants
+    // need CI-tier entries.
+    let (code, out, _) = suite(&[file.path()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("mutant plain/w3r3 has no suite entry"),
+        "{out}"
+    );
+    assert!(
+        out.contains("CI tier: 1 entry of the full tier not run"),
+        "{out}"
+    );
     assert!(usage_error(&[file.path(), "--only", "plain"]).contains("add --full to run them"));
 }
 

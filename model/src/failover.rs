@@ -28,9 +28,10 @@
 //!
 //! Modules, in the order to read them: [`config`] (parameters, presets, mutants), [`state`],
 //! [`storage`] (what a segment does with each request, pure), [`instance`] (what a
-//! writer, a recovering instance, a replica and the control plane decide, pure), [`observer`]
-//! (the history the properties read, recorded from what nodes did), [`step`] (actions and the
-//! pure `step`), [`properties`] (B1-B10, F1), [`symmetry`], [`model`]. The spec is
+//! writer, a recovering instance, a replica and the control plane decide, pure), [`actors`]
+//! (the segment and the metadata service as actors, over those rules), [`observer`] (the
+//! history the properties read, recorded from what nodes did), [`step`] (actions and the pure
+//! `step`), [`properties`] (B1-B10, F1), [`symmetry`], [`model`]. The spec is
 //! `specs/failover.md`; property and mutant names carry its IDs.
 
 pub mod actors;

@@ -149,8 +149,8 @@ whose features smaller entries of the CI tier also reach. Without
 --full the suite runs the CI tier, which on its own must still catch
 every mutant with its named property and violate every always
 property. Run the full tier before a release and after changing a
-protocol; checks/suite.toml's full tier adds about half the CI tier's
-time again.";
+protocol; checks/suite.toml's full tier adds about 40% to the CI
+tier's time.";
 
 const TRACE_OUT_HELP: &str = "\
 Write the counterexample of the first violated property (or, with
@@ -737,7 +737,7 @@ pub struct SuiteArgs {
     #[arg(long, value_name = "PROTOCOL")]
     pub only: Option<String>,
 
-    /// Also run the full tier: the entries marked `tier = "full"`.
+    /// Also run the full tier (entries marked tier = "full").
     #[arg(long, long_help = FULL_HELP)]
     pub full: bool,
 

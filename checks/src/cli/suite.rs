@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::engine::Options;
 use crate::registry::{Protocol, UsageError};
 use crate::suite::file::{self, Entry, Expect, Tier};
-use crate::suite::judge::{Judgement, ProtocolInfo, RunResult, judge, validate};
+use crate::suite::judge::{Judgement, ProtocolInfo, RunResult, judge_tier, validate};
 use crate::suite::junit::junit_xml;
 use crate::suite::run::{preflight, run_entry};
 use crate::suite::scenarios::{self, ScenarioResult};
@@ -30,6 +30,12 @@ pub fn run(
     let infos: Vec<_> = protocols.iter().map(|p| ProtocolInfo::of(*p)).collect();
     if let Some(only) = &args.only {
         super::check::find(protocols, only)?;
+    }
+    // Every entry is checked and resolved, whatever --only and the tier select, so a typo
+    // anywhere in the file is a bad file on every run.
+    validate(&entries, &infos, &name)?;
+    preflight(&entries, protocols, &name)?;
+    if let Some(only) = &args.only {
         entries.retain(|e| &e.protocol == only);
         if entries.is_empty() {
             return Err(UsageError(format!(
@@ -37,16 +43,14 @@ pub fn run(
             )));
         }
     }
-    // Every entry is checked and resolved, so a typo in the full tier shows up in CI too.
-    validate(&entries, &infos, &name)?;
-    preflight(&entries, protocols, &name)?;
-    let held_back = if args.full {
-        0
+    // Without --full the full tier is held back; the suite-wide rules still name its
+    // protocols, so the CI tier must cover them on its own.
+    let (entries, held): (Vec<Entry>, Vec<Entry>) = if args.full {
+        (entries, Vec::new())
     } else {
-        let before = entries.len();
-        entries.retain(|e| e.tier == Tier::Ci);
-        before - entries.len()
+        entries.into_iter().partition(|e| e.tier == Tier::Ci)
     };
+    let held_back = held.len();
     if entries.is_empty() {
         return Err(UsageError(format!(
             "{name}: every selected entry is in the full tier; add --full to run them"
@@ -107,7 +111,7 @@ pub fn run(
         scenario_results.push(r);
     }
 
-    let judgement = judge(&entries, &results, &infos);
+    let judgement = judge_tier(&entries, &results, &infos, &held);
     let table = render_table(
         &entries,
         &results,
@@ -128,7 +132,8 @@ pub fn run(
         super::emit(
             &console.out,
             &format!(
-                "CI tier: {held_back} entries of the full tier not run (quorate suite --full runs them)\n"
+                "CI tier: {held_back} {} of the full tier not run (quorate suite --full runs them)\n",
+                if held_back == 1 { "entry" } else { "entries" }
             ),
         );
     }

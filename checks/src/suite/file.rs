@@ -37,16 +37,6 @@ pub enum Tier {
     Full,
 }
 
-impl Tier {
-    /// `ci` or `full`, as in the file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Ci => "ci",
-            Tier::Full => "full",
-        }
-    }
-}
-
 /// One `[[check]]` of the suite file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {

@@ -137,6 +137,18 @@ pub fn validate(entries: &[Entry], infos: &[ProtocolInfo], file: &str) -> Result
 
 /// Judge a run: `results[i]` is the outcome of `entries[i]`.
 pub fn judge(entries: &[Entry], results: &[RunResult], infos: &[ProtocolInfo]) -> Judgement {
+    judge_tier(entries, results, infos, &[])
+}
+
+/// Judge a run of the CI tier: as [`judge`], with `held` the full-tier entries that did not
+/// run. Their protocols are judged too, and a mutant or a kill found only among them is a
+/// problem of the CI tier, named as such.
+pub fn judge_tier(
+    entries: &[Entry],
+    results: &[RunResult],
+    infos: &[ProtocolInfo],
+    held: &[Entry],
+) -> Judgement {
     let verdicts = entries
         .iter()
         .zip(results)
@@ -152,7 +164,7 @@ pub fn judge(entries: &[Entry], results: &[RunResult], infos: &[ProtocolInfo]) -
     }
 
     let mut seen: Vec<&str> = Vec::new();
-    for e in entries {
+    for e in entries.iter().chain(held) {
         if !seen.contains(&e.protocol.as_str()) {
             seen.push(&e.protocol);
         }
@@ -171,7 +183,15 @@ pub fn judge(entries: &[Entry], results: &[RunResult], infos: &[ProtocolInfo]) -
                     && r.as_ref()
                         .is_ok_and(|r| status_of(r, prop) == Some(Status::Violated))
             });
-            if !killed {
+            let held_mutants = held
+                .iter()
+                .any(|e| e.protocol == info.name && e.mutant.is_some());
+            if !killed && held_mutants {
+                problems.push(format!(
+                    "no mutant of the CI tier kills {}/{prop} ({spec}): add a CI-tier mutant entry whose run violates it",
+                    info.name
+                ));
+            } else if !killed {
                 problems.push(format!(
                     "no mutant kills {}/{prop} ({spec}): add a mutant entry whose run violates it",
                     info.name
@@ -182,7 +202,15 @@ pub fn judge(entries: &[Entry], results: &[RunResult], infos: &[ProtocolInfo]) -
             let covered = entries
                 .iter()
                 .any(|e| e.protocol == info.name && e.mutant.as_deref() == Some(m.as_str()));
-            if !covered {
+            let in_full = held
+                .iter()
+                .any(|e| e.protocol == info.name && e.mutant.as_deref() == Some(m.as_str()));
+            if !covered && in_full {
+                problems.push(format!(
+                    "mutant {}/{m} has entries only in the full tier: add one to the CI tier, which must catch every mutant",
+                    info.name
+                ));
+            } else if !covered {
                 problems.push(format!(
                     "mutant {}/{m} has no suite entry: add one expecting the violation it causes",
                     info.name

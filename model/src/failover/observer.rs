@@ -4,7 +4,8 @@
 //! epoch, which incarnations wrote, which transactions a later incarnation rolled back, and
 //! event flags (a stale write rejected or accepted, a recovery that cut below an acknowledged
 //! commit, a range that annulled a held record, a failover done). Nothing a node decides reads
-//! them.
+//! them, with one exception still in the model's `step`: rebuilding the transaction table after
+//! a range reads `rolled_back` (the runtimes keep it as durable volume metadata).
 //!
 //! They are recorded here, from what a node did: the model's `step` and the reference
 //! implementation's runtimes call these functions at the same points, so a runtime cannot

@@ -59,6 +59,15 @@ pub fn on_write(
     Ok((store(seg, lsn, e, truncs), e < seg.fence))
 }
 
+/// Whether a segment that installed `known` must still refuse a record of epoch `e` whose
+/// writer's own range is `range`: it has not installed that range yet (B9). This is
+/// [`on_write`]'s `NeedsTruncation` rule for a segment that knows only the ranges it was sent:
+/// the writer names its range, and the segment checks that it holds it. Not under
+/// `no-fencing`, which skips every epoch check.
+pub fn lacks_range(cfg: &FailoverConfig, known: &[Trunc], range: Option<Trunc>, e: Epoch) -> bool {
+    !cfg.has(Mutant::NoFencing) && range.is_some_and(|t| t.epoch == e && !known.contains(&t))
+}
+
 /// A record of LSN `lsn` written at epoch `w`, copied from a peer (repair).
 pub fn on_gossip(seg: &Seg, lsn: Lsn, w: Epoch, truncs: &[Trunc]) -> Result<Seg, Reject> {
     if known(truncs, seg.trunc_epoch).any(|t| t.annuls(lsn, w)) {

@@ -278,10 +278,6 @@ impl Instance {
         }
     }
 
-    fn wq(&self) -> usize {
-        usize::from(self.shared.cfg.write_quorum)
-    }
-
     /// Every datagram waiting: a promotion, the writer's VDL.
     fn inbox(&mut self) {
         let mut buf = vec![0u8; crate::codec::DATAGRAM_BYTES_MAX + 1];
@@ -380,9 +376,12 @@ impl Instance {
         }
     }
 
-    /// What the segments did with the writer's requests, in the history's terms.
-    fn observe(&self, done: &[Option<Handled>]) {
-        for h in done.iter().flatten() {
+    /// What the segments did with the writer's records (`sent[i]` answered by `done[i]`), in
+    /// the history's terms; its other requests are not records.
+    fn observe(&self, sent: &[(usize, Msg)], done: &[Option<Handled>]) {
+        let records = sent.iter().zip(done);
+        for h in records.filter_map(|((_, m), h)| matches!(m, Msg::Write { .. }).then_some(h)) {
+            let Some(h) = h else { continue };
             let verdict = match h {
                 Handled::Changed { stale_accepted } => Ok(*stale_accepted),
                 Handled::Refused(r) => Err((*r).into()),
@@ -448,7 +447,7 @@ impl Instance {
             }
         }
         let done = self.send(&each);
-        self.observe(&done);
+        self.observe(&each, &done);
         self.refresh();
         let w = self.node.inst;
         let truncs = self.vol.ranges();
@@ -510,11 +509,12 @@ impl Instance {
             },
             Phase::Fencing => {
                 let e = self.node.inst.epoch;
-                let done = self.send_all(&Msg::Fence { epoch: e });
-                self.observe(&done);
+                if rules::may_fence(&cfg, Phase::Fencing) {
+                    self.send_all(&Msg::Fence { epoch: e });
+                }
                 self.refresh();
                 let view = self.node.view();
-                if view.iter().filter(|x| x.fence >= e).count() < self.wq() {
+                if !rules::may_read(&cfg, view.iter().filter(|x| x.fence >= e).count()) {
                     return; // fence before reading: try again
                 }
                 if self.volume(VolReq::Snapshot).is_none() {
@@ -589,8 +589,7 @@ impl Instance {
                         each.push((*k, Msg::Gossip { lsn: l, epoch: w }));
                     }
                 }
-                let done = self.send(&each);
-                self.observe(&done);
+                self.send(&each);
                 self.refresh();
                 if !rules::may_open(&cfg, e, rvdl, &self.node.view(), &truncs) {
                     return;

@@ -56,11 +56,10 @@ pub fn on_msg(
             );
         }
         Msg::AddTrunc { trunc } => {
-            // At most one range per epoch handed out, and the config bounds the epochs by the
-            // list's capacity; a full list keeps its ranges rather than losing one.
-            if st.truncs.try_push(trunc).is_ok() {
-                save(st, out);
-            }
+            // One range per recovery, and the config bounds the recoveries by the list's
+            // capacity (`FailoverConfig::validate`), so the list never overflows.
+            st.truncs.push(trunc);
+            save(st, out);
             out.send(
                 src,
                 Msg::Ranges {

@@ -58,8 +58,9 @@ pub enum Msg {
         lsn: Lsn,
         /// The writing incarnation's volume epoch.
         epoch: Epoch,
-        /// The truncation range its recovery wrote at that epoch, if any: the segment takes
-        /// the record only once it has installed it.
+        /// The truncation range of that epoch in the metadata service's list, if any (the one
+        /// the writer's own recovery wrote): the segment takes the record only once it has
+        /// installed it.
         range: Option<Trunc>,
     },
     /// Install volume epoch `epoch`: reject every request of an older one from now on.

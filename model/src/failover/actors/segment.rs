@@ -12,7 +12,7 @@
 use crate::actor::{Effects, Id};
 use crate::failover::config::FailoverConfig;
 use crate::failover::state::{Lsn, Ranges, Seg};
-use crate::failover::storage;
+use crate::failover::storage::{self, Reject};
 use crate::quorum::segment::chain_top;
 
 use super::msg::{Ids, Msg, Storage, Timer};
@@ -98,13 +98,13 @@ pub fn on_msg(
     let before = st.seg;
     match *msg {
         Msg::Write { lsn, epoch, range } if valid_lsn(lsn) => {
-            // Judged with the ranges installed here and the writer's own, whose epoch tells
-            // whether this segment must install it first.
-            let mut truncs = st.known.clone();
-            if let Some(t) = range.filter(|t| t.epoch == epoch && !truncs.contains(t)) {
-                let _ = truncs.try_push(t);
-            }
-            match storage::on_write(cfg, &st.seg, lsn, epoch, &truncs) {
+            let verdict = match storage::on_write(cfg, &st.seg, lsn, epoch, &st.known) {
+                Ok(_) if storage::lacks_range(cfg, &st.known, range, epoch) => {
+                    Err(Reject::NeedsTruncation)
+                }
+                v => v,
+            };
+            match verdict {
                 Ok((next, _)) => st.seg = next,
                 Err(reason) => out.send(src, Msg::Refused { epoch, reason }),
             }
@@ -118,18 +118,28 @@ pub fn on_msg(
         Msg::Fence { epoch } if storage::fence_needed(&st.seg, epoch) => {
             st.seg = storage::fence(&st.seg, epoch);
         }
-        Msg::Install { epoch, ref truncs } => match storage::install_needed(&st.seg, epoch) {
-            Ok(true) => {
-                st.known = truncs
-                    .iter()
-                    .filter(|t| t.epoch <= epoch)
-                    .copied()
-                    .collect();
-                st.seg = storage::install_truncation(&st.seg, epoch, &st.known);
+        Msg::Install { epoch, ref truncs } => {
+            // An install of an epoch already installed still brings any range it lacks (one
+            // sent before the recovery's own range was in the list).
+            let new_range = truncs
+                .iter()
+                .any(|t| t.epoch <= epoch && !st.known.contains(t));
+            match storage::install_needed(&st.seg, epoch) {
+                Ok(needed) if needed || new_range => {
+                    // Every range up to the epoch joins those installed; none is forgotten.
+                    // The volume has at most as many ranges as the list holds
+                    // (`FailoverConfig::validate`).
+                    for t in truncs.iter().filter(|t| t.epoch <= epoch) {
+                        if !st.known.contains(t) {
+                            st.known.push(*t);
+                        }
+                    }
+                    st.seg = storage::install_truncation(&st.seg, epoch, &st.known);
+                }
+                Ok(_) => {}
+                Err(reason) => out.send(src, Msg::Refused { epoch, reason }),
             }
-            Ok(false) => {}
-            Err(reason) => out.send(src, Msg::Refused { epoch, reason }),
-        },
+        }
         Msg::ReadScl { ref truncs } => {
             let top = chain_top(&st.seg.recs, truncs.iter());
             out.send(src, Msg::Scl { top });

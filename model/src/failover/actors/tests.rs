@@ -237,3 +237,59 @@ fn the_metadata_service_hands_out_fresh_epochs_and_keeps_ranges_durably() {
     metadata::on_msg(&bad, &mut st, IDS.inst(0), &Msg::GetEpoch, &mut Vec::new());
     assert_eq!(st.epoch_ctr, 2);
 }
+
+#[test]
+fn a_segment_that_installed_the_epoch_without_its_range_still_refuses_its_records() {
+    // An install sent before the recovery's range was in the list: the epoch is installed,
+    // the range is not, so the writer's records wait (B9) and a later install adds it.
+    let c = cfg();
+    let t = Trunc {
+        epoch: 2,
+        lo: 2,
+        hi: 3,
+    };
+    let old = Trunc {
+        epoch: 1,
+        lo: 5,
+        hi: 6,
+    };
+    let mut st = segment::born(&c, 0);
+    let mut first = crate::failover::state::Ranges::new();
+    first.push(old);
+    handle(
+        &c,
+        &mut st,
+        IDS.inst(1),
+        Msg::Install {
+            epoch: 2,
+            truncs: first,
+        },
+    );
+    assert_eq!(st.seg.trunc_epoch, 2);
+    let out = handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
+    assert_eq!(
+        sends(&out),
+        vec![(
+            IDS.inst(1),
+            Msg::Refused {
+                epoch: 2,
+                reason: Reject::NeedsTruncation
+            }
+        )]
+    );
+    // A later install of the same epoch with only the new range adds it and keeps the old.
+    let mut second = crate::failover::state::Ranges::new();
+    second.push(t);
+    handle(
+        &c,
+        &mut st,
+        IDS.inst(1),
+        Msg::Install {
+            epoch: 2,
+            truncs: second,
+        },
+    );
+    assert_eq!(st.known.as_slice(), &[old, t]);
+    handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
+    assert_eq!(st.seg.rec(4), 2);
+}

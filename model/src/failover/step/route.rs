@@ -1,9 +1,13 @@
 //! Handing inputs to the failover actors that exist so far (segments and the metadata
 //! service) from the fast composition, and back.
 //!
-//! The fast state keeps a segment as its [`Seg`] alone: the ranges it has installed are the
-//! metadata service's ranges up to its installed epoch, which is what each install sent it.
-//! The metadata service's state is the state's epoch counter and range list.
+//! The fast state keeps a segment as its [`Seg`] alone: the ranges it has installed are taken to
+//! be the metadata service's ranges up to its installed epoch. Ranges are written one per
+//! recovery, in the order of the epochs handed out, and each install sends the whole list, so
+//! that is what its installs told it, with one exception: under `epoch-reuse` a range may be
+//! written at an epoch a segment had already installed, and this view counts it as installed
+//! there too (as the step did before segments were actors). The metadata service's state is
+//! the state's epoch counter and range list.
 
 use arrayvec::ArrayVec;
 
