@@ -57,7 +57,7 @@ impl Seg {
 }
 
 /// Where a recovering instance is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Phase {
     /// Promoted; no epoch yet.
     Promoted,
@@ -72,7 +72,7 @@ pub enum Phase {
 }
 
 /// What a database instance is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Role {
     /// The writer, open for writes at its epoch.
     Writer,
@@ -85,7 +85,7 @@ pub enum Role {
 }
 
 /// A database instance (writer or replica).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Inst {
     /// Its role.
     pub role: Role,

@@ -357,7 +357,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             }
             route::gossip(cfg, s, usize::from(from), usize::from(to), lsn)
         }
-        Action::Promote => promote(s),
+        Action::Promote => promote(cfg, s),
         Action::GetEpoch => {
             let Some((i, Phase::Promoted)) = recovering(s) else {
                 return false;
@@ -487,19 +487,21 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             true
         }
         Action::Sync { replica } => {
-            let r = usize::from(replica);
+            // The endpoint's writer streams to the replica; a partitioned writer's stream does
+            // not arrive.
             let Some(w) = s.current_writer().copied() else {
                 return false;
             };
-            let x = &mut s.insts[r];
-            if x.role != Role::Replica || w.cut_off {
+            if w.cut_off {
                 return false;
             }
-            x.known_vdl = w.vdl;
-            x.follows = w.epoch;
+            route::stream(cfg, s, usize::from(s.endpoint), usize::from(replica));
             true
         }
-        Action::Apply { replica } => apply_mtr(cfg, s, usize::from(replica)),
+        Action::Apply { replica } => {
+            route::apply(cfg, s, usize::from(replica));
+            true
+        }
         Action::WriterCrash | Action::WriterPartition => {
             let i = usize::from(s.endpoint);
             let w = s.insts[i];
@@ -598,21 +600,11 @@ fn down(i: Inst) -> Inst {
     }
 }
 
-/// The control plane sees that the endpoint's instance is down or unreachable and promotes
-/// the best replica: lowest tier, then the highest VDL it knows, then the lowest index. With
-/// no replica, a crashed endpoint restarts and recovers itself.
-fn promote(s: &mut FailoverState) -> bool {
-    let e = usize::from(s.endpoint);
-    let cur = s.insts[e];
-    let failed = cur.role == Role::Down || cur.cut_off;
-    if !failed
-        || s.insts
-            .iter()
-            .any(|x| matches!(x.role, Role::Recovering(_)))
-    {
-        return false;
-    }
-    let Some(b) = instance::promotion_choice(&s.insts) else {
+/// The control plane's watch timer ([`super::actors::control`]): when the endpoint's instance is
+/// down or unreachable it promotes the best replica and routes the endpoint to it. The promoted
+/// instance starts recovery with fresh volatile state (its cache is dropped).
+fn promote(cfg: &FailoverConfig, s: &mut FailoverState) -> bool {
+    let Some(b) = route::watch(cfg, s) else {
         return false;
     };
     let tier = s.insts[b].tier;
@@ -620,21 +612,7 @@ fn promote(s: &mut FailoverState) -> bool {
         role: Role::Recovering(Phase::Promoted),
         ..Inst::replica(tier)
     };
-    s.endpoint = b as u8;
     true
-}
-
-/// Replica `r` applies its next mini-transaction: the records after the last it applied
-/// (skipping annulled ranges) up to the next consistency point, all at once, and only when
-/// that point is at or below the VDL it knows.
-fn apply_mtr(cfg: &FailoverConfig, s: &mut FailoverState, r: usize) -> bool {
-    match instance::next_apply(cfg, &s.insts[r], &s.sent, s.cpls, &s.truncs) {
-        Some(applied) => {
-            s.insts[r].applied = applied;
-            true
-        }
-        None => false,
-    }
 }
 
 /// After every step: each writer learns the acks of the segments that accept its epoch and

@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Id;
-use crate::failover::state::{Epoch, Lsn, Ranges, Seg, Trunc};
+use crate::failover::state::{Epoch, Inst, Lsn, Ranges, Seg, Trunc};
 use crate::failover::storage::Reject;
 
 /// Where every actor of one cluster lives: the segments first, then the database instances
-/// (W1, R1, R2), then the metadata service.
+/// (W1, R1, R2), then the metadata service and the control plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Ids {
     /// Segments.
@@ -30,9 +30,13 @@ impl Ids {
     pub fn metadata(self) -> Id {
         Id::from(self.segs + self.insts)
     }
+    /// The control plane.
+    pub fn control(self) -> Id {
+        Id::from(self.segs + self.insts + 1)
+    }
     /// How many actors there are.
     pub fn count(self) -> usize {
-        self.segs + self.insts + 1
+        self.segs + self.insts + 2
     }
     /// The segment index of `id`, if it is a segment.
     pub fn seg_of(self, id: Id) -> Option<usize> {
@@ -126,12 +130,42 @@ pub enum Msg {
         /// Every range, oldest first.
         truncs: Ranges,
     },
+    // ---- instance -> control plane
+    /// A heartbeat: what the instance is doing (its role, tier and the VDL it knows).
+    Status {
+        /// The instance as it reports itself.
+        inst: Inst,
+    },
+    /// From the transport, as if the instance sent it: its process is gone (it crashed).
+    Crashed,
+    /// From the transport: the instance's heartbeats stopped arriving (a partition).
+    Silent,
+    // ---- control plane -> instance
+    /// The endpoint now routes to you: recover the volume and open it.
+    Promote,
+    // ---- writer -> replica
+    /// The redo stream's VDL control record: the writer's VDL and epoch.
+    Vdl {
+        /// The writer's VDL.
+        vdl: Lsn,
+        /// The writer's volume epoch.
+        epoch: Epoch,
+    },
 }
 
 /// The periodic timers of the actors (see [`crate::actor`]): each fires again and again, and
 /// the handler decides from its state whether a firing does anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Timer {
+    /// Control plane: promote a replica if the endpoint's instance has failed.
+    Watch,
+    /// Writer: send its VDL to instance `to` (a replica) on the redo stream.
+    Stream {
+        /// The instance.
+        to: u8,
+    },
+    /// Replica: apply the next whole mini-transaction, if it may.
+    Apply,
     /// Segment: copy record `lsn` to peer `to` if this segment holds it (repair).
     Gossip {
         /// Peer.

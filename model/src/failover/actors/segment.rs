@@ -155,15 +155,18 @@ pub fn on_msg(
     }
 }
 
-/// Handle a firing of `timer`: copy a held record to the peer it names.
-pub fn on_timeout(ids: Ids, st: &SegNode, timer: &Timer, out: &mut impl Effects<Msg, Storage>) {
-    let Timer::Gossip { to, lsn } = *timer;
-    if valid_lsn(lsn) && st.seg.rec(lsn) != 0 {
+/// Handle a firing of `timer`: copy a held record to the peer it names. Only the records
+/// matter, so it takes the segment alone.
+pub fn on_timeout(ids: Ids, seg: &Seg, timer: &Timer, out: &mut impl Effects<Msg, Storage>) {
+    let Timer::Gossip { to, lsn } = *timer else {
+        return;
+    };
+    if valid_lsn(lsn) && seg.rec(lsn) != 0 {
         out.send(
             ids.seg(usize::from(to)),
             Msg::Gossip {
                 lsn,
-                epoch: st.seg.rec(lsn),
+                epoch: seg.rec(lsn),
             },
         );
     }

@@ -144,7 +144,7 @@ fn repair_copies_held_records_to_peers_and_fills_holes_only() {
     let mut out = Vec::new();
     segment::on_timeout(
         IDS,
-        &a,
+        &a.seg,
         &super::msg::Timer::Gossip { to: 3, lsn: 1 },
         &mut out,
     );
@@ -155,7 +155,7 @@ fn repair_copies_held_records_to_peers_and_fills_holes_only() {
     let mut out = Vec::new();
     segment::on_timeout(
         IDS,
-        &a,
+        &a.seg,
         &super::msg::Timer::Gossip { to: 3, lsn: 2 },
         &mut out,
     );
@@ -292,4 +292,136 @@ fn a_segment_that_installed_the_epoch_without_its_range_still_refuses_its_record
     assert_eq!(st.known.as_slice(), &[old, t]);
     handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
     assert_eq!(st.seg.rec(4), 2);
+}
+
+fn control_of(insts: &[crate::failover::state::Inst]) -> super::control::Control {
+    super::control::Control {
+        endpoint: 0,
+        seen: insts
+            .iter()
+            .map(|&x| super::control::Seen::Heard(x))
+            .collect(),
+    }
+}
+
+#[test]
+fn the_control_plane_promotes_only_when_the_endpoint_has_failed() {
+    use super::control::{self, Seen};
+    use super::msg::Timer;
+    use crate::failover::state::{Inst, Role};
+    let ids = Ids { segs: 6, insts: 3 };
+    let mut w = Inst::replica(0);
+    w.role = Role::Writer;
+    w.epoch = 1;
+    let (mut r1, mut r2) = (Inst::replica(0), Inst::replica(1));
+    r1.known_vdl = 1;
+    r2.known_vdl = 3;
+    let mut st = control_of(&[w, r1, r2]);
+    let mut out = Vec::new();
+    assert!(
+        !control::on_timeout(ids, &mut st, &Timer::Watch, &mut out),
+        "W1 is alive"
+    );
+    // Its heartbeats stop: a partition. R1 (tier 0) wins over R2 (tier 1, further ahead).
+    control::on_msg(ids, &mut st, ids.inst(0), &Msg::Silent);
+    assert!(matches!(st.seen[0], Seen::Silent(_)));
+    assert!(control::on_timeout(ids, &mut st, &Timer::Watch, &mut out));
+    assert_eq!(st.endpoint, 1);
+    assert_eq!(out, vec![Effect::Send(ids.inst(1), Msg::Promote)]);
+    // While R1 recovers, nothing more; once it has crashed, R2 is next.
+    let mut rec = r1;
+    rec.role = Role::Recovering(crate::failover::state::Phase::Promoted);
+    control::on_msg(ids, &mut st, ids.inst(1), &Msg::Status { inst: rec });
+    assert!(!control::on_timeout(
+        ids,
+        &mut st,
+        &Timer::Watch,
+        &mut Vec::new()
+    ));
+    control::on_msg(ids, &mut st, ids.inst(1), &Msg::Crashed);
+    assert_eq!(st.seen[1], Seen::Crashed { tier: 0 });
+    assert!(control::on_timeout(
+        ids,
+        &mut st,
+        &Timer::Watch,
+        &mut Vec::new()
+    ));
+    assert_eq!(st.endpoint, 2);
+}
+
+#[test]
+fn with_no_replica_to_promote_a_crashed_instance_recovers_itself() {
+    use super::control;
+    use super::msg::Timer;
+    use crate::failover::state::{Inst, Role};
+    let ids = Ids { segs: 6, insts: 1 };
+    let mut w = Inst::replica(0);
+    w.role = Role::Writer;
+    let mut st = control_of(&[w]);
+    control::on_msg(ids, &mut st, ids.inst(0), &Msg::Silent);
+    assert!(
+        !control::on_timeout(ids, &mut st, &Timer::Watch, &mut Vec::new()),
+        "a silent writer may still be running: nobody to promote"
+    );
+    control::on_msg(ids, &mut st, ids.inst(0), &Msg::Crashed);
+    let mut out = Vec::new();
+    assert!(control::on_timeout(ids, &mut st, &Timer::Watch, &mut out));
+    assert_eq!(out, vec![Effect::Send(ids.inst(0), Msg::Promote)]);
+}
+
+#[test]
+fn a_replica_follows_the_stream_and_applies_whole_mtrs_up_to_its_vdl() {
+    use super::instance::{self, InstNode, Stream};
+    use super::msg::Timer;
+    use crate::failover::state::{Inst, Ranges, Role};
+    let c = cfg(); // MTRs of 2 records
+    let ids = Ids { segs: 6, insts: 2 };
+    let mut w = Inst::replica(0);
+    w.role = Role::Writer;
+    w.epoch = 1;
+    w.vdl = 2;
+    let mut sent = [0; crate::quorum::config::MAX_LSN];
+    sent[..3].fill(1); // LSNs 1-3 sent at epoch 1; MTRs end at 2 (and 4, not yet sent)
+    let stream = Stream {
+        sent,
+        cpls: 0b1010,
+        truncs: Ranges::new(),
+    };
+    let mut writer = InstNode {
+        inst: w,
+        stream: stream.clone(),
+    };
+    let mut replica = InstNode {
+        inst: Inst::replica(0),
+        stream,
+    };
+    // Following nobody yet, it applies nothing.
+    instance::on_timeout(&c, ids, &mut replica, &Timer::Apply, &mut Vec::new());
+    assert_eq!(replica.inst.applied, [0; crate::quorum::config::MAX_LSN]);
+    let mut out = Vec::new();
+    instance::on_timeout(&c, ids, &mut writer, &Timer::Stream { to: 1 }, &mut out);
+    assert_eq!(
+        out,
+        vec![Effect::Send(ids.inst(1), Msg::Vdl { vdl: 2, epoch: 1 })]
+    );
+    instance::on_msg(&mut replica, ids.inst(0), &Msg::Vdl { vdl: 2, epoch: 1 });
+    assert_eq!((replica.inst.known_vdl, replica.inst.follows), (2, 1));
+    instance::on_timeout(&c, ids, &mut replica, &Timer::Apply, &mut Vec::new());
+    assert_eq!(
+        &replica.inst.applied[..4],
+        &[1, 1, 0, 0],
+        "the first MTR, whole"
+    );
+    instance::on_timeout(&c, ids, &mut replica, &Timer::Apply, &mut Vec::new());
+    assert_eq!(
+        &replica.inst.applied[..4],
+        &[1, 1, 0, 0],
+        "the next ends above its VDL"
+    );
+    // A writer does not take a stream's VDL; a replica does not stream.
+    instance::on_msg(&mut writer, ids.inst(1), &Msg::Vdl { vdl: 0, epoch: 9 });
+    assert_eq!(writer.inst, w);
+    let mut out = Vec::new();
+    instance::on_timeout(&c, ids, &mut replica, &Timer::Stream { to: 0 }, &mut out);
+    assert!(out.is_empty());
 }

@@ -12,6 +12,8 @@
 use arrayvec::ArrayVec;
 
 use crate::actor::{Effects, Id};
+use crate::failover::actors::control::{self, Control, Seen};
+use crate::failover::actors::instance::{self, InstNode, Stream};
 use crate::failover::actors::metadata::{self, Meta};
 use crate::failover::actors::msg::{Ids, Msg, Storage, Timer};
 use crate::failover::actors::segment::{self, SegNode};
@@ -79,7 +81,7 @@ pub fn gossip(cfg: &FailoverConfig, s: &mut FailoverState, k: usize, to: usize, 
     let mut out = Answers::default();
     segment::on_timeout(
         ids(cfg),
-        &node(s, k),
+        &s.segs[k],
         &Timer::Gossip { to: to as u8, lsn },
         &mut out,
     );
@@ -110,6 +112,83 @@ pub fn to_metadata(
     s.epoch_ctr = st.epoch_ctr;
     s.truncs = st.truncs;
     out.0.into_iter().next().map(|(_, m)| m)
+}
+
+/// The control plane as its actor holds it: the endpoint, and each instance as its heartbeats
+/// and the transport show it (a crashed one as crashed, one cut off as silent).
+fn control(s: &FailoverState) -> Control {
+    Control {
+        endpoint: s.endpoint,
+        seen: s
+            .insts
+            .iter()
+            .map(|&x| match x.role {
+                Role::Down => Seen::Crashed { tier: x.tier },
+                _ if x.cut_off => Seen::Silent(x),
+                _ => Seen::Heard(x),
+            })
+            .collect(),
+    }
+}
+
+/// Fire the control plane's watch timer: the instance it promotes, if any (the endpoint then
+/// routes to it).
+pub fn watch(cfg: &FailoverConfig, s: &mut FailoverState) -> Option<usize> {
+    let mut st = control(s);
+    let mut out = Answers::default();
+    control::on_timeout(ids(cfg), &mut st, &Timer::Watch, &mut out);
+    s.endpoint = st.endpoint;
+    out.0.iter().find_map(|(dst, m)| match m {
+        Msg::Promote => ids(cfg).inst_of(*dst),
+        _ => None,
+    })
+}
+
+/// Instance `i` as its actor holds it: the stream it knows is the volume's (every record sent,
+/// the consistency points, the ranges), which the writers stream to every replica.
+fn instance(s: &FailoverState, i: usize) -> InstNode {
+    InstNode {
+        inst: s.insts[i],
+        stream: Stream {
+            sent: s.sent,
+            cpls: s.cpls,
+            truncs: s.truncs.clone(),
+        },
+    }
+}
+
+/// Fire writer `w`'s stream timer towards instance `r`, and deliver what it sends.
+pub fn stream(cfg: &FailoverConfig, s: &mut FailoverState, w: usize, r: usize) {
+    let mut out = Answers::default();
+    let mut st = instance(s, w);
+    instance::on_timeout(
+        cfg,
+        ids(cfg),
+        &mut st,
+        &Timer::Stream { to: r as u8 },
+        &mut out,
+    );
+    s.insts[w] = st.inst;
+    for (dst, msg) in out.0 {
+        if let Some(k) = ids(cfg).inst_of(dst) {
+            let mut st = instance(s, k);
+            instance::on_msg(&mut st, ids(cfg).inst(w), &msg);
+            s.insts[k] = st.inst;
+        }
+    }
+}
+
+/// Fire instance `r`'s apply timer.
+pub fn apply(cfg: &FailoverConfig, s: &mut FailoverState, r: usize) {
+    let mut st = instance(s, r);
+    instance::on_timeout(
+        cfg,
+        ids(cfg),
+        &mut st,
+        &Timer::Apply,
+        &mut Answers::default(),
+    );
+    s.insts[r] = st.inst;
 }
 
 /// The instance that writes at epoch `e`, to address a segment's answer to one of its
