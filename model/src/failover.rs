@@ -29,7 +29,7 @@
 //! Modules, in the order to read them: [`config`] (parameters, presets, mutants), [`state`],
 //! [`storage`] (what a segment does with each request, pure), [`instance`] (what a
 //! writer, a recovering instance, a replica and the control plane decide, pure), [`actors`]
-//! (the segment and the metadata service as actors, over those rules), [`observer`] (the
+//! (the roles as actors, over those rules, as far as they are actors yet), [`observer`] (the
 //! history the properties read, recorded from what nodes did), [`step`] (actions and the pure
 //! `step`), [`properties`] (B1-B10, F1), [`symmetry`], [`model`]. The spec is
 //! `specs/failover.md`; property and mutant names carry its IDs.

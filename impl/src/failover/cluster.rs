@@ -431,17 +431,8 @@ impl<H: SegmentHost> Cluster<H> {
     /// The control plane finds the endpoint's instance down or unreachable and promotes the
     /// best replica (with none, a crashed instance restarts and recovers itself).
     fn promote(&mut self) -> bool {
-        let cur = self.insts[usize::from(self.endpoint)].inst;
-        let failed = cur.role == Role::Down || cur.cut_off;
-        let recovering = self
-            .insts
-            .iter()
-            .any(|x| matches!(x.inst.role, Role::Recovering(_)));
-        if !failed || recovering {
-            return false;
-        }
         let insts: Vec<Inst> = self.insts.iter().map(|x| x.inst).collect();
-        let Some(b) = rules::promotion_choice(&insts) else {
+        let Some(b) = rules::to_promote(&insts, usize::from(self.endpoint)) else {
             return false;
         };
         let tier = insts[b].tier;

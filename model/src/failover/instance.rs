@@ -272,6 +272,35 @@ pub fn adopted(cfg: &FailoverConfig, orphans: u16) -> Lsn {
     }
 }
 
+/// Whom the control plane promotes now, seeing the instances as `insts` with the endpoint at
+/// `endpoint`: nobody while the endpoint's instance serves (an open writer or a recovery, and
+/// reachable) or while another promoted instance is still recovering; otherwise
+/// [`promotion_choice`].
+pub fn to_promote(insts: &[Inst], endpoint: usize) -> Option<usize> {
+    let cur = insts.get(endpoint)?;
+    let serving = matches!(cur.role, Role::Writer | Role::Recovering(_)) && !cur.cut_off;
+    let recovering = insts
+        .iter()
+        .any(|x| matches!(x.role, Role::Recovering(_)) && !x.cut_off);
+    if serving || recovering {
+        return None;
+    }
+    promotion_choice(insts)
+}
+
+/// What replica `x` follows and the VDL it knows after the stream's VDL record `vdl` from the
+/// writer at epoch `e`: a newer writer's stream replaces the one it followed, the same
+/// writer's VDL only grows, and an older writer's is ignored.
+pub fn take_vdl(x: &Inst, vdl: Lsn, e: Epoch) -> (Epoch, Lsn) {
+    if e > x.follows {
+        (e, vdl)
+    } else if e == x.follows {
+        (e, x.known_vdl.max(vdl))
+    } else {
+        (x.follows, x.known_vdl)
+    }
+}
+
 /// The instance the control plane promotes: the best live replica it can reach (lowest tier,
 /// then the highest VDL it knows, then the lowest index); with none, a crashed instance,
 /// which restarts and recovers itself.
@@ -288,8 +317,8 @@ pub fn promotion_choice(insts: &[Inst]) -> Option<usize> {
 /// What replica `x` has applied after its next mini-transaction, or `None` if it cannot apply
 /// one: the records after the last it applied (skipping annulled ranges) up to the next
 /// consistency point, all at once, and only when that point is at or below the VDL it knows.
-/// Each record as the followed writer's stream carries it: the newest epoch up to the one
-/// followed whose copy no range annuls.
+/// Each record as the followed writer's history makes it current (`specs/failover.md`, MC14):
+/// the newest epoch up to the one followed whose copy no range annuls.
 pub fn next_apply(
     cfg: &FailoverConfig,
     x: &Inst,

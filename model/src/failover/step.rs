@@ -498,10 +498,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             route::stream(cfg, s, usize::from(s.endpoint), usize::from(replica));
             true
         }
-        Action::Apply { replica } => {
-            route::apply(cfg, s, usize::from(replica));
-            true
-        }
+        Action::Apply { replica } => route::apply(cfg, s, usize::from(replica)),
         Action::WriterCrash | Action::WriterPartition => {
             let i = usize::from(s.endpoint);
             let w = s.insts[i];

@@ -299,12 +299,7 @@ impl Instance {
                     self.event("promoted: recovers the volume".into());
                 }
                 Ctl::Vdl { epoch, vdl } if x.role == Role::Replica => {
-                    if epoch > x.follows {
-                        x.follows = epoch;
-                        x.known_vdl = vdl;
-                    } else if epoch == x.follows {
-                        x.known_vdl = x.known_vdl.max(vdl);
-                    }
+                    (x.follows, x.known_vdl) = rules::take_vdl(x, vdl, epoch);
                 }
                 _ => {}
             }

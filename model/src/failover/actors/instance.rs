@@ -2,13 +2,15 @@
 //! replicas, and a replica applying it.
 //!
 //! The writer streams its VDL and epoch to every replica (Aurora's VDL control records). A
-//! replica follows the writer whose VDL it last received, and applies whole mini-transactions
-//! of that writer's stream up to that VDL and no further
+//! replica follows the newest writer whose VDL it received, and applies whole
+//! mini-transactions up to that VDL and no further
 //! ([`crate::failover::instance::next_apply`]): it never shows half a mini-transaction, nor a
-//! change that is not yet durable [V17 §4.2.4].
+//! change that is not yet durable [V17 §4.2.4]. Each record it applies is the copy the
+//! followed writer's history makes current: the newest epoch up to the one it follows whose
+//! copy no range annuls (`specs/failover.md`, MC14).
 //!
-//! The rest of an instance's life (writing, acknowledging, recovering after a promotion, undo)
-//! is still decided by the model's `step`.
+//! The rest of an instance's life (writing, acknowledging, heartbeats, recovering after a
+//! promotion, undo) is still decided by the model's `step`.
 
 use crate::actor::{Effects, Id};
 use crate::failover::config::FailoverConfig;
@@ -39,13 +41,13 @@ pub struct InstNode {
     pub stream: Stream,
 }
 
-/// Handle `msg` from `src`: a replica takes the VDL of the stream it receives.
+/// Handle `msg` from `src`: a replica takes the VDL of the stream it receives
+/// ([`instance::take_vdl`]). A promotion is still handled by the model's `step`.
 pub fn on_msg(st: &mut InstNode, _src: Id, msg: &Msg) {
     if let Msg::Vdl { vdl, epoch } = *msg
         && st.inst.role == Role::Replica
     {
-        st.inst.known_vdl = vdl;
-        st.inst.follows = epoch;
+        (st.inst.follows, st.inst.known_vdl) = instance::take_vdl(&st.inst, vdl, epoch);
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Id;
-use crate::failover::state::{Epoch, Inst, Lsn, Ranges, Seg, Trunc};
+use crate::failover::state::{Epoch, Inst, Lsn, Ranges, Role, Seg, Trunc};
 use crate::failover::storage::Reject;
 
 /// Where every actor of one cluster lives: the segments first, then the database instances
@@ -49,6 +49,28 @@ impl Ids {
         (self.segs..self.segs + self.insts)
             .contains(&i)
             .then(|| i - self.segs)
+    }
+}
+
+/// What an instance's heartbeat says: what the control plane's promotion rule reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Beat {
+    /// What it is doing.
+    pub role: Role,
+    /// Its promotion tier.
+    pub tier: u8,
+    /// The VDL it knows (a replica's).
+    pub known_vdl: Lsn,
+}
+
+impl Beat {
+    /// The heartbeat of instance `x`.
+    pub fn of(x: &Inst) -> Beat {
+        Beat {
+            role: x.role,
+            tier: x.tier,
+            known_vdl: x.known_vdl,
+        }
     }
 }
 
@@ -131,11 +153,8 @@ pub enum Msg {
         truncs: Ranges,
     },
     // ---- instance -> control plane
-    /// A heartbeat: what the instance is doing (its role, tier and the VDL it knows).
-    Status {
-        /// The instance as it reports itself.
-        inst: Inst,
-    },
+    /// A heartbeat: what the instance is doing.
+    Status(Beat),
     /// From the transport, as if the instance sent it: its process is gone (it crashed).
     Crashed,
     /// From the transport: the instance's heartbeats stopped arriving (a partition).

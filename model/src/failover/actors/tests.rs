@@ -299,7 +299,7 @@ fn control_of(insts: &[crate::failover::state::Inst]) -> super::control::Control
         endpoint: 0,
         seen: insts
             .iter()
-            .map(|&x| super::control::Seen::Heard(x))
+            .map(|x| super::control::Seen::Heard(super::msg::Beat::of(x)))
             .collect(),
     }
 }
@@ -331,7 +331,12 @@ fn the_control_plane_promotes_only_when_the_endpoint_has_failed() {
     // While R1 recovers, nothing more; once it has crashed, R2 is next.
     let mut rec = r1;
     rec.role = Role::Recovering(crate::failover::state::Phase::Promoted);
-    control::on_msg(ids, &mut st, ids.inst(1), &Msg::Status { inst: rec });
+    control::on_msg(
+        ids,
+        &mut st,
+        ids.inst(1),
+        &Msg::Status(super::msg::Beat::of(&rec)),
+    );
     assert!(!control::on_timeout(
         ids,
         &mut st,
@@ -424,4 +429,80 @@ fn a_replica_follows_the_stream_and_applies_whole_mtrs_up_to_its_vdl() {
     let mut out = Vec::new();
     instance::on_timeout(&c, ids, &mut replica, &Timer::Stream { to: 0 }, &mut out);
     assert!(out.is_empty());
+}
+
+#[test]
+fn the_control_plane_keeps_a_crash_over_a_silence_and_waits_for_its_promotion() {
+    use super::control::{self, Seen};
+    use super::msg::{Beat, Timer};
+    use crate::failover::state::{Inst, Role};
+    let ids = Ids { segs: 6, insts: 3 };
+    let mut w = Inst::replica(0);
+    w.role = Role::Writer;
+    let (r1, r2) = (Inst::replica(0), Inst::replica(1));
+    let mut st = control_of(&[w, r1, r2]);
+    control::on_msg(ids, &mut st, ids.inst(0), &Msg::Crashed);
+    control::on_msg(ids, &mut st, ids.inst(0), &Msg::Silent);
+    assert_eq!(
+        st.seen[0],
+        Seen::Crashed { tier: 0 },
+        "the crash is the surer news"
+    );
+    assert!(control::on_timeout(
+        ids,
+        &mut st,
+        &Timer::Watch,
+        &mut Vec::new()
+    ));
+    assert_eq!(st.endpoint, 1);
+    // Before R1's first heartbeat as a recovering instance, a second watch promotes nobody.
+    assert!(!control::on_timeout(
+        ids,
+        &mut st,
+        &Timer::Watch,
+        &mut Vec::new()
+    ));
+    // R1 falls silent mid-recovery: it no longer blocks a promotion, and R2 is next.
+    control::on_msg(ids, &mut st, ids.inst(1), &Msg::Silent);
+    assert!(control::on_timeout(
+        ids,
+        &mut st,
+        &Timer::Watch,
+        &mut Vec::new()
+    ));
+    assert_eq!(st.endpoint, 2);
+    // A silent instance heard again is heard.
+    control::on_msg(ids, &mut st, ids.inst(1), &Msg::Status(Beat::of(&r1)));
+    assert_eq!(st.seen[1], Seen::Heard(Beat::of(&r1)));
+}
+
+#[test]
+fn a_replica_takes_the_newest_writers_vdl_and_ignores_an_older_one() {
+    use super::instance::{self, InstNode, Stream};
+    use crate::failover::state::{Inst, Ranges};
+    let mut r = InstNode {
+        inst: Inst::replica(0),
+        stream: Stream {
+            sent: [0; crate::quorum::config::MAX_LSN],
+            cpls: 0,
+            truncs: Ranges::new(),
+        },
+    };
+    let w2 = IDS.inst(1);
+    instance::on_msg(&mut r, w2, &Msg::Vdl { vdl: 4, epoch: 2 });
+    assert_eq!((r.inst.follows, r.inst.known_vdl), (2, 4));
+    instance::on_msg(&mut r, w2, &Msg::Vdl { vdl: 3, epoch: 2 });
+    assert_eq!(r.inst.known_vdl, 4, "a late record of the same stream");
+    instance::on_msg(&mut r, IDS.inst(0), &Msg::Vdl { vdl: 6, epoch: 1 });
+    assert_eq!(
+        (r.inst.follows, r.inst.known_vdl),
+        (2, 4),
+        "an older writer's stream"
+    );
+    instance::on_msg(&mut r, IDS.inst(0), &Msg::Vdl { vdl: 2, epoch: 3 });
+    assert_eq!(
+        (r.inst.follows, r.inst.known_vdl),
+        (3, 2),
+        "a newer writer's stream"
+    );
 }

@@ -1,5 +1,5 @@
-//! Handing inputs to the failover actors that exist so far (segments and the metadata
-//! service) from the fast composition, and back.
+//! Handing inputs to the failover actors that exist so far (segments, the metadata service,
+//! the control plane, and the instance's redo stream) from the fast composition, and back.
 //!
 //! The fast state keeps a segment as its [`Seg`] alone: the ranges it has installed are taken to
 //! be the metadata service's ranges up to its installed epoch. Ranges are written one per
@@ -15,7 +15,7 @@ use crate::actor::{Effects, Id};
 use crate::failover::actors::control::{self, Control, Seen};
 use crate::failover::actors::instance::{self, InstNode, Stream};
 use crate::failover::actors::metadata::{self, Meta};
-use crate::failover::actors::msg::{Ids, Msg, Storage, Timer};
+use crate::failover::actors::msg::{Beat, Ids, Msg, Storage, Timer};
 use crate::failover::actors::segment::{self, SegNode};
 use crate::failover::config::FailoverConfig;
 use crate::failover::state::{Epoch, FailoverState, Role, Seg};
@@ -124,8 +124,8 @@ fn control(s: &FailoverState) -> Control {
             .iter()
             .map(|&x| match x.role {
                 Role::Down => Seen::Crashed { tier: x.tier },
-                _ if x.cut_off => Seen::Silent(x),
-                _ => Seen::Heard(x),
+                _ if x.cut_off => Seen::Silent(Beat::of(&x)),
+                _ => Seen::Heard(Beat::of(&x)),
             })
             .collect(),
     }
@@ -135,13 +135,9 @@ fn control(s: &FailoverState) -> Control {
 /// routes to it).
 pub fn watch(cfg: &FailoverConfig, s: &mut FailoverState) -> Option<usize> {
     let mut st = control(s);
-    let mut out = Answers::default();
-    control::on_timeout(ids(cfg), &mut st, &Timer::Watch, &mut out);
+    let promoted = control::on_timeout(ids(cfg), &mut st, &Timer::Watch, &mut Answers::default());
     s.endpoint = st.endpoint;
-    out.0.iter().find_map(|(dst, m)| match m {
-        Msg::Promote => ids(cfg).inst_of(*dst),
-        _ => None,
-    })
+    promoted.then(|| usize::from(st.endpoint))
 }
 
 /// Instance `i` as its actor holds it: the stream it knows is the volume's (every record sent,
@@ -178,17 +174,14 @@ pub fn stream(cfg: &FailoverConfig, s: &mut FailoverState, w: usize, r: usize) {
     }
 }
 
-/// Fire instance `r`'s apply timer.
-pub fn apply(cfg: &FailoverConfig, s: &mut FailoverState, r: usize) {
+/// Fire instance `r`'s apply timer; whether it applied anything.
+pub fn apply(cfg: &FailoverConfig, s: &mut FailoverState, r: usize) -> bool {
     let mut st = instance(s, r);
-    instance::on_timeout(
-        cfg,
-        ids(cfg),
-        &mut st,
-        &Timer::Apply,
-        &mut Answers::default(),
-    );
+    let timer = Timer::Apply;
+    instance::on_timeout(cfg, ids(cfg), &mut st, &timer, &mut Answers::default());
+    let changed = st.inst != s.insts[r];
     s.insts[r] = st.inst;
+    changed
 }
 
 /// The instance that writes at epoch `e`, to address a segment's answer to one of its
