@@ -21,9 +21,29 @@ fn handle(cfg: &FailoverConfig, st: &mut SegNode, src: Id, msg: Msg) -> Vec<Effe
     out
 }
 
+/// The truncation range of epoch `epoch` over `lo..=hi`.
+fn range(epoch: u8, lo: u8, hi: u8) -> Trunc {
+    Trunc { epoch, lo, hi }
+}
+
+/// A list of ranges, as a message carries it.
+fn ranges(ts: &[Trunc]) -> crate::failover::state::Ranges {
+    ts.iter().copied().collect()
+}
+
 /// A record of LSN `lsn` from the writer at `epoch`, carrying that writer's range.
 fn write(lsn: u8, epoch: u8, range: Option<Trunc>) -> Msg {
     Msg::Write { lsn, epoch, range }
+}
+
+/// An install of epoch `epoch` sending `truncs`.
+fn install(epoch: u8, truncs: crate::failover::state::Ranges) -> Msg {
+    Msg::Install { epoch, truncs }
+}
+
+/// One refusal, as the only thing a handler sent.
+fn refused(to: Id, epoch: u8, reason: Reject) -> Vec<(Id, Msg)> {
+    vec![(to, Msg::Refused { epoch, reason })]
 }
 
 fn sends(out: &[Effect<Msg, Storage>]) -> Vec<(Id, Msg)> {
@@ -72,16 +92,7 @@ fn a_fenced_segment_refuses_the_old_writer_and_tells_it_why() {
     assert_eq!(st.seg.fence, 2);
     let out = handle(&c, &mut st, IDS.inst(0), write(1, 1, None));
     assert_eq!(st.seg.rec(1), 0);
-    assert_eq!(
-        sends(&out),
-        vec![(
-            IDS.inst(0),
-            Msg::Refused {
-                epoch: 1,
-                reason: Reject::Stale
-            }
-        )]
-    );
+    assert_eq!(sends(&out), refused(IDS.inst(0), 1, Reject::Stale));
     // Under no-fencing it takes the stale record.
     let bad = FailoverConfig::base().with_mutant(Some(Mutant::NoFencing));
     handle(&bad, &mut st, IDS.inst(0), write(1, 1, None));
@@ -91,36 +102,17 @@ fn a_fenced_segment_refuses_the_old_writer_and_tells_it_why() {
 #[test]
 fn a_new_epochs_record_waits_for_its_range_and_the_range_annuls_strays() {
     let c = cfg();
-    let t = Trunc {
-        epoch: 2,
-        lo: 2,
-        hi: 3,
-    };
+    let t = range(2, 2, 3);
     let mut st = segment::born(&c, 0);
     handle(&c, &mut st, IDS.inst(0), write(2, 1, None));
     handle(&c, &mut st, IDS.inst(1), Msg::Fence { epoch: 2 });
     let out = handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
     assert_eq!(
         sends(&out),
-        vec![(
-            IDS.inst(1),
-            Msg::Refused {
-                epoch: 2,
-                reason: Reject::NeedsTruncation
-            }
-        )]
+        refused(IDS.inst(1), 2, Reject::NeedsTruncation)
     );
-    let mut truncs = crate::failover::state::Ranges::new();
-    truncs.push(t);
-    handle(
-        &c,
-        &mut st,
-        IDS.inst(1),
-        Msg::Install {
-            epoch: 2,
-            truncs: truncs.clone(),
-        },
-    );
+    let truncs = ranges(&[t]);
+    handle(&c, &mut st, IDS.inst(1), install(2, truncs.clone()));
     assert_eq!(st.seg.rec(2), 0, "the stray of epoch 1 is annulled");
     assert_eq!(st.known.as_slice(), &[t]);
     handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
@@ -173,15 +165,10 @@ fn repair_copies_held_records_to_peers_and_fills_holes_only() {
 #[test]
 fn a_restart_keeps_ranges_unless_they_were_volatile() {
     let c = cfg();
-    let t = Trunc {
-        epoch: 2,
-        lo: 1,
-        hi: 2,
-    };
+    let t = range(2, 1, 2);
     let mut st = segment::born(&c, 0);
-    let mut truncs = crate::failover::state::Ranges::new();
-    truncs.push(t);
-    let out = handle(&c, &mut st, IDS.inst(1), Msg::Install { epoch: 2, truncs });
+    let truncs = ranges(&[t]);
+    let out = handle(&c, &mut st, IDS.inst(1), install(2, truncs));
     let saved = out
         .iter()
         .find_map(|e| match e {
@@ -215,11 +202,7 @@ fn the_metadata_service_hands_out_fresh_epochs_and_keeps_ranges_durably() {
         Effect::Save(Storage::Metadata { epoch_ctr: 2, .. })
     ));
     assert_eq!(out[1], Effect::Send(IDS.inst(1), Msg::Epoch { epoch: 2 }));
-    let t = Trunc {
-        epoch: 2,
-        lo: 3,
-        hi: 4,
-    };
+    let t = range(2, 3, 4);
     let mut out = Vec::new();
     metadata::on_msg(
         &c,
@@ -243,52 +226,20 @@ fn a_segment_that_installed_the_epoch_without_its_range_still_refuses_its_record
     // An install sent before the recovery's range was in the list: the epoch is installed,
     // the range is not, so the writer's records wait (B9) and a later install adds it.
     let c = cfg();
-    let t = Trunc {
-        epoch: 2,
-        lo: 2,
-        hi: 3,
-    };
-    let old = Trunc {
-        epoch: 1,
-        lo: 5,
-        hi: 6,
-    };
+    let t = range(2, 2, 3);
+    let old = range(1, 5, 6);
     let mut st = segment::born(&c, 0);
-    let mut first = crate::failover::state::Ranges::new();
-    first.push(old);
-    handle(
-        &c,
-        &mut st,
-        IDS.inst(1),
-        Msg::Install {
-            epoch: 2,
-            truncs: first,
-        },
-    );
+    let first = ranges(&[old]);
+    handle(&c, &mut st, IDS.inst(1), install(2, first));
     assert_eq!(st.seg.trunc_epoch, 2);
     let out = handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
     assert_eq!(
         sends(&out),
-        vec![(
-            IDS.inst(1),
-            Msg::Refused {
-                epoch: 2,
-                reason: Reject::NeedsTruncation
-            }
-        )]
+        refused(IDS.inst(1), 2, Reject::NeedsTruncation)
     );
     // A later install of the same epoch with only the new range adds it and keeps the old.
-    let mut second = crate::failover::state::Ranges::new();
-    second.push(t);
-    handle(
-        &c,
-        &mut st,
-        IDS.inst(1),
-        Msg::Install {
-            epoch: 2,
-            truncs: second,
-        },
-    );
+    let second = ranges(&[t]);
+    handle(&c, &mut st, IDS.inst(1), install(2, second));
     assert_eq!(st.known.as_slice(), &[old, t]);
     handle(&c, &mut st, IDS.inst(1), write(4, 2, Some(t)));
     assert_eq!(st.seg.rec(4), 2);

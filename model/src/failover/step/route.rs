@@ -42,9 +42,10 @@ fn node(s: &FailoverState, k: usize) -> SegNode {
     }
 }
 
-/// What a segment sends in one handler, but its reports: an answer to the requester (a
-/// refusal, a chain top) or a repair copy to a peer. The reports go to the instances, which in
-/// this composition read every segment's state itself, and that is all a report says.
+/// What an actor sends in one handler, but a segment's reports: an answer to the requester (a
+/// refusal, a chain top, an epoch), a repair copy to a peer, a promotion, a VDL. The reports go
+/// to the instances, which in this composition read every segment's state itself, and that is
+/// all a report says.
 #[derive(Debug, Default)]
 pub struct Answers(pub ArrayVec<(Id, Msg), 2>);
 
