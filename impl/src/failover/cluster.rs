@@ -603,6 +603,7 @@ impl<H: SegmentHost> Cluster<H> {
             cpls: self.vol.cpls,
             bodies: self.vol.bodies,
             txn_done: self.vol.done,
+            aborted: self.vol.rolled_back,
             budget: self.budget,
             ghost,
         }

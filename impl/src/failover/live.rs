@@ -584,6 +584,7 @@ fn lift(
         cpls: vol.cpls,
         bodies: 0,
         txn_done: 0,
+        aborted: 0,
         budget: init(cfg).budget,
         ghost: Ghost { wrote, ..*ghost },
     }

@@ -10,18 +10,17 @@
 //! * the **control plane** ([`control`]): watches the instances' heartbeats and the
 //!   transport's news of crashes and silences, and promotes a replica when the endpoint's
 //!   instance has failed;
-//! * the **database instance** ([`instance`]), as far as the redo stream goes: the writer
-//!   streams its VDL to the replicas, and a replica applies whole mini-transactions up to the
-//!   VDL it received.
+//! * the **database instance** ([`instance`]): the writer (allocating, proving durability
+//!   from the segments' reports, acknowledging to the client, undo), a read replica on the
+//!   redo stream, and a promoted replica recovering the volume at a new epoch.
 //!
 //! [`msg`] holds what they send and receive. The fast composition in [`super::step`] hands
-//! every segment input (a record landing, a repair copy, a fence, a range install, a recovery
-//! read), every epoch and range request, the control plane's watch, the stream and a replica's
-//! apply to these handlers. The rest of an instance (writing, acknowledging, recovering, undo)
-//! is still decided inside `step`, on the whole state, and so are a segment's
-//! crash and restart: `step` forgets a crashed segment's ranges under `volatile-truncation` at
-//! the crash, [`segment::on_start`] at the restart (a down segment answers nothing, so only a
-//! reader of the whole state can tell the two apart).
+//! every protocol action to these handlers: a record landing, a repair copy, each timer of an
+//! instance (and the requests it sends, answered at once), the control plane's watch. Still
+//! decided inside `step`: the faults, an instance's restart, and a segment's crash and restart
+//! (`step` forgets a crashed segment's ranges under `volatile-truncation` at the crash,
+//! [`segment::on_start`] at the restart: a down segment answers nothing, so only a reader of
+//! the whole state can tell the two apart).
 
 pub mod control;
 pub mod instance;

@@ -1,7 +1,8 @@
 //! What a database instance and the control plane decide in the failover protocol: pure
-//! functions from what that node knows to its decision. The model's `step` calls them with the
-//! whole state; the reference implementation's nodes call them with what they have heard
-//! (segment reports, fence acknowledgements, the volume metadata), so both run one rule.
+//! functions from what that node knows to its decision. The actors' handlers
+//! ([`super::actors`]) call them with what the actor knows; the reference implementation's
+//! nodes call them with what they have heard (segment reports, fence acknowledgements, the
+//! volume metadata), so both run one rule.
 //!
 //! * the writer: which LSNs its next mini-transaction gets ([`next_mtr`], bounded by the LSN
 //!   allocation limit), how far its segments' reports prove the log durable ([`progress`]),
@@ -152,17 +153,17 @@ pub fn may_read(cfg: &FailoverConfig, fenced: usize) -> bool {
 
 /// The transaction table `done` (ended bodies, bit `l-1`) after recovery writes range `t`:
 /// a transaction whose commit record the range annuls did not commit after all, so it is in
-/// progress again and the open writer must roll it back (F2). `rolled_back` are the bodies
+/// progress again and the open writer must roll it back (F2). `aborted` are the bodies
 /// that ended by rollback, which no range reopens.
 pub fn txn_table_after_range(
     t: Trunc,
     done: u16,
     bodies: u16,
-    rolled_back: u16,
+    aborted: u16,
     commits: u16,
     sent: &[EpochSet; MAX_LSN],
 ) -> u16 {
-    let ended = done & bodies & !rolled_back;
+    let ended = done & bodies & !aborted;
     done & !reopened(t, ended, commits, sent)
 }
 

@@ -4,23 +4,94 @@
 //! epoch, which incarnations wrote, which transactions a later incarnation rolled back, and
 //! event flags (a stale write rejected or accepted, a recovery that cut below an acknowledged
 //! commit, a range that annulled a held record, a failover done). Nothing a node decides reads
-//! them, with one exception still in the model's `step`: rebuilding the transaction table after
-//! a range reads `rolled_back` (the runtimes keep it as durable volume metadata).
+//! them.
 //!
-//! They are recorded here, from what a node did: the model's `step` and the reference
+//! They are recorded here, from what a node did: the model's compositions and the reference
 //! implementation's runtimes call these functions at the same points, so a runtime cannot
-//! forget a flag or record it differently. A caller passes what the node did (the segment's
-//! verdict on a write, the recovered VDL a recovery computed, the commits a writer
-//! acknowledged); the functions decide what that means for the history.
+//! forget a flag or record it differently. For a database instance the caller passes the
+//! actor's state before and after one input and what it sent ([`instance`]); a writer's
+//! acknowledgements after the segments' reports are the `Committed` it sent
+//! ([`acknowledged`]); for a segment, its verdict on a record ([`record_delivered`]). The
+//! functions decide what that means for the history.
 
+use super::actors::instance::InstNode;
 use super::actors::msg::Msg;
 use super::state::{
     EpochSet, F_ACKED_AFTER_FAILOVER, F_ANNULLED, F_B3_BROKEN, F_B10_BROKEN, F_FAILOVER_DONE,
-    F_STALE_REJECTED, Ghost, Lsn, Seg, Trunc, epoch_bit,
+    F_STALE_REJECTED, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc, Txns, epoch_bit,
 };
 use super::storage::Reject;
 use crate::actor::Id;
 use crate::quorum::config::MAX_LSN;
+
+/// What the history reads of a database instance's state before an input: what it was doing,
+/// the records sent and the transaction table.
+#[derive(Clone, Copy, Debug)]
+pub struct Was {
+    /// The instance.
+    pub inst: Inst,
+    /// The records each epoch sent.
+    pub sent: [EpochSet; MAX_LSN],
+    /// The transaction table.
+    pub txns: Txns,
+}
+
+impl Was {
+    /// The parts of `st` the history reads.
+    pub fn of(st: &InstNode) -> Was {
+        Was {
+            inst: st.inst,
+            sent: st.stream.sent,
+            txns: st.txns,
+        }
+    }
+}
+
+/// Database instance `index` handled one input: it was `before` and is `after`; it sent records
+/// for the LSNs and epochs in `writes` (bit `e-1` of `writes[l-1]`) and the messages `msgs`;
+/// the segments are `segs`. What that means for the history: an allocation, the commit of a
+/// transaction, a recovery's VDL and range, an opening, a rollback, acknowledged commits.
+pub fn instance(
+    g: &mut Ghost,
+    index: u8,
+    before: &Was,
+    after: &InstNode,
+    writes: &[EpochSet; MAX_LSN],
+    msgs: &[(Id, Msg)],
+    segs: &[Seg],
+) {
+    let (b, a) = (&before.inst, &after.inst);
+    if writes.iter().any(|&w| w != 0) {
+        allocated(g, index, a.epoch);
+    }
+    let body = b.open_txn;
+    if b.role == Role::Writer && body != 0 && a.open_txn == 0 && a.next_lsn > b.next_lsn {
+        let begun_here = before.sent[usize::from(body) - 1] & epoch_bit(a.epoch) != 0;
+        let already_ended = before.txns.done & (1 << (body - 1)) != 0;
+        committed_txn(g, a.next_lsn - 1, begun_here, already_ended);
+    }
+    if let (Role::Recovering(Phase::Fencing), Role::Recovering(Phase::Truncating { rvdl })) =
+        (b.role, a.role)
+    {
+        recovered(g, a.epoch, rvdl);
+    }
+    if matches!(b.role, Role::Recovering(_)) && a.role == Role::Writer {
+        opened(g);
+    }
+    let aborted = after.txns.aborted & !before.txns.aborted;
+    if aborted != 0 {
+        rolled_back(g, aborted);
+    }
+    for (_, m) in msgs {
+        match *m {
+            Msg::AddTrunc { trunc } => range_written(g, trunc, segs),
+            Msg::Committed { commits } => {
+                acknowledged(g, a.epoch, commits);
+            }
+            _ => {}
+        }
+    }
+}
 
 /// Instance `inst`, writing at epoch `e`, allocated a mini-transaction.
 pub fn allocated(g: &mut Ghost, inst: u8, e: u8) {

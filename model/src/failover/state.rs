@@ -204,13 +204,54 @@ pub struct FailoverState {
     /// Bit `l-1`: the transaction whose body ends at LSN `l` has ended (committed or rolled
     /// back). Durable: the volume's transaction table.
     pub txn_done: u16,
+    /// Bit `l-1`: the transaction whose body ends at LSN `l` ended by rollback (the open
+    /// writer's undo). Durable, with the transaction table: no truncation range reopens it.
+    pub aborted: u16,
     /// Remaining fault budgets.
     pub budget: Budget,
     /// History.
     pub ghost: Ghost,
 }
 
+/// The volume's transaction table as an instance works on it (bit `l-1` names the transaction
+/// whose body ends at LSN `l`): the bodies, the ones that ended, and those that ended by
+/// rollback.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Txns {
+    /// Transaction bodies.
+    pub bodies: u16,
+    /// Ended (committed or rolled back).
+    pub done: u16,
+    /// Ended by rollback.
+    pub aborted: u16,
+}
+
+impl Txns {
+    /// The transactions begun and not ended, but `open` (the writer's own one, its body-end
+    /// LSN, 0 for none): those active when an older incarnation failed.
+    pub fn orphans(&self, open: Lsn) -> u16 {
+        let own = if open > 0 { 1 << (open - 1) } else { 0 };
+        self.bodies & !self.done & !own
+    }
+}
+
 impl FailoverState {
+    /// The transaction table.
+    pub fn txns(&self) -> Txns {
+        Txns {
+            bodies: self.bodies,
+            done: self.txn_done,
+            aborted: self.aborted,
+        }
+    }
+
+    /// Make `t` the transaction table.
+    pub fn set_txns(&mut self, t: Txns) {
+        self.bodies = t.bodies;
+        self.txn_done = t.done;
+        self.aborted = t.aborted;
+    }
+
     /// Whether LSN `l` is a consistency point.
     pub fn is_cpl(&self, l: Lsn) -> bool {
         l > 0 && self.cpls & (1 << (l - 1)) != 0
@@ -231,12 +272,7 @@ impl FailoverState {
     /// Transactions active when their writer failed and not yet ended, as body-end LSN bits:
     /// every begun, unfinished transaction except `writer`'s own open one.
     pub fn orphans(&self, writer: &Inst) -> u16 {
-        let own = if writer.open_txn > 0 {
-            1 << (writer.open_txn - 1)
-        } else {
-            0
-        };
-        self.bodies & !self.txn_done & !own
+        self.txns().orphans(writer.open_txn)
     }
 
     /// Whether LSN `l` lies inside any truncation range.

@@ -9,15 +9,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::actors::msg::Msg;
+use super::actors::msg::{Msg, Timer};
 use super::config::{FailoverConfig, Mutant};
-use super::instance::{self, TxnMtr};
 use super::observer;
 use super::state::{
     Budget, EpochSet, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc, epoch_bit,
 };
 use super::storage;
 use crate::quorum::config::MAX_LSN;
+use route::All;
 
 /// One step of the system. Faults are "environment" actions ([`Action::is_environment`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -163,6 +163,7 @@ pub fn init(cfg: &FailoverConfig) -> FailoverState {
         cpls: 0,
         bodies: 0,
         txn_done: 0,
+        aborted: 0,
         budget: Budget {
             writer_failures: cfg.writer_failures,
             recovery_crashes: cfg.recovery_crashes,
@@ -233,10 +234,15 @@ pub fn actions(cfg: &FailoverConfig, s: &FailoverState, out: &mut Vec<Action>) {
     }
     out.push(Action::Promote);
     if let Some(e) = s.insts.get(usize::from(s.endpoint)) {
+        // Fences and installs are offered only where they change the segment: it holds every
+        // range up to the epoch it installed.
+        let fences = |seg: u8| storage::fence_needed(&s.segs[usize::from(seg)], e.epoch);
+        let installs =
+            |seg: u8| storage::install_needed(&s.segs[usize::from(seg)], e.epoch) == Ok(true);
         match e.role {
             Role::Recovering(Phase::Promoted) => out.push(Action::GetEpoch),
             Role::Recovering(Phase::Fencing) => {
-                for seg in 0..n {
+                for seg in (0..n).filter(|&k| fences(k)) {
                     out.push(Action::Fence { seg });
                 }
                 let up = s
@@ -253,15 +259,17 @@ pub fn actions(cfg: &FailoverConfig, s: &FailoverState, out: &mut Vec<Action>) {
             }
             Role::Recovering(Phase::Truncating { .. }) => {
                 for seg in 0..n {
-                    out.push(Action::WriteTrunc { seg });
-                    if cfg.has(Mutant::FenceAfterRecoveryRead) {
+                    if installs(seg) {
+                        out.push(Action::WriteTrunc { seg });
+                    }
+                    if cfg.has(Mutant::FenceAfterRecoveryRead) && fences(seg) {
                         out.push(Action::Fence { seg });
                     }
                 }
                 out.push(Action::Open);
             }
             Role::Writer => {
-                for seg in 0..n {
+                for seg in (0..n).filter(|&k| installs(k)) {
                     out.push(Action::WriteTrunc { seg });
                 }
             }
@@ -306,32 +314,10 @@ fn recovering(s: &FailoverState) -> Option<(usize, Phase)> {
 fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
     match *action {
         Action::WriteMtr { inst } => {
-            let i = usize::from(inst);
-            let w = s.insts[i];
-            let Some((first, last)) = instance::next_mtr(cfg, &w) else {
+            if s.insts.get(usize::from(inst)).map(|x| x.role) != Some(Role::Writer) {
                 return false;
-            };
-            s.cpls |= 1 << (last - 1);
-            for l in first..=last {
-                s.sent[usize::from(l) - 1] |= epoch_bit(w.epoch);
             }
-            observer::allocated(&mut s.ghost, inst, w.epoch);
-            s.insts[i].next_lsn = last + 1;
-            match instance::txn_mtr(cfg, &w) {
-                TxnMtr::Commits => {}
-                TxnMtr::Body => {
-                    // A transaction's body: a consistency point, but nothing to acknowledge.
-                    s.bodies |= 1 << (last - 1);
-                    s.insts[i].open_txn = last;
-                }
-                TxnMtr::CommitOf { body } => {
-                    let bit = 1u16 << (body - 1);
-                    let begun_here = s.sent[usize::from(body) - 1] & epoch_bit(w.epoch) != 0;
-                    observer::committed_txn(&mut s.ghost, last, begun_here, s.txn_done & bit != 0);
-                    s.txn_done |= bit;
-                    s.insts[i].open_txn = 0;
-                }
-            }
+            route::to_instance(cfg, s, usize::from(inst), timer(Timer::NextMtr), All);
             true
         }
         Action::Deliver { seg, lsn, epoch } => {
@@ -357,39 +343,30 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             }
             route::gossip(cfg, s, usize::from(from), usize::from(to), lsn)
         }
-        Action::Promote => promote(cfg, s),
+        Action::Promote => route::watch(cfg, s).is_some(),
         Action::GetEpoch => {
             let Some((i, Phase::Promoted)) = recovering(s) else {
                 return false;
             };
-            let Some(Msg::Epoch { epoch: e }) = route::to_metadata(cfg, s, i, &Msg::GetEpoch)
-            else {
-                return false;
-            };
-            s.insts[i].epoch = e;
-            s.insts[i].role = Role::Recovering(Phase::Fencing);
+            route::to_instance(cfg, s, i, timer(Timer::Recover), All);
             true
         }
         Action::Fence { seg } => {
-            let Some((i, phase)) = recovering(s) else {
+            let Some((i, _)) = recovering(s) else {
                 return false;
             };
-            if !instance::may_fence(cfg, phase) {
-                return false;
-            }
-            let epoch = s.insts[i].epoch;
             if !s.segs[usize::from(seg)].up {
                 return false;
             }
-            let src = route::ids(cfg).inst(i);
-            route::to_segment(cfg, s, usize::from(seg), src, &Msg::Fence { epoch });
+            route::to_instance(cfg, s, i, timer(Timer::Fence { seg }), All);
             true
         }
         Action::ReadScl { quorum } => {
+            // The first read quorum to answer is the composition's choice: every one that is
+            // up is tried.
             let Some((i, Phase::Fencing)) = recovering(s) else {
                 return false;
             };
-            let e = s.insts[i].epoch;
             let up = s
                 .segs
                 .iter()
@@ -399,91 +376,34 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             if quorum & !up != 0 || quorum.count_ones() != u32::from(cfg.read_quorum) {
                 return false;
             }
-            if !instance::may_read(cfg, s.count(|x| x.fence >= e)) {
-                return false;
-            }
-            // The chain of each responder, judged with every durable range (the metadata
-            // service holds them), so a stray record of an annulled range never counts.
-            let read = Msg::ReadScl {
-                truncs: s.truncs.clone(),
-            };
-            let src = route::ids(cfg).inst(i);
-            let mut tops = arrayvec::ArrayVec::<Lsn, { super::config::MAX_SEGMENTS }>::new();
-            for k in (0..s.segs.len()).filter(|&k| quorum & (1 << k) != 0) {
-                for (_, reply) in route::to_segment(cfg, s, k, src, &read).0 {
-                    if let Msg::Scl { top } = reply {
-                        tops.push(top);
-                    }
-                }
-            }
-            let rvdl = instance::recovered_vdl(cfg, tops.into_iter(), s.cpls, &s.truncs);
-            observer::recovered(&mut s.ghost, e, rvdl);
-            if let Some(t) = instance::truncation(cfg, rvdl, e) {
-                observer::range_written(&mut s.ghost, t, &s.segs);
-                route::to_metadata(cfg, s, i, &Msg::AddTrunc { trunc: t });
-                let commits = s.commits();
-                s.txn_done = instance::txn_table_after_range(
-                    t,
-                    s.txn_done,
-                    s.bodies,
-                    s.ghost.rolled_back,
-                    commits,
-                    &s.sent,
-                );
-            }
-            s.insts[i].role = Role::Recovering(Phase::Truncating { rvdl });
+            route::to_instance(cfg, s, i, timer(Timer::ReadScl), route::Reach::Only(quorum));
             true
         }
         Action::WriteTrunc { seg } => {
+            // The endpoint's instance: a recovery, or the open writer while the control plane
+            // hears it.
             let i = usize::from(s.endpoint);
             let Some(inst) = s.insts.get(i) else {
                 return false;
             };
-            let ok_role = matches!(inst.role, Role::Recovering(Phase::Truncating { .. }))
-                || (inst.role == Role::Writer && !inst.cut_off);
-            let epoch = inst.epoch;
-            if !ok_role || !s.segs[usize::from(seg)].up {
+            if inst.cut_off || !s.segs[usize::from(seg)].up {
                 return false;
             }
-            let install = Msg::Install {
-                epoch,
-                truncs: s.truncs.clone(),
-            };
-            route::to_segment(cfg, s, usize::from(seg), route::ids(cfg).inst(i), &install);
+            route::to_instance(cfg, s, i, timer(Timer::Install { seg }), All);
             true
         }
         Action::Open => {
-            let Some((i, Phase::Truncating { rvdl })) = recovering(s) else {
+            let Some((i, Phase::Truncating { .. })) = recovering(s) else {
                 return false;
             };
-            let e = s.insts[i].epoch;
-            if !instance::may_open(cfg, e, rvdl, &s.segs, &s.truncs) {
-                return false;
-            }
-            let base = instance::open_base(cfg, rvdl, &s.truncs);
-            let adopted = instance::adopted(cfg, s.orphans(&s.insts[i]));
-            let w = &mut s.insts[i];
-            w.role = Role::Writer;
-            w.pgcl = rvdl;
-            w.vdl = rvdl;
-            w.base = base;
-            w.next_lsn = w.base;
-            w.open_txn = adopted;
-            observer::opened(&mut s.ghost);
+            route::to_instance(cfg, s, i, timer(Timer::TryOpen), All);
             true
         }
         Action::Undo => {
-            let i = usize::from(s.endpoint);
-            let Some(w) = s.current_writer().copied() else {
-                return false;
-            };
-            let orphans = s.orphans(&w);
-            if !instance::may_undo(cfg, &w, orphans) {
+            if s.current_writer().is_none() {
                 return false;
             }
-            debug_assert_eq!(s.insts[i].role, Role::Writer);
-            s.txn_done |= orphans;
-            observer::rolled_back(&mut s.ghost, orphans);
+            route::to_instance(cfg, s, usize::from(s.endpoint), timer(Timer::Undo), All);
             true
         }
         Action::Sync { replica } => {
@@ -495,10 +415,14 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             if w.cut_off {
                 return false;
             }
-            route::stream(cfg, s, usize::from(s.endpoint), usize::from(replica));
+            let to = Timer::Stream { to: replica };
+            route::to_instance(cfg, s, usize::from(s.endpoint), timer(to), All);
             true
         }
-        Action::Apply { replica } => route::apply(cfg, s, usize::from(replica)),
+        Action::Apply { replica } => {
+            route::to_instance(cfg, s, usize::from(replica), timer(Timer::Apply), All);
+            true
+        }
         Action::WriterCrash | Action::WriterPartition => {
             let i = usize::from(s.endpoint);
             let w = s.insts[i];
@@ -597,36 +521,16 @@ fn down(i: Inst) -> Inst {
     }
 }
 
-/// The control plane's watch timer ([`super::actors::control`]): when the endpoint's instance is
-/// down or unreachable it promotes the best replica and routes the endpoint to it. The promoted
-/// instance starts recovery with fresh volatile state (its cache is dropped).
-fn promote(cfg: &FailoverConfig, s: &mut FailoverState) -> bool {
-    let Some(b) = route::watch(cfg, s) else {
-        return false;
-    };
-    let tier = s.insts[b].tier;
-    s.insts[b] = Inst {
-        role: Role::Recovering(Phase::Promoted),
-        ..Inst::replica(tier)
-    };
-    true
-}
-
 /// After every step: each writer learns the acks of the segments that accept its epoch and
 /// advances PGCL and VDL; commits at or below VDL are acknowledged (instant acks, as in the
 /// quorum model: an ack never reports more than the segment holds).
 fn settle(cfg: &FailoverConfig, s: &mut FailoverState) {
-    for i in 0..s.insts.len() {
-        let w = s.insts[i];
-        if w.role != Role::Writer {
-            continue;
-        }
-        let (pgcl, vdl) = instance::progress(cfg, &w, &s.segs, s.cpls, &s.truncs);
-        s.insts[i].pgcl = pgcl;
-        s.insts[i].vdl = vdl;
-        let acked = instance::acknowledged(&w, vdl, s.commits(), &s.sent);
-        observer::acknowledged(&mut s.ghost, w.epoch, acked);
-    }
+    route::acknowledge(cfg, s);
+}
+
+/// An instance's timer as the input it is.
+fn timer(t: Timer) -> route::Input {
+    route::Input::Timer(t)
 }
 
 mod route;

@@ -52,6 +52,7 @@ pub fn on_msg(
                 src,
                 Msg::Epoch {
                     epoch: st.epoch_ctr,
+                    truncs: st.truncs.clone(),
                 },
             );
         }

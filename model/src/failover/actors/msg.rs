@@ -8,7 +8,7 @@ use crate::failover::state::{Epoch, Inst, Lsn, Ranges, Role, Seg, Trunc};
 use crate::failover::storage::Reject;
 
 /// Where every actor of one cluster lives: the segments first, then the database instances
-/// (W1, R1, R2), then the metadata service and the control plane.
+/// (W1, R1, R2), then the metadata service, the control plane and the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Ids {
     /// Segments.
@@ -34,9 +34,13 @@ impl Ids {
     pub fn control(self) -> Id {
         Id::from(self.segs + self.insts + 1)
     }
+    /// The client, whose commits the writer acknowledges.
+    pub fn client(self) -> Id {
+        Id::from(self.segs + self.insts + 2)
+    }
     /// How many actors there are.
     pub fn count(self) -> usize {
-        self.segs + self.insts + 2
+        self.segs + self.insts + 3
     }
     /// The segment index of `id`, if it is a segment.
     pub fn seg_of(self, id: Id) -> Option<usize> {
@@ -101,8 +105,11 @@ pub enum Msg {
         /// Every range of the volume.
         truncs: Ranges,
     },
-    /// A recovery read: report the top of the chain with every range in `truncs` known.
+    /// A recovery read at volume epoch `epoch`: report the top of the chain with every range
+    /// in `truncs` known.
     ReadScl {
+        /// The reading recovery's epoch, echoed in the answer.
+        epoch: Epoch,
         /// Every range of the volume.
         truncs: Ranges,
     },
@@ -115,6 +122,8 @@ pub enum Msg {
     },
     /// The answer to [`Msg::ReadScl`]: the chain top.
     Scl {
+        /// The epoch of the read it answers.
+        epoch: Epoch,
         /// Chain top.
         top: Lsn,
     },
@@ -142,10 +151,12 @@ pub enum Msg {
         trunc: Trunc,
     },
     // ---- metadata service -> instance
-    /// The new volume epoch.
+    /// The new volume epoch, and the volume's ranges.
     Epoch {
         /// The epoch handed out.
         epoch: Epoch,
+        /// Every range, oldest first.
+        truncs: Ranges,
     },
     /// Every range of the volume, after a recovery added one.
     Ranges {
@@ -162,6 +173,13 @@ pub enum Msg {
     // ---- control plane -> instance
     /// The endpoint now routes to you: recover the volume and open it.
     Promote,
+    // ---- writer -> client
+    /// The commits (bit `l-1`: the commit MTR ending at LSN `l`) the writer has made durable
+    /// and acknowledges.
+    Committed {
+        /// Commit MTRs, by their last LSN.
+        commits: u16,
+    },
     // ---- writer -> replica
     /// The redo stream's VDL control record: the writer's VDL and epoch.
     Vdl {
@@ -178,6 +196,27 @@ pub enum Msg {
 pub enum Timer {
     /// Control plane: promote a replica if the endpoint's instance has failed.
     Watch,
+    /// Writer: allocate and send the next mini-transaction (the client's next request).
+    NextMtr,
+    /// Writer: roll back the transactions an older incarnation left active.
+    Undo,
+    /// Writer or recovery: install the volume epoch and its ranges on segment `seg` (again,
+    /// for one that missed it).
+    Install {
+        /// The segment.
+        seg: u8,
+    },
+    /// Promoted instance: ask the metadata service for a new volume epoch.
+    Recover,
+    /// Recovery: install the new epoch on segment `seg` (fence it).
+    Fence {
+        /// The segment.
+        seg: u8,
+    },
+    /// Recovery: read the chain tops of the segments, once a write quorum is fenced.
+    ReadScl,
+    /// Recovery: open for writes, once the volume is repaired.
+    TryOpen,
     /// Writer: send its VDL to instance `to` (a replica) on the redo stream.
     Stream {
         /// The instance.

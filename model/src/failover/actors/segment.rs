@@ -140,9 +140,9 @@ pub fn on_msg(
                 Err(reason) => out.send(src, Msg::Refused { epoch, reason }),
             }
         }
-        Msg::ReadScl { ref truncs } => {
+        Msg::ReadScl { epoch, ref truncs } => {
             let top = chain_top(&st.seg.recs, truncs.iter());
-            out.send(src, Msg::Scl { top });
+            out.send(src, Msg::Scl { epoch, top });
         }
         _ => {}
     }

@@ -120,10 +120,10 @@ fn a_new_epochs_record_waits_for_its_range_and_the_range_annuls_strays() {
     // A repair copy of the annulled record is refused; a read judges with the reader's ranges.
     handle(&c, &mut st, IDS.seg(1), Msg::Gossip { lsn: 2, epoch: 1 });
     assert_eq!(st.seg.rec(2), 0);
-    let out = handle(&c, &mut st, IDS.inst(1), Msg::ReadScl { truncs });
+    let out = handle(&c, &mut st, IDS.inst(1), Msg::ReadScl { epoch: 2, truncs });
     assert_eq!(
         sends(&out),
-        vec![(IDS.inst(1), Msg::Scl { top: 0 })],
+        vec![(IDS.inst(1), Msg::Scl { epoch: 2, top: 0 })],
         "LSN 1 is missing"
     );
 }
@@ -201,7 +201,16 @@ fn the_metadata_service_hands_out_fresh_epochs_and_keeps_ranges_durably() {
         out[0],
         Effect::Save(Storage::Metadata { epoch_ctr: 2, .. })
     ));
-    assert_eq!(out[1], Effect::Send(IDS.inst(1), Msg::Epoch { epoch: 2 }));
+    assert_eq!(
+        out[1],
+        Effect::Send(
+            IDS.inst(1),
+            Msg::Epoch {
+                epoch: 2,
+                truncs: ranges(&[])
+            }
+        )
+    );
     let t = range(2, 3, 4);
     let mut out = Vec::new();
     metadata::on_msg(
@@ -326,63 +335,6 @@ fn with_no_replica_to_promote_a_crashed_instance_recovers_itself() {
 }
 
 #[test]
-fn a_replica_follows_the_stream_and_applies_whole_mtrs_up_to_its_vdl() {
-    use super::instance::{self, InstNode, Stream};
-    use super::msg::Timer;
-    use crate::failover::state::{Inst, Ranges, Role};
-    let c = cfg(); // MTRs of 2 records
-    let ids = Ids { segs: 6, insts: 2 };
-    let mut w = Inst::replica(0);
-    w.role = Role::Writer;
-    w.epoch = 1;
-    w.vdl = 2;
-    let mut sent = [0; crate::quorum::config::MAX_LSN];
-    sent[..3].fill(1); // LSNs 1-3 sent at epoch 1; MTRs end at 2 (and 4, not yet sent)
-    let stream = Stream {
-        sent,
-        cpls: 0b1010,
-        truncs: Ranges::new(),
-    };
-    let mut writer = InstNode {
-        inst: w,
-        stream: stream.clone(),
-    };
-    let mut replica = InstNode {
-        inst: Inst::replica(0),
-        stream,
-    };
-    // Following nobody yet, it applies nothing.
-    instance::on_timeout(&c, ids, &mut replica, &Timer::Apply, &mut Vec::new());
-    assert_eq!(replica.inst.applied, [0; crate::quorum::config::MAX_LSN]);
-    let mut out = Vec::new();
-    instance::on_timeout(&c, ids, &mut writer, &Timer::Stream { to: 1 }, &mut out);
-    assert_eq!(
-        out,
-        vec![Effect::Send(ids.inst(1), Msg::Vdl { vdl: 2, epoch: 1 })]
-    );
-    instance::on_msg(&mut replica, ids.inst(0), &Msg::Vdl { vdl: 2, epoch: 1 });
-    assert_eq!((replica.inst.known_vdl, replica.inst.follows), (2, 1));
-    instance::on_timeout(&c, ids, &mut replica, &Timer::Apply, &mut Vec::new());
-    assert_eq!(
-        &replica.inst.applied[..4],
-        &[1, 1, 0, 0],
-        "the first MTR, whole"
-    );
-    instance::on_timeout(&c, ids, &mut replica, &Timer::Apply, &mut Vec::new());
-    assert_eq!(
-        &replica.inst.applied[..4],
-        &[1, 1, 0, 0],
-        "the next ends above its VDL"
-    );
-    // A writer does not take a stream's VDL; a replica does not stream.
-    instance::on_msg(&mut writer, ids.inst(1), &Msg::Vdl { vdl: 0, epoch: 9 });
-    assert_eq!(writer.inst, w);
-    let mut out = Vec::new();
-    instance::on_timeout(&c, ids, &mut replica, &Timer::Stream { to: 0 }, &mut out);
-    assert!(out.is_empty());
-}
-
-#[test]
 fn the_control_plane_keeps_a_crash_over_a_silence_and_waits_for_its_promotion() {
     use super::control::{self, Seen};
     use super::msg::{Beat, Timer};
@@ -425,35 +377,4 @@ fn the_control_plane_keeps_a_crash_over_a_silence_and_waits_for_its_promotion() 
     // A silent instance heard again is heard.
     control::on_msg(ids, &mut st, ids.inst(1), &Msg::Status(Beat::of(&r1)));
     assert_eq!(st.seen[1], Seen::Heard(Beat::of(&r1)));
-}
-
-#[test]
-fn a_replica_takes_the_newest_writers_vdl_and_ignores_an_older_one() {
-    use super::instance::{self, InstNode, Stream};
-    use crate::failover::state::{Inst, Ranges};
-    let mut r = InstNode {
-        inst: Inst::replica(0),
-        stream: Stream {
-            sent: [0; crate::quorum::config::MAX_LSN],
-            cpls: 0,
-            truncs: Ranges::new(),
-        },
-    };
-    let w2 = IDS.inst(1);
-    instance::on_msg(&mut r, w2, &Msg::Vdl { vdl: 4, epoch: 2 });
-    assert_eq!((r.inst.follows, r.inst.known_vdl), (2, 4));
-    instance::on_msg(&mut r, w2, &Msg::Vdl { vdl: 3, epoch: 2 });
-    assert_eq!(r.inst.known_vdl, 4, "a late record of the same stream");
-    instance::on_msg(&mut r, IDS.inst(0), &Msg::Vdl { vdl: 6, epoch: 1 });
-    assert_eq!(
-        (r.inst.follows, r.inst.known_vdl),
-        (2, 4),
-        "an older writer's stream"
-    );
-    instance::on_msg(&mut r, IDS.inst(0), &Msg::Vdl { vdl: 2, epoch: 3 });
-    assert_eq!(
-        (r.inst.follows, r.inst.known_vdl),
-        (3, 2),
-        "a newer writer's stream"
-    );
 }

@@ -20,6 +20,7 @@ impl Hash for FailoverState {
             cpls,
             bodies,
             txn_done,
+            aborted,
             budget,
             ghost,
         } = self;
@@ -44,7 +45,8 @@ impl Hash for FailoverState {
                 | u128::from(*cpls) << 16
                 | u128::from(budget_word(budget)) << 32
                 | u128::from(*bodies) << 72
-                | u128::from(*txn_done) << 88,
+                | u128::from(*txn_done) << 88
+                | u128::from(*aborted) << 104,
         );
         let (acked, wrote, flags) = ghost_words(ghost);
         h.write_u64(acked);

@@ -1,24 +1,32 @@
-//! Handing inputs to the failover actors that exist so far (segments, the metadata service,
-//! the control plane, and the instance's redo stream) from the fast composition, and back.
+//! Handing inputs to the failover actors (segments, database instances, the metadata service,
+//! the control plane) from the fast composition, and their answers back.
 //!
-//! The fast state keeps a segment as its [`Seg`] alone: the ranges it has installed are taken to
-//! be the metadata service's ranges up to its installed epoch. Ranges are written one per
-//! recovery, in the order of the epochs handed out, and each install sends the whole list, so
-//! that is what its installs told it, with one exception: under `epoch-reuse` a range may be
-//! written at an epoch a segment had already installed, and this view counts it as installed
-//! there too (as the step did before segments were actors). The metadata service's state is
-//! the state's epoch counter and range list.
+//! The fast state holds each actor as a view of the whole state, rebuilt for each input and
+//! written back after it (`specs/failover.md`, section 12):
+//!
+//! * a segment is its [`Seg`]; the ranges it has installed are taken to be the metadata
+//!   service's ranges up to its installed epoch. Ranges are written one per recovery, in the
+//!   order of the epochs handed out, and each install sends the whole list, so that is what its
+//!   installs told it, with one exception: under `epoch-reuse` a range may be written at an
+//!   epoch a segment had already installed, and this view counts it as installed there too;
+//! * a database instance is its [`crate::failover::state::Inst`], with the volume's log, ranges
+//!   and transaction table as what it knows, and each segment as it is for its last report
+//!   (reports are instant);
+//! * the metadata service is the state's epoch counter and range list; the control plane is the
+//!   endpoint and the instances as the state has them.
 
 use arrayvec::ArrayVec;
 
 use crate::actor::{Effects, Id};
 use crate::failover::actors::control::{self, Control, Seen};
-use crate::failover::actors::instance::{self, InstNode, Stream};
+use crate::failover::actors::instance::{self, InstNode, Known, Stream, writer};
 use crate::failover::actors::metadata::{self, Meta};
 use crate::failover::actors::msg::{Beat, Ids, Msg, Storage, Timer};
 use crate::failover::actors::segment::{self, SegNode};
-use crate::failover::config::FailoverConfig;
-use crate::failover::state::{Epoch, FailoverState, Role, Seg};
+use crate::failover::config::{FailoverConfig, MAX_SEGMENTS};
+use crate::failover::observer;
+use crate::failover::state::{Epoch, EpochSet, FailoverState, Role, Seg, epoch_bit};
+use crate::quorum::config::MAX_LSN;
 
 /// The actors' addresses in `cfg`'s cluster.
 pub fn ids(cfg: &FailoverConfig) -> Ids {
@@ -43,7 +51,8 @@ fn node(s: &FailoverState, k: usize) -> SegNode {
 }
 
 /// What an actor sends in one handler, but a segment's reports: an answer to the requester (a
-/// refusal, a chain top, an epoch), a repair copy to a peer, a promotion, a VDL. The reports go
+/// refusal, a chain top, an epoch, the ranges), a repair copy to a peer, a promotion, a
+/// writer's acknowledgements to the client. The reports go
 /// to the instances, which in this composition read every segment's state itself, and that is
 /// all a report says.
 #[derive(Debug, Default)]
@@ -132,17 +141,28 @@ fn control(s: &FailoverState) -> Control {
     }
 }
 
-/// Fire the control plane's watch timer: the instance it promotes, if any (the endpoint then
-/// routes to it).
+/// Fire the control plane's watch timer, and deliver the promotion it sends: the instance it
+/// promoted, if any (the endpoint now routes to it).
 pub fn watch(cfg: &FailoverConfig, s: &mut FailoverState) -> Option<usize> {
     let mut st = control(s);
-    let promoted = control::on_timeout(ids(cfg), &mut st, &Timer::Watch, &mut Answers::default());
+    let mut out = Answers::default();
+    control::on_timeout(ids(cfg), &mut st, &Timer::Watch, &mut out);
     s.endpoint = st.endpoint;
-    promoted.then(|| usize::from(st.endpoint))
+    let mut promoted = None;
+    for (dst, msg) in out.0 {
+        if let Some(b) = ids(cfg).inst_of(dst) {
+            to_instance(cfg, s, b, Input::Msg(ids(cfg).control(), msg), All);
+            promoted = Some(b);
+        }
+    }
+    promoted
 }
 
-/// Instance `i` as its actor holds it: the stream it knows is the volume's (every record sent,
-/// the consistency points, the ranges), which the writers stream to every replica.
+/// Instance `i` as its actor holds it. The log it knows is the volume's (every record sent,
+/// the consistency points, the ranges: a writer knows what it sent, a replica learns the rest
+/// from the stream, a recovery the ranges from the metadata service), and so is the
+/// transaction table; each segment's last report is the segment as it is (reports are
+/// instant); no recovery read is half answered between steps.
 fn instance(s: &FailoverState, i: usize) -> InstNode {
     InstNode {
         inst: s.insts[i],
@@ -151,38 +171,169 @@ fn instance(s: &FailoverState, i: usize) -> InstNode {
             cpls: s.cpls,
             truncs: s.truncs.clone(),
         },
+        txns: s.txns(),
+        segs: s.segs.clone(),
+        reads: ArrayVec::new(),
     }
 }
 
-/// Fire writer `w`'s stream timer towards instance `r`, and deliver what it sends.
-pub fn stream(cfg: &FailoverConfig, s: &mut FailoverState, w: usize, r: usize) {
-    let mut out = Answers::default();
-    let mut st = instance(s, w);
-    instance::on_timeout(
-        cfg,
-        ids(cfg),
-        &mut st,
-        &Timer::Stream { to: r as u8 },
-        &mut out,
-    );
-    s.insts[w] = st.inst;
-    for (dst, msg) in out.0 {
-        if let Some(k) = ids(cfg).inst_of(dst) {
-            let mut st = instance(s, k);
-            instance::on_msg(&mut st, ids(cfg).inst(w), &msg);
-            s.insts[k] = st.inst;
+/// An input to an instance.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// One of its timers fires.
+    Timer(Timer),
+    /// A message from an actor.
+    Msg(Id, Msg),
+}
+
+/// Which segments the requests of one input reach in this step: all that are up, or only a
+/// read quorum's (the first to answer a recovery read).
+#[derive(Clone, Copy, Debug)]
+pub enum Reach {
+    /// Every segment that is up.
+    All,
+    /// The segments of this bit set.
+    Only(u16),
+}
+pub use Reach::All;
+
+/// What an instance sent in one handler: its records, folded into the epochs each LSN was
+/// sent at (the fast state's network), and every other message in order.
+#[derive(Debug, Default)]
+pub struct InstOut {
+    /// `writes[l-1]`: the epochs it sent a record of LSN `l` at.
+    pub writes: [EpochSet; MAX_LSN],
+    /// Everything else.
+    pub msgs: ArrayVec<(Id, Msg), MAX_SEGMENTS>,
+}
+
+impl Effects<Msg, Storage> for InstOut {
+    fn send(&mut self, dst: Id, msg: Msg) {
+        match msg {
+            Msg::Write { lsn, epoch, .. } => {
+                if let Some(w) = usize::from(lsn)
+                    .checked_sub(1)
+                    .and_then(|k| self.writes.get_mut(k))
+                {
+                    *w |= epoch_bit(epoch);
+                }
+            }
+            // One handler sends at most one message to each segment, or one other message.
+            m => self.msgs.push((dst, m)),
         }
     }
+    fn save(&mut self, _storage: Storage) {}
 }
 
-/// Fire instance `r`'s apply timer; whether it applied anything.
-pub fn apply(cfg: &FailoverConfig, s: &mut FailoverState, r: usize) -> bool {
-    let mut st = instance(s, r);
-    let timer = Timer::Apply;
-    instance::on_timeout(cfg, ids(cfg), &mut st, &timer, &mut Answers::default());
-    let changed = st.inst != s.insts[r];
-    s.insts[r] = st.inst;
-    changed
+/// Hand `input` to instance `i`, record what it did with the observer, and deliver what it
+/// sent: its records join the network, a request reaches its segment (if up and in `reach`)
+/// or the metadata service at once, and every answer comes back to `i`, in order, before the
+/// step ends; a stream record reaches its replica. Acknowledgements to the client are history
+/// only. Between two inputs of one step the instance keeps its recovery reads; the rest of its
+/// view is the state as it now is (reports are instant).
+pub fn to_instance(
+    cfg: &FailoverConfig,
+    s: &mut FailoverState,
+    i: usize,
+    input: Input,
+    reach: Reach,
+) {
+    let ids = ids(cfg);
+    let me = ids.inst(i);
+    let mut st = instance(s, i);
+    // At most one answer per segment, or one from the metadata service, per input.
+    let mut inputs = ArrayVec::<Input, MAX_SEGMENTS>::new();
+    let mut input = input;
+    loop {
+        let before = observer::Was::of(&st);
+        let mut out = InstOut::default();
+        match &input {
+            Input::Timer(t) => instance::on_timeout(cfg, ids, &mut st, t, &mut out),
+            Input::Msg(src, m) => instance::on_msg(cfg, ids, &mut st, *src, m, &mut out),
+        }
+        s.insts[i] = st.inst;
+        s.cpls = st.stream.cpls;
+        s.set_txns(st.txns);
+        for (sent, w) in s.sent.iter_mut().zip(out.writes) {
+            *sent |= w;
+        }
+        observer::instance(
+            &mut s.ghost,
+            i as u8,
+            &before,
+            &st,
+            &out.writes,
+            &out.msgs,
+            &s.segs,
+        );
+        let mut seen_changed = false;
+        for (dst, msg) in &out.msgs {
+            let dst = *dst;
+            if let Some(k) = ids.seg_of(dst) {
+                let reached = match reach {
+                    Reach::All => true,
+                    Reach::Only(set) => set & (1 << k) != 0,
+                };
+                if !reached || !s.segs[k].up {
+                    continue;
+                }
+                let was = s.segs[k];
+                for (to, answer) in to_segment(cfg, s, k, me, msg).0 {
+                    if to == me {
+                        inputs.push(Input::Msg(dst, answer));
+                    }
+                }
+                seen_changed |= s.segs[k] != was;
+            } else if dst == ids.metadata() {
+                if let Some(answer) = to_metadata(cfg, s, i, msg) {
+                    inputs.push(Input::Msg(dst, answer));
+                }
+                seen_changed = true;
+            } else if let Some(r) = ids.inst_of(dst) {
+                to_instance(cfg, s, r, Input::Msg(me, msg.clone()), All);
+                seen_changed = true;
+            }
+        }
+        if inputs.is_empty() {
+            break;
+        }
+        input = inputs.remove(0);
+        if seen_changed {
+            // What the segments and the metadata service now hold reaches it at once.
+            st = InstNode {
+                reads: st.reads,
+                ..instance(s, i)
+            };
+        }
+    }
+    debug_assert!(st.reads.is_empty(), "a recovery read left half answered");
+}
+
+/// Every open writer proves PGCL and VDL from the segments' reports and acknowledges its
+/// commits ([`writer::acknowledge`]); the observer records the acknowledgements. Reports are
+/// instant, so the segments as they are stand for the reports.
+pub fn acknowledge(cfg: &FailoverConfig, s: &mut FailoverState) {
+    for i in 0..s.insts.len() {
+        let mut w = s.insts[i];
+        if w.role != Role::Writer {
+            continue;
+        }
+        let known = Known {
+            segs: &s.segs,
+            sent: &s.sent,
+            cpls: s.cpls,
+            bodies: s.bodies,
+            truncs: &s.truncs,
+        };
+        let mut out = Answers::default();
+        writer::acknowledge(cfg, ids(cfg), &mut w, known, &mut out);
+        s.insts[i] = w;
+        for (_, m) in &out.0 {
+            if let Msg::Committed { commits } = *m {
+                observer::acknowledged(&mut s.ghost, w.epoch, commits);
+            }
+        }
+    }
 }
 
 /// The instance that writes at epoch `e`, to address a segment's answer to one of its
