@@ -128,12 +128,13 @@ impl SegmentHost for SimHost {
         }
     }
 
-    fn segment(&self, cfg: &FailoverConfig, i: usize) -> Seg {
+    fn segment(&self, _: &FailoverConfig, i: usize) -> Seg {
         let slot = &self.slots[i];
         if let Some(node) = &slot.node {
             return *node.seg();
         }
-        match SegmentNode::recover(cfg, i as u8, slot.disk.clone()) {
+        // Down: what its disk holds, as the model keeps a down segment until it restarts.
+        match SegmentNode::replayed(i as u8, slot.disk.clone()) {
             Ok(node) => Seg {
                 up: false,
                 ..*node.seg()

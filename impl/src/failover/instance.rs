@@ -66,17 +66,21 @@ impl InstanceNode {
         }
     }
 
-    /// Segment `slot` is unreachable (down): its last report no longer stands.
+    /// Segment `slot` is unreachable (down): its last report stands for what it held, marked
+    /// down. A writer counts no ack of a down segment (`rules::progress`); a recovery counts
+    /// what its last report says it holds durably, as the model's instance does.
     pub fn lost_contact(&mut self, slot: usize) {
-        self.reports[slot] = None;
+        if let Some(seg) = &mut self.reports[slot] {
+            seg.up = false;
+        }
     }
 
-    /// The latest report of segment `slot`, if it stands.
+    /// The latest report of segment `slot`, if it is up (it answers).
     pub fn report_of(&self, slot: usize) -> Option<Seg> {
-        self.reports.get(slot).copied().flatten()
+        self.reports.get(slot).copied().flatten().filter(|x| x.up)
     }
 
-    /// The segments it hears from, as their reports show them.
+    /// Every segment it has heard from, as its last report shows it (a down one marked down).
     pub fn view(&self) -> Vec<Seg> {
         self.reports.iter().flatten().copied().collect()
     }

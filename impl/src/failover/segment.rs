@@ -161,6 +161,19 @@ impl<D: Disk> SegmentNode<D> {
     /// Come back from `disk` by replaying its log. Under `volatile-truncation` the restart
     /// forgets the installed ranges (and logs that it did, so a later replay agrees).
     pub fn recover(cfg: &FailoverConfig, slot: u8, disk: D) -> Result<Self, (RecoverError, D)> {
+        let mut node = Self::replayed(slot, disk)?;
+        if !storage::keeps_ranges(cfg)
+            && node.seg.trunc_epoch > 1
+            && let Err(e) = node.commit(Entry::ForgotRanges)
+        {
+            return Err((RecoverError::Io(e), node.log.into_disk()));
+        }
+        Ok(node)
+    }
+
+    /// What `disk` holds, replayed: the segment as it went down, before a restart forgets
+    /// anything.
+    pub fn replayed(slot: u8, disk: D) -> Result<Self, (RecoverError, D)> {
         let got = crate::durable::reopen(disk)?;
         let mut node = Self::blank(slot, got.log, got.torn_tail);
         if !matches!(got.records.first(), Some(Entry::Created { .. })) {
@@ -176,12 +189,6 @@ impl<D: Disk> SegmentNode<D> {
         }
         // What replayed must be durable before the node serves it.
         if let Err(e) = node.log.sync() {
-            return Err((RecoverError::Io(e), node.log.into_disk()));
-        }
-        if !storage::keeps_ranges(cfg)
-            && node.seg.trunc_epoch > 1
-            && let Err(e) = node.commit(Entry::ForgotRanges)
-        {
             return Err((RecoverError::Io(e), node.log.into_disk()));
         }
         Ok(node)

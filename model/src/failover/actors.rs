@@ -16,11 +16,10 @@
 //!
 //! [`msg`] holds what they send and receive. The fast composition in [`super::step`] hands
 //! every protocol action to these handlers: a record landing, a repair copy, each timer of an
-//! instance (and the requests it sends, answered at once), the control plane's watch. Still
-//! decided inside `step`: the faults, an instance's restart, and a segment's crash and restart
-//! (`step` forgets a crashed segment's ranges under `volatile-truncation` at the crash,
-//! [`segment::on_start`] at the restart: a down segment answers nothing, so only a reader of
-//! the whole state can tell the two apart).
+//! instance (and the requests it sends, answered at once), the control plane's watch, a
+//! segment's restart ([`segment::on_start`]: under `volatile-truncation` it forgets its ranges
+//! then). Still decided inside `step`: the faults (crashes, a partition, an AZ outage) and an
+//! instance's restart.
 
 pub mod control;
 pub mod instance;

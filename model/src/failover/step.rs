@@ -13,7 +13,7 @@ use super::actors::msg::{Msg, Timer};
 use super::config::{FailoverConfig, Mutant};
 use super::observer;
 use super::state::{
-    Budget, EpochSet, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, Trunc, epoch_bit,
+    Budget, EpochSet, FailoverState, Ghost, Inst, Lsn, Phase, Role, Seg, epoch_bit,
 };
 use super::storage;
 use crate::quorum::config::MAX_LSN;
@@ -474,15 +474,14 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
                 return false;
             }
             s.budget.seg_crashes -= 1;
-            crash_seg(cfg, x, &s.truncs);
+            x.up = false;
             true
         }
         Action::SegRestart { seg } => {
-            let x = &mut s.segs[usize::from(seg)];
-            if x.up {
+            if s.segs[usize::from(seg)].up {
                 return false;
             }
-            x.up = true;
+            route::restart_segment(cfg, s, usize::from(seg));
             true
         }
         Action::AzOutage { az } => {
@@ -490,9 +489,8 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
                 return false;
             }
             let mut any = false;
-            let truncs = s.truncs.clone();
             for x in s.segs.iter_mut().filter(|x| x.az == az && x.up) {
-                crash_seg(cfg, x, &truncs);
+                x.up = false;
                 any = true;
             }
             if any {
@@ -500,15 +498,6 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             }
             any
         }
-    }
-}
-
-/// A segment goes down. Its records, fence and installed ranges are durable, except the
-/// ranges under `volatile-truncation`.
-fn crash_seg(cfg: &FailoverConfig, x: &mut Seg, truncs: &[Trunc]) {
-    x.up = false;
-    if !storage::keeps_ranges(cfg) {
-        *x = storage::forget_ranges(x, truncs);
     }
 }
 

@@ -85,6 +85,19 @@ pub fn to_segment(
     out
 }
 
+/// Restart segment `k` from what it saved (its actor's `on_start`): under
+/// `volatile-truncation` it forgets the ranges it installed. Its reports go to the instances,
+/// which read the segment as it now is.
+pub fn restart_segment(cfg: &FailoverConfig, s: &mut FailoverState, k: usize) {
+    let st = node(s, k);
+    let saved = Storage::Segment {
+        seg: st.seg,
+        known: st.known,
+    };
+    let back = segment::on_start(cfg, ids(cfg), k, Some(&saved), &mut Answers::default());
+    s.segs[k] = back.seg;
+}
+
 /// Fire segment `k`'s repair timer for LSN `lsn` towards peer `to`, and deliver what it sends
 /// (a copy of the record, if it holds one) to that peer. Whether the peer received one.
 pub fn gossip(cfg: &FailoverConfig, s: &mut FailoverState, k: usize, to: usize, lsn: u8) -> bool {
