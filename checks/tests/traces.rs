@@ -347,3 +347,33 @@ fn a_trace_of_a_named_property_reports_what_failed_on_the_way() {
     assert!(err.contains("'a2_vdl_snd'"), "{err}");
     let _ = std::fs::remove_file(&other);
 }
+
+/// Every stored counterexample (`checks/regressions/`, which the implementation's regression
+/// tests replay by their actions alone) still replays on the model with the states it records
+/// and meets its expectation: a change to the model's state or actions shows here, and says to
+/// rerun `checks/regressions/generate.sh`.
+#[test]
+fn every_stored_counterexample_replays_with_the_models_states() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for f in &files {
+        let (code, text, err) = quorate(&["trace", "replay", path_str(f)]);
+        assert!(
+            code == 1 && text.contains("(met)") && !text.contains("differs"),
+            "{}: exit {code}, the trace no longer replays as recorded (rerun \
+             checks/regressions/generate.sh after a change to the model):\n{text}{err}",
+            f.display()
+        );
+    }
+    assert!(
+        files.len() >= 40,
+        "only {} stored counterexamples",
+        files.len()
+    );
+}

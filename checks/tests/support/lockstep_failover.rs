@@ -15,8 +15,9 @@ use quorate_model::failover::{FailoverConfig, Mutant};
 
 /// Actions the implementation may refuse though the model enables them in state `s`, and why.
 /// The model's recovery counts the fences, installed ranges and copies of segments that are
-/// down; a recovering instance knows only what the segments it reaches report. Only then: if
-/// the segments that are up suffice, it must go on.
+/// down; a recovering instance knows only what segments reported to it (a segment down since
+/// before its promotion it has never heard). Only then: if the segments that are up suffice, it
+/// must go on.
 pub fn may_refuse(cfg: &FailoverConfig, s: &FailoverState, a: &Action) -> Option<&'static str> {
     let rec = s.insts.get(usize::from(s.endpoint))?;
     let up: Vec<Seg> = s.segs.iter().filter(|x| x.up).copied().collect();
@@ -26,11 +27,11 @@ pub fn may_refuse(cfg: &FailoverConfig, s: &FailoverState, a: &Action) -> Option
                 !cfg.has(Mutant::NoFencing) && !cfg.has(Mutant::FenceAfterRecoveryRead);
             let fenced = up.iter().filter(|x| x.fence >= rec.epoch).count();
             (fence_first && fenced < usize::from(cfg.write_quorum))
-                .then_some("recovery counts only the fences of segments it reaches")
+                .then_some("recovery counts only the fences of segments that reported to it")
         }
         (Action::Open, Role::Recovering(Phase::Truncating { rvdl })) => {
             (!may_open(cfg, rec.epoch, rvdl, &up, &s.truncs))
-                .then_some("recovery counts only what the segments it reaches report")
+                .then_some("recovery counts only what segments reported to it")
         }
         _ => None,
     }

@@ -561,7 +561,8 @@ impl<H: SegmentHost> Cluster<H> {
             }
         }
         for x in self.insts.iter_mut().filter(|x| x.listens()) {
-            // Only this round's reports stand: one that did not arrive leaves no old one behind.
+            // Only this round's reports count as up: a segment whose report did not arrive
+            // stays as it last reported, marked down.
             for k in 0..MAX_SEGMENTS {
                 x.lost_contact(k);
             }

@@ -36,7 +36,8 @@ pub trait SegmentHost {
     fn take_down(&mut self, i: usize) -> bool;
     /// Restart segment `i` from its log; why not, if it cannot come back.
     fn restart(&mut self, cfg: &FailoverConfig, i: usize) -> Result<(), String>;
-    /// Segment `i` as the model sees it (a down one as its log would bring it back).
+    /// Segment `i` as the model sees it (a down one as it went down: its log replayed, before a
+    /// restart forgets anything).
     fn segment(&self, cfg: &FailoverConfig, i: usize) -> Seg;
 }
 

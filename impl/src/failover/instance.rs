@@ -1,7 +1,8 @@
 //! A database instance of the failover protocol (the writer, a replica, or one recovering
 //! after promotion): the model's [`Inst`] and what the instance has heard, all volatile. Its
 //! decisions are the model's ([`quorate_model::failover::instance`]); what this adds is the
-//! knowledge those decisions are made on: the latest report of every segment it can reach.
+//! knowledge those decisions are made on: the latest report of every segment it has heard
+//! from, marked down while the segment does not answer.
 
 use quorate_model::failover::config::MAX_SEGMENTS;
 use quorate_model::failover::state::{Inst, Role, Seg};
@@ -13,7 +14,8 @@ use super::wire::Msg;
 pub struct InstanceNode {
     /// Its state in the model's terms.
     pub inst: Inst,
-    /// The latest report of each segment it reaches (`None`: down, or not heard from).
+    /// The latest report of each segment (`None`: never heard from; `up: false`: it stopped
+    /// answering after this report).
     reports: [Option<Seg>; MAX_SEGMENTS],
     /// Writer: it began its open transaction itself (not one it took over at open).
     pub begun_here: bool,

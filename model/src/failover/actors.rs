@@ -16,10 +16,11 @@
 //!
 //! [`msg`] holds what they send and receive. The fast composition in [`super::step`] hands
 //! every protocol action to these handlers: a record landing, a repair copy, each timer of an
-//! instance (and the requests it sends, answered at once), the control plane's watch, a
-//! segment's restart ([`segment::on_start`]: under `volatile-truncation` it forgets its ranges
-//! then). Still decided inside `step`: the faults (crashes, a partition, an AZ outage) and an
-//! instance's restart.
+//! instance (and the requests it sends, answered at once), the control plane's watch, and each
+//! restart after a crash ([`segment::on_start`]: under `volatile-truncation` a segment forgets
+//! its ranges then; [`instance::on_start`]: an instance comes back as a replica). Still decided
+//! inside `step`: the faults (crashes, a partition, an AZ outage), and the heartbeats (the
+//! control plane sees each instance as the state has it).
 
 pub mod control;
 pub mod instance;

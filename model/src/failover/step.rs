@@ -465,7 +465,7 @@ fn apply(cfg: &FailoverConfig, s: &mut FailoverState, action: &Action) -> bool {
             if s.insts[i].role != Role::Down || inst == s.endpoint {
                 return false;
             }
-            s.insts[i] = Inst::replica(s.insts[i].tier);
+            route::restart_instance(cfg, s, i);
             true
         }
         Action::SegCrash { seg } => {

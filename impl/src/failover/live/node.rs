@@ -347,7 +347,8 @@ impl Instance {
         self.send(&each)
     }
 
-    /// Ask the segments for their reports; only this round's reports stand. A segment that
+    /// Ask the segments for their reports; only this round's count as up (the others stay as
+    /// last reported, marked down). A segment that
     /// did not answer last time is asked again only every [`SILENT_RETRY`], so one that is
     /// down does not cost every round its full wait.
     fn refresh(&mut self) {

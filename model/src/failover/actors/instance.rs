@@ -92,6 +92,24 @@ impl InstNode {
     }
 }
 
+/// Start, or restart after a crash, as a replica of promotion tier `tier` (the tier is
+/// configuration; nothing else survives): it knows no log, no transaction and no segment yet.
+pub fn on_start(ids: Ids, tier: u8) -> InstNode {
+    InstNode {
+        inst: Inst::replica(tier),
+        stream: Stream {
+            sent: [0; MAX_LSN],
+            cpls: 0,
+            truncs: Ranges::new(),
+        },
+        txns: Txns::default(),
+        segs: (0..ids.segs.min(MAX_SEGMENTS))
+            .map(|_| Seg::default())
+            .collect(),
+        reads: ArrayVec::new(),
+    }
+}
+
 /// The periodic timers of instance `me` in a cluster of `ids`.
 pub fn timers(ids: Ids, me: usize) -> Vec<Timer> {
     let mut out = vec![

@@ -98,6 +98,12 @@ pub fn restart_segment(cfg: &FailoverConfig, s: &mut FailoverState, k: usize) {
     s.segs[k] = back.seg;
 }
 
+/// Restart instance `i` after its crash (its actor's `on_start`): a replica. What it learns
+/// next (the stream, the segments' reports) is the state's, as for every instance.
+pub fn restart_instance(cfg: &FailoverConfig, s: &mut FailoverState, i: usize) {
+    s.insts[i] = instance::on_start(ids(cfg), s.insts[i].tier).inst;
+}
+
 /// Fire segment `k`'s repair timer for LSN `lsn` towards peer `to`, and deliver what it sends
 /// (a copy of the record, if it holds one) to that peer. Whether the peer received one.
 pub fn gossip(cfg: &FailoverConfig, s: &mut FailoverState, k: usize, to: usize, lsn: u8) -> bool {
