@@ -180,8 +180,9 @@ pub const F_B10_BROKEN: u16 = 1 << 4;
 /// A recovery annulled a record some segment held.
 pub const F_ANNULLED: u16 = 1 << 5;
 
-/// The whole system state. Its `Hash` is in [`pack`]: a few integer writes, not one per field.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// The whole system state. Its `Hash` is in [`pack`]: a few integer writes, not one per field;
+/// its `Clone` copies each list in one block (the search clones every state it expands).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct FailoverState {
     /// The protection group's segments.
     pub segs: ArrayVec<Seg, MAX_SEGMENTS>,
@@ -211,6 +212,47 @@ pub struct FailoverState {
     pub budget: Budget,
     /// History.
     pub ghost: Ghost,
+}
+
+/// A copy of `v` in one block: its elements are plain data.
+pub fn copied<T: Copy, const N: usize>(v: &ArrayVec<T, N>) -> ArrayVec<T, N> {
+    let mut out = ArrayVec::new();
+    // Same capacity, so the slice always fits.
+    let _ = out.try_extend_from_slice(v);
+    out
+}
+
+impl Clone for FailoverState {
+    fn clone(&self) -> Self {
+        let FailoverState {
+            segs,
+            insts,
+            endpoint,
+            epoch_ctr,
+            truncs,
+            sent,
+            cpls,
+            bodies,
+            txn_done,
+            aborted,
+            budget,
+            ghost,
+        } = self;
+        FailoverState {
+            segs: copied(segs),
+            insts: copied(insts),
+            endpoint: *endpoint,
+            epoch_ctr: *epoch_ctr,
+            truncs: copied(truncs),
+            sent: *sent,
+            cpls: *cpls,
+            bodies: *bodies,
+            txn_done: *txn_done,
+            aborted: *aborted,
+            budget: *budget,
+            ghost: *ghost,
+        }
+    }
 }
 
 /// The volume's transaction table as an instance works on it (bit `l-1` names the transaction

@@ -25,7 +25,7 @@ use crate::failover::actors::msg::{Beat, Ids, Msg, Storage, Timer};
 use crate::failover::actors::segment::{self, SegNode};
 use crate::failover::config::{FailoverConfig, MAX_SEGMENTS};
 use crate::failover::observer;
-use crate::failover::state::{Epoch, EpochSet, FailoverState, Role, Seg, epoch_bit};
+use crate::failover::state::{Epoch, EpochSet, FailoverState, Role, Seg, copied, epoch_bit};
 use crate::quorum::config::MAX_LSN;
 
 /// The actors' addresses in `cfg`'s cluster.
@@ -188,10 +188,10 @@ fn instance(s: &FailoverState, i: usize) -> InstNode {
         stream: Stream {
             sent: s.sent,
             cpls: s.cpls,
-            truncs: s.truncs.clone(),
+            truncs: copied(&s.truncs),
         },
         txns: s.txns(),
-        segs: s.segs.clone(),
+        segs: copied(&s.segs),
         reads: ArrayVec::new(),
     }
 }
